@@ -1,0 +1,5 @@
+import sys
+
+from istiolab.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The embedded local mesh: real Envoy sidecars and gateway programmed over xDS."""
