@@ -1,0 +1,202 @@
+"""The state directory of one local mesh: settings, pid file, control socket, logs.
+
+Layout (everything a mesh instance writes lives here)::
+
+    settings.json      MeshSettings (octet, gateway host and ports), persisted on first `up`
+    supervisor.pid     pid of the running supervisor (absent or stale when it is not running)
+    control.sock       the supervisor's control API (HTTP/JSON over a Unix socket)
+    processes.json     every process the supervisor started: pid, name, command (for `down`)
+    allocations.json   pod name -> pod IP index (stable addresses across restarts)
+    store/             the config store (owned by istiolab.local.store)
+    logs/              supervisor.log, <pod>.log (app), <pod>.envoy.log (sidecar)
+    proxies/           Envoy bootstrap files
+
+Resolution: ``--state-dir``, else ``$ISTIOLAB_STATE_DIR``, else ``./.istiolab``.
+Settings: explicit options win, then ``ISTIOLAB_OCTET``, ``ISTIOLAB_GATEWAY_HOST``,
+``ISTIOLAB_GATEWAY_PORT``, ``ISTIOLAB_GATEWAY_HTTPS_PORT``, then the persisted file, then defaults.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from istiolab.errors import ConfigError
+from istiolab.local.model import MeshSettings
+
+ENV_STATE_DIR = "ISTIOLAB_STATE_DIR"
+SETTINGS_ENV = {
+    "octet": "ISTIOLAB_OCTET",
+    "gateway_host": "ISTIOLAB_GATEWAY_HOST",
+    "gateway_http_port": "ISTIOLAB_GATEWAY_PORT",
+    "gateway_https_port": "ISTIOLAB_GATEWAY_HTTPS_PORT",
+}
+
+
+def resolve_state_dir(option: str | os.PathLike[str] | None = None) -> Path:
+    """``--state-dir``, else ``$ISTIOLAB_STATE_DIR``, else ``./.istiolab`` (absolute)."""
+    raw = option or os.environ.get(ENV_STATE_DIR) or ".istiolab"
+    return Path(raw).expanduser().resolve()
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie is not alive for our purposes
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def process_cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+
+
+def pid_matches(pid: int, needle: str) -> bool:
+    """True if `pid` is alive and its command line mentions `needle` (guards pid reuse)."""
+    return pid_alive(pid) and any(needle in arg for arg in process_cmdline(pid))
+
+
+class StateDir:
+    """Paths and small files of one mesh instance's state directory."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    # paths
+    @property
+    def settings_file(self) -> Path:
+        return self.root / "settings.json"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.root / "supervisor.pid"
+
+    @property
+    def socket(self) -> Path:
+        return self.root / "control.sock"
+
+    @property
+    def processes_file(self) -> Path:
+        return self.root / "processes.json"
+
+    @property
+    def allocations_file(self) -> Path:
+        return self.root / "allocations.json"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def proxies(self) -> Path:
+        return self.root / "proxies"
+
+    def create(self) -> None:
+        for d in (self.root, self.logs, self.proxies):
+            d.mkdir(parents=True, exist_ok=True)
+
+    # settings
+    def load_settings(self, **overrides: Any) -> MeshSettings:
+        """Persisted settings, overridden by env vars, overridden by non-None `overrides`."""
+        values: dict[str, Any] = {}
+        if self.settings_file.exists():
+            try:
+                values.update(json.loads(self.settings_file.read_text()))
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"{self.settings_file}: unreadable settings ({exc})") from exc
+        fields = {f.name: f.type for f in dataclasses.fields(MeshSettings)}
+        for name, env in SETTINGS_ENV.items():
+            if os.environ.get(env):
+                values[name] = os.environ[env]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = sorted(set(values) - set(fields))
+        if unknown:
+            raise ConfigError(
+                f"{self.settings_file}: unknown setting(s) {', '.join(unknown)}; "
+                f"allowed: {', '.join(fields)}"
+            )
+        for name in ("octet", "gateway_http_port", "gateway_https_port"):
+            if name in values:
+                try:
+                    values[name] = int(values[name])
+                except (TypeError, ValueError):
+                    raise ConfigError(
+                        f"{name}={values[name]!r} is not an integer "
+                        f"(option or {SETTINGS_ENV[name]})"
+                    ) from None
+        try:
+            settings = MeshSettings(**values)
+        except ValueError as exc:
+            raise ConfigError(f"mesh settings: {exc}") from exc
+        for name in ("gateway_http_port", "gateway_https_port"):
+            port = getattr(settings, name)
+            if not 1 <= port <= 65535:
+                raise ConfigError(f"{name}={port} must be within 1..65535")
+        return settings
+
+    def save_settings(self, settings: MeshSettings) -> None:
+        self.create()
+        write_json(self.settings_file, dataclasses.asdict(settings))
+
+    # supervisor liveness
+    def running_pid(self) -> int | None:
+        """The live supervisor's pid, or None (a stale pid file is removed)."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        if pid_matches(pid, "istiolab"):
+            return pid
+        with contextlib.suppress(OSError):
+            self.pid_file.unlink()
+        return None
+
+    def write_pid(self) -> None:
+        self.create()
+        write_json_text(self.pid_file, f"{os.getpid()}\n")
+
+    def clear_runtime(self) -> None:
+        for f in (self.pid_file, self.socket):
+            with contextlib.suppress(OSError):
+                f.unlink()
+
+    # processes
+    def read_processes(self) -> list[dict]:
+        try:
+            return list(json.loads(self.processes_file.read_text()))
+        except (OSError, ValueError):
+            return []
+
+    def read_allocations(self) -> dict[str, int]:
+        try:
+            return {
+                str(k): int(v) for k, v in json.loads(self.allocations_file.read_text()).items()
+            }
+        except (OSError, ValueError, AttributeError):
+            return {}
+
+
+def write_json_text(path: Path, text: str) -> None:
+    """Write atomically (temp file + rename) so readers never see half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_json_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")

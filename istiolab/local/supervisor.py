@@ -1,0 +1,360 @@
+"""One supervisor owns every process of a local mesh, by PID.
+
+It starts processes (each in its own session, so a Ctrl-C reaches only the supervisor, which
+then tears down in order), waits on their readiness probes with backoff, restarts a process
+that dies on its own (with growing backoff), records every PID in the state directory so
+`istiolab down` can finish the job even if the supervisor itself was killed, and stops
+processes with SIGTERM, a grace period, then SIGKILL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from istiolab.errors import MeshError
+from istiolab.local.state import pid_alive, pid_matches, process_cmdline, write_json
+
+Probe = Callable[[], bool]
+
+
+@dataclass
+class ProcessSpec:
+    """How to run one process: its unique name, command, environment, log and probe."""
+
+    name: str
+    argv: list[str]
+    log: Path
+    env: Mapping[str, str] | None = None  # full environment (None: inherit)
+    probe: Probe | None = None  # True once the process is ready
+    ready_line: str | None = None  # ...or: this exact line appears in its log
+    restart: bool = True
+    labels: Mapping[str, str] = field(default_factory=dict)  # free-form (pod, role)
+
+
+@dataclass
+class Managed:
+    spec: ProcessSpec
+    popen: subprocess.Popen
+    started: float
+    log_offset: int
+    restarts: int = 0
+    last_exit: int | None = None
+    stopping: bool = False
+    next_restart: float = 0.0
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+
+def wait_until(
+    check: Callable[[], bool],
+    timeout: float,
+    what: str,
+    fail: Callable[[], str | None] | None = None,
+) -> None:
+    """Poll `check` with exponential backoff (5 ms .. 200 ms) until true or `timeout`.
+
+    `fail` may return a reason to give up early (e.g. the process exited).
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        if check():
+            return
+        if fail is not None:
+            reason = fail()
+            if reason:
+                raise MeshError(f"{what}: {reason}")
+        if time.monotonic() >= deadline:
+            raise MeshError(f"{what}: not ready after {timeout:.0f}s")
+        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 1.6, 0.2)
+
+
+def tcp_probe(host: str, port: int, timeout: float = 0.2) -> Probe:
+    def probe() -> bool:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return True
+        except OSError:
+            return False
+
+    return probe
+
+
+def tail(path: Path, lines: int = 8) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
+
+
+def port_holder(host: str, port: int) -> str | None:
+    """Name the process listening on host:port (from /proc), or None if unknown."""
+    try:
+        hexport = f"{port:04X}"
+        inodes: set[str] = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with contextlib.suppress(OSError), open(table) as f:
+                for row in f.read().splitlines()[1:]:
+                    cols = row.split()
+                    if cols[1].endswith(":" + hexport) and cols[3] == "0A":  # LISTEN
+                        inodes.add(cols[9])
+        if not inodes:
+            return None
+        for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+            with contextlib.suppress(OSError):
+                for fd in os.listdir(f"/proc/{pid}/fd"):
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    if target.startswith("socket:[") and target[8:-1] in inodes:
+                        cmd = " ".join(process_cmdline(int(pid)))[:120]
+                        return f"pid {pid}: {cmd}"
+    except OSError:
+        return None
+    return None
+
+
+def check_port_free(host: str, port: int, purpose: str) -> None:
+    """Raise a MeshError naming host:port and its holder if it cannot be bound."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind((host, port))
+        s.listen(1)
+    except OSError as exc:
+        holder = port_holder(host, port) if exc.errno == errno.EADDRINUSE else None
+        held = f"; held by {holder}" if holder else ""
+        hint = " (choose another with --gateway-port / --gateway-host)" if port < 15000 else ""
+        raise MeshError(
+            f"cannot listen on {host}:{port} for {purpose}: {exc.strerror}{held}{hint}"
+        ) from None
+    finally:
+        s.close()
+
+
+class Supervisor:
+    """Starts, watches, restarts and stops child processes; thread-safe."""
+
+    def __init__(
+        self,
+        processes_file: Path | None = None,
+        on_event: Callable[[str, Managed], None] | None = None,
+        poll_interval: float = 0.05,
+    ) -> None:
+        self._procs: dict[str, Managed] = {}
+        self._lock = threading.RLock()
+        self._processes_file = processes_file
+        self._on_event = on_event
+        self._poll = poll_interval
+        self._closed = threading.Event()
+        self._monitor = threading.Thread(target=self._watch, name="supervisor", daemon=True)
+        self._monitor.start()
+
+    # public API
+    def start(self, spec: ProcessSpec) -> Managed:
+        with self._lock:
+            if spec.name in self._procs:
+                raise MeshError(f"process {spec.name} is already running")
+            managed = self._spawn(spec)
+            self._procs[spec.name] = managed
+            self._record()
+        return managed
+
+    def get(self, name: str) -> Managed | None:
+        with self._lock:
+            return self._procs.get(name)
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return list(self._procs)
+
+    def processes(self) -> list[Managed]:
+        with self._lock:
+            return list(self._procs.values())
+
+    def is_ready(self, name: str) -> bool:
+        m = self.get(name)
+        if m is None or m.popen.poll() is not None:
+            return False
+        if m.spec.probe is not None:
+            return m.spec.probe()
+        if m.spec.ready_line is not None:
+            return self._log_has_line(m)
+        return True
+
+    def wait_ready(self, names: Iterable[str], timeout: float = 30.0) -> None:
+        """Wait until every named process is ready; a process that exits fails fast."""
+        for name in names:
+            m = self.get(name)
+            if m is None:
+                raise MeshError(f"process {name} is not managed")
+
+            def failed(name: str = name) -> str | None:
+                cur = self.get(name)
+                if cur is None:
+                    return "it was stopped"
+                code = cur.popen.poll()
+                if code is not None and cur.restarts >= 2:
+                    return f"it exited with code {code}; log {cur.spec.log}: {tail(cur.spec.log)}"
+                return None
+
+            wait_until(lambda n=name: self.is_ready(n), timeout, f"{name}", failed)
+
+    def stop(self, names: Iterable[str], grace: float = 5.0) -> None:
+        """SIGTERM the named processes (and their process groups), wait, then SIGKILL."""
+        with self._lock:
+            victims = [self._procs[n] for n in names if n in self._procs]
+            for m in victims:
+                m.stopping = True
+        for m in victims:
+            _signal(m, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for m in victims:
+            try:
+                m.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal(m, signal.SIGKILL)
+                m.popen.wait()
+            _signal(m, signal.SIGKILL, group_only=True)  # stray grandchildren
+        with self._lock:
+            for m in victims:
+                if self._procs.get(m.spec.name) is m:
+                    del self._procs[m.spec.name]
+            self._record()
+
+    def stop_all(self, grace: float = 5.0) -> None:
+        self.stop(self.names(), grace)
+
+    def close(self, grace: float = 5.0) -> None:
+        self._closed.set()
+        self.stop_all(grace)
+        self._monitor.join(timeout=2)
+
+    # internals
+    def _spawn(self, spec: ProcessSpec) -> Managed:
+        spec.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(spec.log, "ab") as log:
+            offset = log.tell()
+            try:
+                popen = subprocess.Popen(
+                    spec.argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=dict(spec.env) if spec.env is not None else None,
+                    start_new_session=True,
+                    close_fds=True,
+                )
+            except OSError as exc:
+                raise MeshError(f"cannot start {spec.name} ({spec.argv[0]}): {exc}") from exc
+        return Managed(spec=spec, popen=popen, started=time.monotonic(), log_offset=offset)
+
+    def _log_has_line(self, m: Managed) -> bool:
+        try:
+            with open(m.spec.log, "rb") as f:
+                f.seek(m.log_offset)
+                data = f.read()
+        except OSError:
+            return False
+        want = (m.spec.ready_line or "").encode()
+        return any(line.strip() == want for line in data.splitlines())
+
+    def _record(self) -> None:
+        if self._processes_file is None:
+            return
+        rows = [
+            {"name": m.spec.name, "pid": m.pid, "exe": m.spec.argv[0], **dict(m.spec.labels)}
+            for m in self._procs.values()
+        ]
+        with contextlib.suppress(OSError):
+            write_json(self._processes_file, rows)
+
+    def _watch(self) -> None:
+        while not self._closed.wait(self._poll):
+            with self._lock:
+                items = list(self._procs.values())
+            for m in items:
+                if m.stopping:
+                    continue
+                code = m.popen.poll()
+                if code is None:
+                    continue
+                now = time.monotonic()
+                if m.last_exit is None or m.next_restart == 0.0:
+                    m.last_exit = code
+                    # backoff: 0.1 s, doubling to 5 s; reset after 30 s of good running
+                    if now - m.started > 30:
+                        m.restarts = 0
+                    m.next_restart = now + min(5.0, 0.1 * 2 ** min(m.restarts, 6))
+                    self._emit("exited", m)
+                if not m.spec.restart:
+                    with self._lock:
+                        if self._procs.get(m.spec.name) is m:
+                            del self._procs[m.spec.name]
+                            self._record()
+                    continue
+                if now < m.next_restart:
+                    continue
+                with self._lock:
+                    if m.stopping or self._procs.get(m.spec.name) is not m:
+                        continue
+                    try:
+                        fresh = self._spawn(m.spec)
+                    except MeshError:
+                        m.next_restart = now + 5.0
+                        continue
+                    fresh.restarts = m.restarts + 1
+                    fresh.last_exit = code
+                    self._procs[m.spec.name] = fresh
+                    self._record()
+                self._emit("restarted", fresh)
+
+    def _emit(self, event: str, m: Managed) -> None:
+        if self._on_event is not None:
+            with contextlib.suppress(Exception):
+                self._on_event(event, m)
+
+
+def _signal(m: Managed, sig: int, group_only: bool = False) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(m.pid, sig)  # start_new_session: pgid == pid
+    if not group_only and m.popen.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            m.popen.send_signal(sig)
+
+
+def kill_recorded(rows: list[dict], grace: float = 5.0) -> list[int]:
+    """Stop leftover processes listed in processes.json (pid reuse guarded by exe name)."""
+    alive = [r for r in rows if pid_matches(int(r["pid"]), Path(r.get("exe", "")).name or "?")]
+    for r in alive:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(int(r["pid"]), signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    pending = [int(r["pid"]) for r in alive]
+    delay = 0.01
+    while pending and time.monotonic() < deadline:
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+        pending = [p for p in pending if _alive(p)]
+    for pid in pending:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+    return [int(r["pid"]) for r in alive]
+
+
+def _alive(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    return pid_alive(pid)

@@ -1,0 +1,65 @@
+"""State directory: resolution, settings precedence and validation, pid file liveness."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from istiolab.errors import ConfigError
+from istiolab.local.model import MeshSettings
+from istiolab.local.state import StateDir, resolve_state_dir
+
+
+def test_resolution_order(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ISTIOLAB_STATE_DIR", raising=False)
+    assert resolve_state_dir() == tmp_path / ".istiolab"
+    monkeypatch.setenv("ISTIOLAB_STATE_DIR", str(tmp_path / "env"))
+    assert resolve_state_dir() == tmp_path / "env"
+    assert resolve_state_dir("opt") == tmp_path / "opt"
+
+
+def test_settings_precedence_and_persistence(tmp_path, monkeypatch):
+    for env in ("ISTIOLAB_OCTET", "ISTIOLAB_GATEWAY_HOST", "ISTIOLAB_GATEWAY_PORT"):
+        monkeypatch.delenv(env, raising=False)
+    state = StateDir(tmp_path)
+    assert state.load_settings() == MeshSettings()
+    state.save_settings(MeshSettings(octet=42, gateway_http_port=9080))
+    assert state.load_settings().octet == 42
+    monkeypatch.setenv("ISTIOLAB_OCTET", "43")
+    assert state.load_settings().octet == 43
+    assert state.load_settings(octet=44, gateway_host=None).octet == 44
+    assert state.load_settings().gateway_http_port == 9080
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"octet": 0}, "octet=0 must be within 1..254"),
+        ({"octet": "ten"}, "octet='ten' is not an integer"),
+        ({"gateway_http_port": 70000}, "gateway_http_port=70000 must be within 1..65535"),
+    ],
+)
+def test_bad_settings(tmp_path, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        StateDir(tmp_path).load_settings(**overrides)
+
+
+def test_stale_pid_file_is_cleaned(tmp_path):
+    state = StateDir(tmp_path)
+    state.create()
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    state.pid_file.write_text(f"{p.pid}\n")
+    assert state.running_pid() is None
+    assert not state.pid_file.exists()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "istiolab"])
+    try:
+        state.pid_file.write_text(f"{live.pid}\n")
+        assert state.running_pid() == live.pid
+    finally:
+        live.kill()
+        live.wait()
+    assert state.running_pid() is None
