@@ -1,0 +1,204 @@
+"""A small threaded HTTP/1.1 server for the sample apps (stdlib only, fast to start).
+
+Keep-alive is on (Envoy reuses upstream connections), one thread per connection (long
+delayed requests do not block others), each response is written in one send with
+TCP_NODELAY so small responses are not held back by Nagle's algorithm.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+MAX_BODY = 16 * 1024 * 1024
+
+
+@dataclass
+class Request:
+    method: str
+    target: str  # as received: origin-form (/path?q) or absolute-form
+    path: str
+    query: dict[str, list[str]]
+    headers: Mapping[str, str]  # case-insensitive (email.message.Message)
+    header_items: list[tuple[str, str]]  # in received order, original case
+    body: bytes
+    client: tuple[str, int]
+    local: tuple[str, int]
+    http_version: str = "HTTP/1.1"
+
+    def arg(self, name: str, default: str = "") -> str:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+    def cookies(self) -> dict[str, str]:
+        jar: dict[str, str] = {}
+        for _, value in (h for h in self.header_items if h[0].lower() == "cookie"):
+            for part in value.split(";"):
+                name, sep, val = part.strip().partition("=")
+                if sep and name:
+                    jar.setdefault(name, val)
+        return jar
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "text/plain; charset=utf-8"
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def json(cls, data: object, status: int = 200, indent: int | None = None) -> Response:
+        text = json.dumps(data, indent=indent) + ("\n" if indent else "")
+        return cls(status, text.encode(), "application/json")
+
+    @classmethod
+    def html(cls, text: str, status: int = 200) -> Response:
+        return cls(status, text.encode(), "text/html; charset=utf-8")
+
+    @classmethod
+    def text(cls, text: str, status: int = 200) -> Response:
+        return cls(status, text.encode())
+
+
+App = Callable[[Request], Response]
+
+
+def reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # access logs are off: the sidecar's access log is the place for them
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            raise ValueError("body too large")
+        return self.rfile.read(length) if length else b""
+
+    def _handle(self) -> None:
+        split = urlsplit(self.path)
+        request = Request(
+            method=self.command,
+            target=self.path,
+            path=split.path or "/",
+            query=parse_qs(split.query, keep_blank_values=True),
+            headers=self.headers,  # type: ignore[arg-type]
+            header_items=list(self.headers.items()),
+            body=self._read_body(),
+            client=self.client_address[:2],
+            local=self.connection.getsockname()[:2],
+            http_version=self.request_version,
+        )
+        try:
+            response = self.server.app(request)
+        except Exception as exc:  # an app bug answers 500 instead of killing the connection
+            response = Response(500, f"internal error: {exc!r}\n".encode())
+        self._send(request, response)
+
+    def _send(self, request: Request, response: Response) -> None:
+        body = b"" if request.method == "HEAD" else response.body
+        lines = [
+            f"{self.protocol_version} {response.status} {reason(response.status)}",
+            f"Server: {self.server.server_name_header}",
+            f"Date: {formatdate(usegmt=True)}",
+        ]
+        names = {name.lower() for name, _ in response.headers}
+        if any(n.lower() == "connection" and v.lower() == "close" for n, v in response.headers):
+            self.close_connection = True
+            names.discard("connection")
+            response.headers = [h for h in response.headers if h[0].lower() != "connection"]
+        if "content-type" not in names and response.content_type:
+            lines.append(f"Content-Type: {response.content_type}")
+        lines.extend(f"{name}: {value}" for name, value in response.headers)
+        if response.status >= 200 and response.status not in (204, 304):
+            lines.append(f"Content-Length: {len(response.body)}")
+        if self.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self.wfile.write(head + body)
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except (ConnectionError, TimeoutError, ValueError):
+            self.close_connection = True
+
+    def __getattr__(self, name: str):  # do_GET, do_POST, ... for every method
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 1024
+
+    def __init__(self, address: tuple[str, int], app: App, server_name: str) -> None:
+        self.app = app
+        self.server_name_header = server_name
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:  # skip HTTPServer's reverse DNS lookup (slow)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind(self.server_address)
+        self.server_address = self.socket.getsockname()[:2]
+        self.server_name, self.server_port = self.server_address
+
+
+class Servers:
+    """Several listeners serving one app; `start` binds them all, `stop` closes them."""
+
+    def __init__(self, app: App, addresses: list[tuple[str, int]], name: str = "istiolab"):
+        self._servers = [_Server(addr, app, name) for addr in addresses]
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        return [s.server_address for s in self._servers]  # type: ignore[misc]
+
+    def start(self) -> None:
+        for s in self._servers:
+            t = threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.1})
+            t.daemon = True
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        stoppers = [threading.Thread(target=s.shutdown) for s in self._servers]
+        for t in stoppers:
+            t.start()
+        for t in stoppers:
+            t.join()
+        for s in self._servers:
+            s.server_close()
