@@ -1,0 +1,54 @@
+"""Istio configuration -> Envoy v3 resources for one proxy (pure functions).
+
+``build_resources(objects, registry, proxy, settings)`` returns the
+:class:`~istiolab.local.model.ProxyResources` a sidecar or the ingress gateway is sent:
+Envoy JSON dicts with ``"@type"``, keyed by resource name, named as Istio names them.
+``analyze``/``findings`` report what Istio's analyzers would (IST0101 and friends).
+
+Conventions the runtime relies on:
+- mesh config: the ``istio`` ConfigMap in ``istio-system`` (``data.mesh``), see meshconfig.py;
+- access logs: ``accessLogFile`` of that mesh config, default ``/dev/stdout`` of each Envoy
+  (capture each Envoy's stdout to its own log file), Istio's TEXT format by default.
+"""
+
+from __future__ import annotations
+
+from istiolab.local.model import MeshSettings, Proxy, ProxyResources, Registry
+from istiolab.local.translate import clusters as _clusters
+from istiolab.local.translate import listeners as _listeners
+from istiolab.local.translate.analysis import Analysis, analyze, findings
+from istiolab.local.translate.context import Context
+from istiolab.local.translate.gateway import gateway_resources
+from istiolab.local.translate.meshconfig import MeshConfig, mesh_config
+from istiolab.local.translate.routes import sidecar_route_config
+
+__all__ = ["Analysis", "MeshConfig", "analyze", "build_resources", "findings", "mesh_config"]
+
+
+def build_resources(
+    objects: list[dict], registry: Registry, proxy: Proxy, settings: MeshSettings
+) -> ProxyResources:
+    ctx = Context(list(objects), registry, proxy, settings)
+    clusters, endpoints = _clusters.outbound_clusters(ctx)
+    clusters[_clusters.names.PASSTHROUGH] = _clusters.passthrough()
+    clusters[_clusters.names.BLACKHOLE] = _clusters.blackhole()
+    listeners: dict[str, dict] = {}
+    routes: dict[str, dict] = {}
+    if proxy.type == "router":
+        listeners, routes = gateway_resources(ctx)
+    else:
+        out = _listeners.outbound_listener(ctx)
+        listeners[out["name"]] = out
+        route = sidecar_route_config(ctx)
+        routes[route["name"]] = route
+        for port, protocol in sorted(_listeners.inbound_ports(ctx).items()):
+            listener = _listeners.inbound_listener(ctx, port, protocol)
+            listeners[listener["name"]] = listener
+            cluster = _clusters.inbound_cluster(port, proxy.pod.app_ip)
+            clusters[cluster["name"]] = cluster
+    return ProxyResources(
+        clusters=dict(sorted(clusters.items())),
+        endpoints=dict(sorted(endpoints.items())),
+        listeners=listeners,
+        routes=routes,
+    )

@@ -1,0 +1,82 @@
+"""Small value conversions shared by the translation modules (Istio YAML -> Envoy JSON)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(h|m|s|ms|us|µs|ns)$")
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+UINT32_MAX = 2**32 - 1
+
+
+def seconds(value: str | int | float) -> float:
+    """Seconds in an Istio duration such as ``2s``, ``0.5s``, ``100ms``, ``3m``, ``1h30m``."""
+    if isinstance(value, int | float):
+        return float(value)
+    text = str(value).strip()
+    total, rest = 0.0, text
+    while rest:
+        m = re.match(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)", rest)
+        if not m:
+            raise ValueError(f"{value!r} is not a duration (examples: 2s, 0.5s, 100ms, 3m, 1h)")
+        total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+        rest = rest[m.end() :]
+    if not text:
+        raise ValueError("an empty string is not a duration")
+    return total
+
+
+def duration(value: str | int | float) -> str:
+    """An Istio duration as protobuf JSON (``"0.100s"``)."""
+    s = seconds(value)
+    text = f"{s:.9f}".rstrip("0").rstrip(".")
+    return f"{text}s"
+
+
+def fraction(percent: float) -> dict:
+    """A percentage (0-100, fractional allowed) as an Envoy FractionalPercent over a million."""
+    return {"numerator": round(float(percent) * 10_000), "denominator": "MILLION"}
+
+
+def percentage_of(obj: Mapping, new: str = "percentage", old: str = "percent") -> float | None:
+    """Istio's ``percentage: {value: x}`` or the deprecated integer ``percent``."""
+    if isinstance(obj.get(new), Mapping) and "value" in obj[new]:
+        return float(obj[new]["value"])
+    if obj.get(old) is not None:
+        return float(obj[old])
+    return None
+
+
+def string_match(match: Mapping, *, ignore_case: bool = False) -> dict | None:
+    """Istio StringMatch (exact/prefix/regex) -> Envoy StringMatcher."""
+    out: dict
+    if "exact" in match:
+        out = {"exact": str(match["exact"])}
+    elif "prefix" in match:
+        out = {"prefix": str(match["prefix"])}
+    elif "regex" in match:
+        out = {"safe_regex": {"regex": str(match["regex"])}}
+    else:
+        return None
+    if ignore_case and "safe_regex" not in out:
+        out["ignore_case"] = True
+    return out
+
+
+def labels_match(selector: Mapping[str, str] | None, labels: Mapping[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in (selector or {}).items())
+
+
+def meta(obj: Mapping) -> tuple[str, str]:
+    """(name, namespace) of a Kubernetes object, namespace defaulting to ``default``."""
+    md = obj.get("metadata") or {}
+    return str(md.get("name", "")), str(md.get("namespace") or "default")
+
+
+def of_kind(objects: Iterable[Mapping], kind: str) -> list[dict]:
+    return [dict(o) for o in objects if o.get("kind") == kind]
+
+
+def socket_address(address: str, port: int) -> dict:
+    return {"socket_address": {"address": address, "port_value": int(port)}}

@@ -1,0 +1,353 @@
+"""VirtualService http routes -> Envoy routes, and the sidecar's HTTP-proxy route config.
+
+One Envoy route per ``match`` entry (a route with no match becomes a catch-all ``/``),
+all sharing the route's action, as Istio does. Matches: uri exact/prefix/regex (and
+``ignoreUriCase``), headers and ``withoutHeaders`` exact/prefix/regex, method, authority,
+scheme, queryParams; ``port``, ``sourceLabels``, ``sourceNamespace`` and ``gateways`` are
+decided here, per proxy. Actions: weighted destinations (subset, port), redirect,
+directResponse, rewrite (uri, uriRegexRewrite, authority), header operations, fault,
+timeout, retries, mirror; a consistentHash DestinationRule adds the route hash_policy.
+
+A destination subset that no DestinationRule defines is accepted (as Istio does): the
+route points at a cluster that does not exist and Envoy answers 503 with flag NC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from istiolab.local.translate import names, resilience
+from istiolab.local.translate.common import duration, labels_match, meta, string_match
+from istiolab.local.translate.context import Context, ServiceHost
+from istiolab.local.translate.policy import effective_policy, hash_policy
+
+ROUTE_TYPE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
+HTTP_PROTOCOLS = ("HTTP", "HTTP2", "GRPC", "GRPC-WEB")
+REDIRECT_CODES = {
+    301: "MOVED_PERMANENTLY",
+    302: "FOUND",
+    303: "SEE_OTHER",
+    307: "TEMPORARY_REDIRECT",
+    308: "PERMANENT_REDIRECT",
+}
+
+
+def destination_port(ctx: Context, dest: Mapping, host: str, vhost_port: int | None) -> int:
+    explicit = (dest.get("port") or {}).get("number")
+    if explicit:
+        return int(explicit)
+    target = ctx.hosts.get(host)
+    if target is None or not target.ports:
+        return int(vhost_port or 80)
+    if vhost_port and target.port(vhost_port):
+        return vhost_port
+    return target.ports[0][0]
+
+
+def destination_cluster(ctx: Context, dest: Mapping, ns: str, vhost_port: int | None) -> str:
+    host = ctx.fqdn(str(dest.get("host", "")), ns)
+    port = destination_port(ctx, dest, host, vhost_port)
+    return names.outbound(port, host, str(dest.get("subset") or ""))
+
+
+def _header_ops(ops: Mapping | None, prefix: str) -> dict:
+    out: dict = {}
+    if not ops:
+        return out
+    adds = [
+        {"header": {"key": k, "value": str(v)}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+        for k, v in (ops.get("set") or {}).items()
+    ] + [
+        {"header": {"key": k, "value": str(v)}, "append_action": "APPEND_IF_EXISTS_OR_ADD"}
+        for k, v in (ops.get("add") or {}).items()
+    ]
+    if adds:
+        out[f"{prefix}_headers_to_add"] = adds
+    if ops.get("remove"):
+        out[f"{prefix}_headers_to_remove"] = list(ops["remove"])
+    return out
+
+
+def header_operations(headers: Mapping | None) -> dict:
+    headers = headers or {}
+    return {
+        **_header_ops(headers.get("request"), "request"),
+        **_header_ops(headers.get("response"), "response"),
+    }
+
+
+def route_match(match: Mapping | None) -> dict:
+    match = match or {}
+    out: dict = {}
+    ignore = bool(match.get("ignoreUriCase"))
+    uri = match.get("uri") or {}
+    if "exact" in uri:
+        out["path"] = uri["exact"]
+    elif "prefix" in uri:
+        out["prefix"] = uri["prefix"]
+    elif "regex" in uri:
+        out["safe_regex"] = {"regex": uri["regex"]}
+    else:
+        out["prefix"] = "/"
+    if ignore:
+        out["case_sensitive"] = False
+    headers = []
+    for name, m in (match.get("headers") or {}).items():
+        sm = string_match(m or {})
+        headers.append({"name": name, "string_match": sm} if sm else {"name": name})
+    for name, m in (match.get("withoutHeaders") or {}).items():
+        sm = string_match(m or {})
+        entry = {"name": name, "string_match": sm} if sm else {"name": name, "present_match": True}
+        headers.append({**entry, "invert_match": True})
+    pseudo = (("method", ":method"), ("authority", ":authority"), ("scheme", ":scheme"))
+    for field, header in pseudo:
+        sm = string_match(match.get(field) or {})
+        if sm:
+            headers.append({"name": header, "string_match": sm})
+    if headers:
+        out["headers"] = headers
+    params = []
+    for name, m in (match.get("queryParams") or {}).items():
+        sm = string_match(m or {})
+        present = {"name": name, "present_match": True}
+        params.append({"name": name, "string_match": sm} if sm else present)
+    if params:
+        out["query_parameters"] = params
+    return out
+
+
+def _applies(ctx: Context, match: Mapping, port: int | None, gateway: str) -> bool:
+    if match.get("port") and port is not None and int(match["port"]) != port:
+        return False
+    if match.get("sourceLabels") and not labels_match(match["sourceLabels"], ctx.proxy.pod.labels):
+        return False
+    if match.get("sourceNamespace") and match["sourceNamespace"] != ctx.namespace:
+        return False
+    gws = match.get("gateways")
+    return not gws or gateway in gws
+
+
+def route_action(ctx: Context, http: Mapping, ns: str, port: int | None) -> dict:
+    """The Envoy route fields (action, per-filter config, headers) of one Istio HTTPRoute."""
+    out: dict = {}
+    if http.get("redirect") is not None:
+        r = http["redirect"]
+        red: dict = {}
+        if r.get("uri"):
+            red["path_redirect"] = r["uri"]
+        if r.get("authority"):
+            red["host_redirect"] = r["authority"]
+        if r.get("scheme"):
+            red["scheme_redirect"] = r["scheme"]
+        if r.get("port"):
+            red["port_redirect"] = int(r["port"])
+        code = int(r.get("redirectCode") or 301)
+        if code != 301:
+            red["response_code"] = REDIRECT_CODES.get(code, "MOVED_PERMANENTLY")
+        out["redirect"] = red
+    elif http.get("directResponse") is not None:
+        d = http["directResponse"]
+        body = (d.get("body") or {}).get("string")
+        out["direct_response"] = {"status": int(d["status"])}
+        if body is not None:
+            out["direct_response"]["body"] = {"inline_string": body}
+    else:
+        out["route"] = _forward(ctx, http, ns, port)
+    out.update(header_operations(http.get("headers")))
+    fault = resilience.fault(http.get("fault"))
+    if fault:
+        out["typed_per_filter_config"] = {resilience.FAULT_FILTER: fault}
+    return out
+
+
+def _forward(ctx: Context, http: Mapping, ns: str, port: int | None) -> dict:
+    dests = [d for d in http.get("route") or [] if d.get("weight", 1) != 0] or list(
+        http.get("route") or []
+    )
+    action: dict = {}
+    if len(dests) == 1:
+        action["cluster"] = destination_cluster(ctx, dests[0]["destination"], ns, port)
+        if dests[0].get("headers"):
+            extra = header_operations(dests[0]["headers"])
+            for key, value in extra.items():
+                http_key = key  # merged at route level by the caller through the action dict
+                action.setdefault("_headers", {})[http_key] = value
+    else:
+        clusters = []
+        for d in dests:
+            wc: dict = {
+                "name": destination_cluster(ctx, d["destination"], ns, port),
+                "weight": int(d.get("weight", 0)),
+            }
+            wc.update(header_operations(d.get("headers")))
+            clusters.append(wc)
+        action["weighted_clusters"] = {"clusters": clusters}
+    action["timeout"] = duration(http["timeout"]) if http.get("timeout") else "0s"
+    retry = resilience.retry_policy(http.get("retries"), ctx.mesh.default_retry)
+    if retry:
+        action["retry_policy"] = retry
+    rewrite = http.get("rewrite") or {}
+    if rewrite.get("uri") is not None:
+        action["prefix_rewrite"] = rewrite["uri"]
+    if rewrite.get("uriRegexRewrite"):
+        rr = rewrite["uriRegexRewrite"]
+        action["regex_rewrite"] = {
+            "pattern": {"regex": rr.get("match", "")},
+            "substitution": rr.get("rewrite", ""),
+        }
+    if rewrite.get("authority"):
+        action["host_rewrite_literal"] = rewrite["authority"]
+    mirrors = resilience.mirror_policies(http, lambda d: destination_cluster(ctx, d, ns, port))
+    if mirrors:
+        action["request_mirror_policies"] = mirrors
+    if dests:
+        first = dests[0]["destination"]
+        host = ctx.fqdn(str(first.get("host", "")), ns)
+        dport = destination_port(ctx, first, host, port)
+        policy = effective_policy(ctx.destination_rule(host), dport, str(first.get("subset") or ""))
+        hp = hash_policy(policy.get("loadBalancer"))
+        if hp:
+            action["hash_policy"] = hp
+    return action
+
+
+def http_routes(ctx: Context, vs: Mapping, *, port: int | None, gateway: str) -> list[dict]:
+    """Envoy routes for one VirtualService, seen from this proxy through ``gateway``
+    (``mesh`` for sidecars, ``<ns>/<name>`` for gateways)."""
+    name, ns = meta(vs)
+    out = []
+    for i, http in enumerate((vs.get("spec") or {}).get("http") or []):
+        matches = http.get("match") or [None]
+        for match in matches:
+            if match is not None and not _applies(ctx, match, port, gateway):
+                continue
+            action = route_action(ctx, http, ns, port)
+            extra = action.get("route", {}).pop("_headers", None)
+            route = {"name": http.get("name") or f"{name}.{ns}.{i}", "match": route_match(match)}
+            route.update(action)
+            for key, value in (extra or {}).items():
+                route[key] = route.get(key, []) + value
+            route["decorator"] = {"operation": f"{name}.{ns}:{port or 80}/*"}
+            out.append(route)
+    return out
+
+
+def default_route(host: ServiceHost, port: int, ctx: Context) -> dict:
+    """The route Istio gives a service no VirtualService covers."""
+    action: dict = {"cluster": names.outbound(port, host.host), "timeout": "0s"}
+    retry = resilience.retry_policy(None, ctx.mesh.default_retry)
+    if retry:
+        action["retry_policy"] = retry
+    policy = effective_policy(ctx.destination_rule(host.host), port)
+    hp = hash_policy(policy.get("loadBalancer"))
+    if hp:
+        action["hash_policy"] = hp
+    return {"name": "default", "match": {"prefix": "/"}, "route": action}
+
+
+def gateway_names(vs: Mapping) -> list[str]:
+    """The VirtualService's gateways, namespace-qualified (``mesh`` stays ``mesh``)."""
+    _, ns = meta(vs)
+    gws = (vs.get("spec") or {}).get("gateways") or ["mesh"]
+    return [g if g == "mesh" or "/" in g else f"{ns}/{g}" for g in gws]
+
+
+def qualify_match_gateways(vs: Mapping) -> Mapping:
+    """A copy of the VirtualService whose per-match ``gateways`` are namespace-qualified."""
+    _, ns = meta(vs)
+    spec = dict(vs.get("spec") or {})
+    http_out = []
+    for http in spec.get("http") or []:
+        h = dict(http)
+        if h.get("match"):
+            new = []
+            for m in h["match"]:
+                m = dict(m or {})
+                if m.get("gateways"):
+                    m["gateways"] = [
+                        g if g == "mesh" or "/" in g else f"{ns}/{g}" for g in m["gateways"]
+                    ]
+                new.append(m)
+            h["match"] = new
+        http_out.append(h)
+    spec["http"] = http_out
+    return {**vs, "spec": spec}
+
+
+def mesh_virtual_service(ctx: Context, host: str) -> dict | None:
+    """The VirtualService bound to ``mesh`` that owns a host (own namespace first)."""
+    found = []
+    for i, vs in enumerate(ctx.visible("VirtualService")):
+        if "mesh" not in gateway_names(vs):
+            continue
+        _, ns = meta(vs)
+        hosts = [ctx.fqdn(h, ns) for h in (vs.get("spec") or {}).get("hosts") or []]
+        if host in hosts:
+            found.append((0 if ns == ctx.namespace else 1, i, vs))
+    found.sort(key=lambda f: (f[0], f[1]))
+    return qualify_match_gateways(found[0][2]) if found else None
+
+
+def sidecar_route_config(ctx: Context) -> dict:
+    """The route config of the outbound HTTP-proxy listener: one virtual host per HTTP
+    service port (``details.default.svc.cluster.local:9080``) plus the catch-all
+    (``allow_any`` -> PassthroughCluster, or ``block_all`` -> 502 for REGISTRY_ONLY)."""
+    vhosts = []
+    used: set[str] = set()
+    for host in sorted(ctx.hosts.values(), key=lambda h: h.host):
+        http_ports = [p for p in host.ports if p[1] in HTTP_PROTOCOLS]
+        if not http_ports:
+            continue
+        portless_port = 80 if host.port(80) else http_ports[0][0]
+        vs = mesh_virtual_service(ctx, host.host)
+        for port in http_ports:
+            if host.service is not None:
+                svc = host.service
+                domains = names.service_domains(
+                    svc.name,
+                    svc.namespace,
+                    port[0],
+                    local=svc.namespace == ctx.namespace,
+                    portless=port[0] == portless_port,
+                )
+            else:
+                domains = [f"{host.host}:{port[0]}"]
+                if port[0] == portless_port:
+                    domains.insert(0, host.host)
+            domains = [d for d in domains if d not in used]
+            if not domains:
+                continue
+            used.update(domains)
+            routes = http_routes(ctx, vs, port=port[0], gateway="mesh") if vs else []
+            if not routes:
+                routes = [default_route(host, port[0], ctx)]
+            vhosts.append({"name": f"{host.host}:{port[0]}", "domains": domains, "routes": routes})
+    vhosts.append(catch_all(ctx))
+    return {
+        "@type": ROUTE_TYPE,
+        "name": names.HTTP_PROXY_ROUTE,
+        "virtual_hosts": vhosts,
+        "validate_clusters": False,
+    }
+
+
+def catch_all(ctx: Context) -> dict:
+    if ctx.mesh.outbound_mode == "REGISTRY_ONLY":
+        return {
+            "name": "block_all",
+            "domains": ["*"],
+            "routes": [
+                {"name": "block_all", "match": {"prefix": "/"}, "direct_response": {"status": 502}}
+            ],
+        }
+    return {
+        "name": "allow_any",
+        "domains": ["*"],
+        "routes": [
+            {
+                "name": "allow_any",
+                "match": {"prefix": "/"},
+                "route": {"cluster": names.PASSTHROUGH, "timeout": "0s"},
+            }
+        ],
+    }

@@ -1,0 +1,6 @@
+"""The local control plane's xDS side: an ADS gRPC server and the JSON<->proto bridge."""
+
+from istiolab.local.xds.protos import to_any, to_dict
+from istiolab.local.xds.server import ProxyStatus, TypeStatus, XdsServer
+
+__all__ = ["ProxyStatus", "TypeStatus", "XdsServer", "to_any", "to_dict"]

@@ -1,0 +1,336 @@
+"""The ADS server (gRPC, state-of-the-world), tracking ACK/NACK per proxy like istiod.
+
+Protocol, as Envoy expects it:
+- a proxy connects and sends a DiscoveryRequest per type (CDS, LDS; then EDS and RDS
+  naming the clusters / route configs it needs); each response carries a ``version_info``
+  (a hash of the content sent, so an unchanged type is never re-sent) and a fresh nonce;
+- the proxy ACKs (same nonce, new version) or NACKs (same nonce, previous version,
+  ``error_detail``); a NACKed config is not applied by Envoy, the last good one keeps
+  serving; the NACK is recorded for :meth:`XdsServer.status`;
+- :meth:`XdsServer.push` recomputes every connected proxy's resources and sends the
+  changed types in the order CDS, EDS, LDS, RDS, SDS.
+
+Each stream runs in one gRPC worker thread plus one reader thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent import futures
+from dataclasses import dataclass, field, replace
+
+import grpc
+from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
+
+from istiolab.errors import MeshError
+from istiolab.local.model import (
+    CLUSTER_TYPE,
+    ENDPOINT_TYPE,
+    LISTENER_TYPE,
+    ROUTE_TYPE,
+    SECRET_TYPE,
+    TYPE_ORDER,
+    ProxyResources,
+)
+from istiolab.local.xds.protos import to_any
+
+log = logging.getLogger(__name__)
+
+SHORT = {
+    CLUSTER_TYPE: "CDS",
+    ENDPOINT_TYPE: "EDS",
+    LISTENER_TYPE: "LDS",
+    ROUTE_TYPE: "RDS",
+    SECRET_TYPE: "SDS",
+}
+NAMED_TYPES = (ENDPOINT_TYPE, ROUTE_TYPE, SECRET_TYPE)  # subscribed by name, not wildcard
+
+
+@dataclass(frozen=True)
+class TypeStatus:
+    """One xDS type of one proxy."""
+
+    sent_version: str = ""
+    acked_version: str = ""
+    nack: str = ""  # error detail of the last NACK (cleared by a later ACK)
+    last_ack: float | None = None
+    sent_at: float | None = None
+    resources: int = 0
+    error: str = ""  # a resource the server could not encode (not sent)
+
+    @property
+    def state(self) -> str:
+        """``istioctl proxy-status`` words: SYNCED, NOT SENT, STALE or NACK."""
+        if self.nack:
+            return "NACK"
+        if not self.sent_version:
+            return "NOT SENT"
+        return "SYNCED" if self.acked_version == self.sent_version else "STALE"
+
+
+@dataclass(frozen=True)
+class ProxyStatus:
+    node_id: str
+    connected_since: float
+    push_version: int  # the last push this proxy's stream has processed
+    types: dict[str, TypeStatus] = field(default_factory=dict)  # "CDS", "EDS", ...
+
+    def state(self, kind: str) -> str:
+        return self.types.get(kind, TypeStatus()).state
+
+    @property
+    def synced(self) -> bool:
+        needed = ("CDS", "LDS")
+        if any(self.state(k) != "SYNCED" for k in needed):
+            return False
+        return all(t.state in ("SYNCED", "NOT SENT") and not t.nack for t in self.types.values())
+
+    def to_dict(self) -> dict:
+        return {
+            "node_id": self.node_id,
+            "connected_since": self.connected_since,
+            "push_version": self.push_version,
+            "types": {
+                k: {
+                    "state": v.state,
+                    "sent_version": v.sent_version,
+                    "acked_version": v.acked_version,
+                    "nack": v.nack,
+                    "last_ack": v.last_ack,
+                    "resources": v.resources,
+                    "error": v.error,
+                }
+                for k, v in self.types.items()
+            },
+        }
+
+
+def content_version(resources: Iterable[tuple[str, dict]]) -> str:
+    blob = json.dumps(sorted(resources, key=lambda r: r[0]), sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+class _Stream:
+    def __init__(self) -> None:
+        self.node_id = ""
+        self.since = time.time()
+        self.events: queue.Queue = queue.Queue()
+        self.resources: ProxyResources | None = None
+        self.push_version = 0
+        self.types: dict[str, TypeStatus] = {}
+        self.nonces: dict[str, str] = {}
+        self.names: dict[str, tuple[str, ...]] = {}
+
+
+class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
+    def __init__(
+        self, host: str, port: int, resources_for: Callable[[str], ProxyResources | None]
+    ) -> None:
+        self.host, self.port = host, port
+        self._resources_for = resources_for
+        self._streams: dict[str, _Stream] = {}
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._version = 0
+        self._server: grpc.Server | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self) -> None:
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=256, thread_name_prefix="xds"),
+            options=[("grpc.so_reuseport", 0), ("grpc.max_send_message_length", 64 << 20)],
+        )
+        ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(self, server)
+        try:
+            bound = server.add_insecure_port(f"{self.host}:{self.port}")
+        except RuntimeError as exc:
+            raise MeshError(f"xDS server cannot listen on {self.host}:{self.port}: {exc}") from exc
+        if not bound:
+            raise MeshError(f"xDS server cannot listen on {self.host}:{self.port} (in use?)")
+        self.port = bound
+        server.start()
+        self._server = server
+
+    def stop(self) -> None:
+        with self._lock:
+            streams = list(self._streams.values())
+        for s in streams:
+            s.events.put(("eof", None))
+        if self._server is not None:
+            self._server.stop(grace=0.5).wait(5)
+            self._server = None
+
+    # -- public API ------------------------------------------------------------------
+    @property
+    def version(self) -> int:
+        return self._version
+
+    def push(self) -> int:
+        with self._lock:
+            self._version += 1
+            version = self._version
+            streams = list(self._streams.values())
+        for s in streams:
+            s.events.put(("push", version))
+        return version
+
+    def status(self) -> list[ProxyStatus]:
+        with self._lock:
+            return [
+                ProxyStatus(s.node_id, s.since, s.push_version, dict(s.types))
+                for s in sorted(self._streams.values(), key=lambda s: s.node_id)
+            ]
+
+    def wait_synced(self, node_ids: Iterable[str], timeout: float) -> bool:
+        """True once every given proxy processed the latest push and ACKed all it was sent."""
+        wanted = list(node_ids)
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            target = self._version
+            while True:
+                if all(self._synced(n, target) for n in wanted):
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(min(left, 0.5))
+
+    def _synced(self, node_id: str, target: int) -> bool:
+        s = self._streams.get(node_id)
+        if s is None or s.push_version < target:
+            return False
+        return ProxyStatus(node_id, s.since, s.push_version, dict(s.types)).synced
+
+    # -- the stream ------------------------------------------------------------------
+    def StreamAggregatedResources(self, request_iterator, context):
+        stream = _Stream()
+        context.add_callback(lambda: stream.events.put(("eof", None)))
+
+        def read() -> None:
+            try:
+                for request in request_iterator:
+                    stream.events.put(("request", request))
+            except Exception:  # the peer went away: the stream ends
+                pass
+            finally:
+                stream.events.put(("eof", None))
+
+        threading.Thread(target=read, name="xds-reader", daemon=True).start()
+        try:
+            while True:
+                kind, item = stream.events.get()
+                if kind == "eof":
+                    return
+                if kind == "request":
+                    responses = self._on_request(stream, item)
+                else:
+                    responses = self._on_push(stream, item)
+                yield from responses
+        finally:
+            with self._changed:
+                if stream.node_id and self._streams.get(stream.node_id) is stream:
+                    del self._streams[stream.node_id]
+                self._changed.notify_all()
+
+    def _compute(self, stream: _Stream) -> None:
+        try:
+            stream.resources = self._resources_for(stream.node_id)
+        except Exception:  # a translation bug must not kill the stream; keep the last good
+            log.exception("computing resources for %s failed", stream.node_id)
+
+    def _on_request(self, stream: _Stream, req) -> list:
+        with self._changed:
+            if not stream.node_id:
+                stream.node_id = req.node.id
+                stream.push_version = self._version
+                self._streams[stream.node_id] = stream
+                new = True
+            else:
+                new = False
+        if new:
+            self._compute(stream)
+        t = req.type_url
+        status = stream.types.get(SHORT.get(t, t), TypeStatus())
+        nonce = stream.nonces.get(t, "")
+        if req.response_nonce and req.response_nonce != nonce:
+            return []  # a reply to an older response; a newer one is in flight
+        if req.HasField("error_detail") and (req.error_detail.code or req.error_detail.message):
+            self._set(stream, t, replace(status, nack=req.error_detail.message or "NACK"))
+            log.warning("%s NACKed %s: %s", stream.node_id, SHORT.get(t), req.error_detail.message)
+            return []
+        if req.response_nonce:
+            status = replace(status, acked_version=req.version_info, nack="", last_ack=time.time())
+            self._set(stream, t, status)
+        names = tuple(sorted(req.resource_names))
+        changed = names != stream.names.get(t)
+        stream.names[t] = names
+        if not req.response_nonce or changed:
+            response = self._response(stream, t, force=True)
+            return [response] if response is not None else []
+        return []
+
+    def _on_push(self, stream: _Stream, version: int) -> list:
+        if not stream.node_id:
+            return []
+        self._compute(stream)
+        out = []
+        for t in TYPE_ORDER:
+            if t in stream.names:
+                response = self._response(stream, t, force=False)
+                if response is not None:
+                    out.append(response)
+        with self._changed:
+            stream.push_version = max(stream.push_version, version)
+            self._changed.notify_all()
+        return out
+
+    def _response(self, stream: _Stream, t: str, *, force: bool):
+        if stream.resources is None:
+            return None
+        table = stream.resources.by_type().get(t, {})
+        names = stream.names.get(t, ())
+        if t in NAMED_TYPES and names:
+            items = [(n, table[n]) for n in names if n in table]
+        elif t in NAMED_TYPES and t != SECRET_TYPE:
+            items = []  # nothing requested by name yet
+        else:
+            items = sorted(table.items())
+        version = content_version(items)
+        status = stream.types.get(SHORT.get(t, t), TypeStatus())
+        if not force and version == status.sent_version:
+            return None
+        try:
+            encoded = [to_any(r) for _, r in items]
+        except MeshError as exc:
+            self._set(stream, t, replace(status, error=str(exc)))
+            log.error("not sending %s to %s: %s", SHORT.get(t), stream.node_id, exc)
+            return None
+        nonce = uuid.uuid4().hex[:12]
+        stream.nonces[t] = nonce
+        self._set(
+            stream,
+            t,
+            replace(
+                status,
+                sent_version=version,
+                sent_at=time.time(),
+                resources=len(items),
+                error="",
+                nack="" if status.sent_version != version else status.nack,
+            ),
+        )
+        return discovery_pb2.DiscoveryResponse(
+            version_info=version, type_url=t, nonce=nonce, resources=encoded
+        )
+
+    def _set(self, stream: _Stream, t: str, status: TypeStatus) -> None:
+        with self._changed:
+            stream.types[SHORT.get(t, t)] = status
+            self._changed.notify_all()
