@@ -1,0 +1,421 @@
+"""Observability addons for istio-system: Prometheus, Grafana, Kiali and Jaeger.
+
+Plain manifests (no Helm needed), written here; service names and ports are the ones
+Istio's tooling expects (prometheus:9090, grafana:3000, kiali:20001, tracing:80 ->
+16686, zipkin:9411). With `node_port=True` the UIs are exposed as NodePort services on
+the ports of seed 002 (kiali 30007, its metrics 30008, prometheus 30009) plus grafana
+30010 and tracing 30011.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import yaml
+
+from istiolab import versions
+from istiolab.errors import ParameterError
+from istiolab.manifests._base import ISTIO_SYSTEM, check_name, obj
+
+ADDONS: tuple[str, ...] = ("prometheus", "grafana", "kiali", "jaeger")
+
+# (service, port name) -> nodePort when exposed
+NODE_PORTS: dict[tuple[str, str], int] = {
+    ("kiali", "http"): 30007,
+    ("kiali", "http-metrics"): 30008,
+    ("prometheus", "http"): 30009,
+    ("grafana", "service"): 30010,
+    ("tracing", "http-query"): 30011,
+}
+
+_READ = ["get", "list", "watch"]
+
+
+def addons(
+    namespace: str = ISTIO_SYSTEM, *, names: Iterable[str] = ADDONS, node_port: bool = False
+) -> list[dict]:
+    """The manifests of the addons `names` (default all), in `namespace`."""
+    check_name("namespace", namespace)
+    wanted = (names,) if isinstance(names, str) else tuple(names)
+    unknown = [n for n in wanted if n not in ADDONS]
+    if unknown or not wanted:
+        raise ParameterError("addons", wanted, "a non-empty subset of " + ", ".join(ADDONS))
+    out: list[dict] = []
+    for name in ADDONS:
+        if name in wanted:
+            out += _BUILDERS[name](namespace, node_port)
+    return out
+
+
+def _service(
+    name: str, namespace: str, labels: dict, selector: dict, ports: list[dict], node_port: bool
+) -> dict:
+    port_specs = []
+    for port in ports:
+        spec = {"name": port["name"], "port": port["port"], "protocol": "TCP"}
+        spec["targetPort"] = port.get("targetPort", port["port"])
+        if node_port and (name, port["name"]) in NODE_PORTS:
+            spec["nodePort"] = NODE_PORTS[(name, port["name"])]
+        port_specs.append(spec)
+    spec: dict[str, Any] = {}
+    if node_port and any((name, p["name"]) in NODE_PORTS for p in ports):
+        spec["type"] = "NodePort"
+    spec["ports"] = port_specs
+    spec["selector"] = dict(selector)
+    return obj("v1", "Service", name, namespace, labels=labels, spec=spec)
+
+
+def _deployment(
+    name: str, namespace: str, labels: dict, pod_spec: dict, annotations: dict | None = None
+) -> dict:
+    pod_meta: dict[str, Any] = {"labels": dict(labels)}
+    if annotations:
+        pod_meta["annotations"] = annotations
+    return obj(
+        "apps/v1",
+        "Deployment",
+        name,
+        namespace,
+        labels=labels,
+        spec={
+            "replicas": 1,
+            "selector": {"matchLabels": dict(labels)},
+            "template": {"metadata": pod_meta, "spec": pod_spec},
+        },
+    )
+
+
+def _cluster_rbac(name: str, namespace: str, labels: dict, rules: list[dict]) -> list[dict]:
+    return [
+        obj("rbac.authorization.k8s.io/v1", "ClusterRole", name, labels=labels, rules=rules),
+        obj(
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRoleBinding",
+            name,
+            labels=labels,
+            roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+            subjects=[{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+        ),
+    ]
+
+
+def _config_map(name: str, namespace: str, labels: dict, files: dict[str, Any]) -> dict:
+    data = {
+        key: value if isinstance(value, str) else yaml.safe_dump(value, sort_keys=False)
+        for key, value in files.items()
+    }
+    return obj("v1", "ConfigMap", name, namespace, labels=labels, data=data)
+
+
+def prometheus(namespace: str = ISTIO_SYSTEM, node_port: bool = False) -> list[dict]:
+    labels = {"app": "prometheus", "component": "server"}
+    config = {
+        "global": {"scrape_interval": "15s", "evaluation_interval": "15s"},
+        "scrape_configs": [
+            {"job_name": "prometheus", "static_configs": [{"targets": ["localhost:9090"]}]},
+            {
+                # Sidecar-injected pods carry prometheus.io/scrape, port and path annotations.
+                "job_name": "kubernetes-pods",
+                "kubernetes_sd_configs": [{"role": "pod"}],
+                "relabel_configs": [
+                    {
+                        "source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"],
+                        "action": "keep",
+                        "regex": "true",
+                    },
+                    {
+                        "source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_path"],
+                        "action": "replace",
+                        "target_label": "__metrics_path__",
+                        "regex": "(.+)",
+                    },
+                    {
+                        "source_labels": [
+                            "__address__",
+                            "__meta_kubernetes_pod_annotation_prometheus_io_port",
+                        ],
+                        "action": "replace",
+                        "regex": "([^:]+)(?::\\d+)?;(\\d+)",
+                        "replacement": "$1:$2",
+                        "target_label": "__address__",
+                    },
+                    {"action": "labelmap", "regex": "__meta_kubernetes_pod_label_(.+)"},
+                    {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
+                    {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
+                ],
+            },
+        ],
+    }
+    rules = [
+        {
+            "apiGroups": [""],
+            "resources": ["nodes", "nodes/proxy", "nodes/metrics", "services", "endpoints", "pods"],
+            "verbs": _READ,
+        },
+        {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": _READ},
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]},
+        {"nonResourceURLs": ["/metrics"], "verbs": ["get"]},
+    ]
+    container = {
+        "name": "prometheus-server",
+        "image": versions.PROMETHEUS_IMAGE,
+        "args": [
+            "--config.file=/etc/config/prometheus.yml",
+            "--storage.tsdb.path=/data",
+            "--storage.tsdb.retention.time=15d",
+            "--web.enable-lifecycle",
+        ],
+        "ports": [{"containerPort": 9090, "name": "http"}],
+        "readinessProbe": {"httpGet": {"path": "/-/ready", "port": 9090}},
+        "volumeMounts": [
+            {"name": "config-volume", "mountPath": "/etc/config"},
+            {"name": "storage-volume", "mountPath": "/data"},
+        ],
+    }
+    pod = {
+        "serviceAccountName": "prometheus",
+        "containers": [container],
+        "volumes": [
+            {"name": "config-volume", "configMap": {"name": "prometheus"}},
+            {"name": "storage-volume", "emptyDir": {}},
+        ],
+    }
+    return [
+        obj("v1", "ServiceAccount", "prometheus", namespace, labels=labels),
+        _config_map("prometheus", namespace, labels, {"prometheus.yml": config}),
+        *_cluster_rbac("prometheus", namespace, labels, rules),
+        _service(
+            "prometheus", namespace, labels, labels, [{"name": "http", "port": 9090}], node_port
+        ),
+        _deployment("prometheus", namespace, labels, pod, {"sidecar.istio.io/inject": "false"}),
+    ]
+
+
+def grafana(namespace: str = ISTIO_SYSTEM, node_port: bool = False) -> list[dict]:
+    labels = {"app": "grafana"}
+    datasources = {
+        "apiVersion": 1,
+        "datasources": [
+            {
+                "name": "Prometheus",
+                "type": "prometheus",
+                "access": "proxy",
+                "url": f"http://prometheus.{namespace}:9090",
+                "isDefault": True,
+                "editable": True,
+            }
+        ],
+    }
+    container = {
+        "name": "grafana",
+        "image": versions.GRAFANA_IMAGE,
+        "ports": [{"containerPort": 3000, "name": "grafana"}],
+        "env": [
+            {"name": "GF_AUTH_ANONYMOUS_ENABLED", "value": "true"},
+            {"name": "GF_AUTH_ANONYMOUS_ORG_ROLE", "value": "Admin"},
+            {"name": "GF_AUTH_BASIC_ENABLED", "value": "false"},
+            {"name": "GF_SECURITY_ADMIN_USER", "value": "admin"},
+            {"name": "GF_PATHS_DATA", "value": "/var/lib/grafana"},
+        ],
+        "readinessProbe": {"httpGet": {"path": "/api/health", "port": 3000}},
+        "volumeMounts": [
+            {"name": "config", "mountPath": "/etc/grafana/provisioning/datasources"},
+            {"name": "storage", "mountPath": "/var/lib/grafana"},
+        ],
+    }
+    pod = {
+        "serviceAccountName": "grafana",
+        "securityContext": {"runAsUser": 472, "runAsGroup": 472, "fsGroup": 472},
+        "containers": [container],
+        "volumes": [
+            {"name": "config", "configMap": {"name": "grafana"}},
+            {"name": "storage", "emptyDir": {}},
+        ],
+    }
+    return [
+        obj("v1", "ServiceAccount", "grafana", namespace, labels=labels),
+        _config_map("grafana", namespace, labels, {"datasources.yaml": datasources}),
+        _service(
+            "grafana",
+            namespace,
+            labels,
+            labels,
+            [{"name": "service", "port": 3000}],
+            node_port,
+        ),
+        _deployment("grafana", namespace, labels, pod, {"sidecar.istio.io/inject": "false"}),
+    ]
+
+
+def kiali(namespace: str = ISTIO_SYSTEM, node_port: bool = False) -> list[dict]:
+    selector = {"app.kubernetes.io/name": "kiali", "app.kubernetes.io/instance": "kiali"}
+    labels = {"app": "kiali", **selector}
+    config = {
+        "istio_namespace": namespace,
+        "auth": {"strategy": "anonymous"},
+        "deployment": {"cluster_wide_access": True, "view_only_mode": True},
+        "server": {
+            "port": 20001,
+            "web_root": "/kiali",
+            "observability": {"metrics": {"enabled": True, "port": 9090}},
+        },
+        "external_services": {
+            "prometheus": {"url": f"http://prometheus.{namespace}:9090"},
+            "grafana": {"enabled": True, "internal_url": f"http://grafana.{namespace}:3000"},
+            "tracing": {
+                "enabled": True,
+                "internal_url": f"http://tracing.{namespace}:16685/jaeger",
+                "use_grpc": True,
+            },
+        },
+    }
+    rules = [
+        {
+            "apiGroups": [""],
+            "resources": [
+                "configmaps",
+                "endpoints",
+                "namespaces",
+                "nodes",
+                "pods",
+                "pods/log",
+                "pods/proxy",
+                "replicationcontrollers",
+                "services",
+            ],
+            "verbs": _READ,
+        },
+        {"apiGroups": [""], "resources": ["pods/portforward"], "verbs": ["create", "post"]},
+        {
+            "apiGroups": ["apps"],
+            "resources": ["daemonsets", "deployments", "replicasets", "statefulsets"],
+            "verbs": _READ,
+        },
+        {"apiGroups": ["batch"], "resources": ["cronjobs", "jobs"], "verbs": _READ},
+        {
+            "apiGroups": [
+                "networking.istio.io",
+                "security.istio.io",
+                "extensions.istio.io",
+                "telemetry.istio.io",
+                "gateway.networking.k8s.io",
+            ],
+            "resources": ["*"],
+            "verbs": _READ,
+        },
+        {
+            "apiGroups": ["authentication.k8s.io"],
+            "resources": ["tokenreviews"],
+            "verbs": ["create"],
+        },
+        {
+            "apiGroups": ["authorization.k8s.io"],
+            "resources": ["selfsubjectaccessreviews"],
+            "verbs": ["create"],
+        },
+    ]
+    container = {
+        "name": "kiali",
+        "image": versions.KIALI_IMAGE,
+        "command": ["/opt/kiali/kiali", "-config", "/kiali-configuration/config.yaml"],
+        "ports": [
+            {"containerPort": 20001, "name": "api-port"},
+            {"containerPort": 9090, "name": "http-metrics"},
+        ],
+        "env": [
+            {
+                "name": "ACTIVE_NAMESPACE",
+                "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+            },
+            {"name": "LOG_LEVEL", "value": "info"},
+        ],
+        "readinessProbe": {"httpGet": {"path": "/kiali/healthz", "port": "api-port"}},
+        "volumeMounts": [{"name": "kiali-configuration", "mountPath": "/kiali-configuration"}],
+    }
+    pod = {
+        "serviceAccountName": "kiali",
+        "containers": [container],
+        "volumes": [{"name": "kiali-configuration", "configMap": {"name": "kiali"}}],
+    }
+    return [
+        obj("v1", "ServiceAccount", "kiali", namespace, labels=labels),
+        _config_map("kiali", namespace, labels, {"config.yaml": config}),
+        *_cluster_rbac("kiali", namespace, labels, rules),
+        _service(
+            "kiali",
+            namespace,
+            labels,
+            selector,
+            [
+                {"name": "http", "port": 20001},
+                {"name": "http-metrics", "port": 9090},
+            ],
+            node_port,
+        ),
+        _deployment("kiali", namespace, labels, pod, {"sidecar.istio.io/inject": "false"}),
+    ]
+
+
+def jaeger(namespace: str = ISTIO_SYSTEM, node_port: bool = False) -> list[dict]:
+    labels = {"app": "jaeger"}
+    container = {
+        "name": "jaeger",
+        "image": versions.JAEGER_IMAGE,
+        "env": [
+            {"name": "COLLECTOR_ZIPKIN_HOST_PORT", "value": ":9411"},
+            {"name": "COLLECTOR_OTLP_ENABLED", "value": "true"},
+            {"name": "QUERY_BASE_PATH", "value": "/jaeger"},
+            {"name": "MEMORY_MAX_TRACES", "value": "50000"},
+        ],
+        "ports": [
+            {"containerPort": 16686, "name": "http-query"},
+            {"containerPort": 16685, "name": "grpc-query"},
+            {"containerPort": 14268, "name": "http-collector"},
+            {"containerPort": 14250, "name": "grpc-collector"},
+            {"containerPort": 9411, "name": "http-zipkin"},
+            {"containerPort": 4317, "name": "grpc-otel"},
+            {"containerPort": 4318, "name": "http-otel"},
+        ],
+        "readinessProbe": {"httpGet": {"path": "/", "port": 14269}},
+    }
+    pod = {"containers": [container]}
+    return [
+        _deployment("jaeger", namespace, labels, pod, {"sidecar.istio.io/inject": "false"}),
+        _service(
+            "tracing",
+            namespace,
+            labels,
+            labels,
+            [
+                {"name": "http-query", "port": 80, "targetPort": 16686},
+                {"name": "grpc-query", "port": 16685},
+            ],
+            node_port,
+        ),
+        _service(
+            "zipkin",
+            namespace,
+            {"name": "zipkin"},
+            labels,
+            [{"name": "http-query", "port": 9411}],
+            False,
+        ),
+        _service(
+            "jaeger-collector",
+            namespace,
+            labels,
+            labels,
+            [
+                {"name": "jaeger-collector-http", "port": 14268},
+                {"name": "jaeger-collector-grpc", "port": 14250},
+                {"name": "http-zipkin", "port": 9411},
+                {"name": "grpc-otel", "port": 4317},
+                {"name": "http-otel", "port": 4318},
+            ],
+            False,
+        ),
+    ]
+
+
+_BUILDERS = {"prometheus": prometheus, "grafana": grafana, "kiali": kiali, "jaeger": jaeger}

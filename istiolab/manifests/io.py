@@ -1,0 +1,146 @@
+"""YAML in and out: deterministic multi-document output, and loading of files, directories
+and stdin with errors that name the file and line."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from istiolab.errors import Finding, NotFoundError, ValidationError
+
+YAML_SUFFIXES = (".yaml", ".yml")
+STDIN = "-"
+
+try:  # libyaml when present: same output, much faster
+    _Loader: Any = yaml.CSafeLoader
+    _BaseDumper: Any = yaml.CSafeDumper
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Loader = yaml.SafeLoader
+    _BaseDumper = yaml.SafeDumper
+
+
+class _Dumper(_BaseDumper):
+    def ignore_aliases(self, data: Any) -> bool:  # never &id001 anchors
+        return True
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = (
+        "|"
+        if "\n" in value and not any(line != line.rstrip() for line in value.split("\n"))
+        else None
+    )
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def to_yaml(objects: Iterable[dict] | dict) -> str:
+    """Multi-document YAML, keys in the objects' own order: the same input gives the same
+    bytes. Empty input gives an empty string."""
+    if isinstance(objects, dict):
+        objects = [objects]
+    docs = [
+        yaml.dump(
+            o,
+            Dumper=_Dumper,
+            sort_keys=False,
+            default_flow_style=False,
+            allow_unicode=True,
+            width=100,
+        )
+        for o in objects
+    ]
+    return "---\n".join(docs)
+
+
+@dataclass(frozen=True)
+class YamlFinding(Finding):
+    """A file that is not valid YAML (or not a Kubernetes object): named by file and line."""
+
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}:{self.column}" if self.line else self.source
+        return f"{where}: document {self.index}: {self.message}"
+
+
+Document = tuple[str, int, dict]
+
+
+def read_documents(path: str | Path) -> tuple[list[Document], list[Finding]]:
+    """The documents of a file, a directory (*.yaml/*.yml, recursively, sorted) or stdin
+    ("-"), plus the findings for the parts that are not YAML mappings."""
+    if str(path) == STDIN:
+        return parse_yaml(sys.stdin.read(), "<stdin>")
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(f for f in p.rglob("*") if f.suffix in YAML_SUFFIXES and f.is_file())
+    elif p.is_file():
+        files = [p]
+    else:
+        raise NotFoundError(f"{path}: no such file or directory")
+    docs: list[Document] = []
+    findings: list[Finding] = []
+    for f in files:
+        try:
+            text = f.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            findings.append(YamlFinding(str(f), 0, "", "", "", f"cannot read file: {exc}"))
+            continue
+        d, fi = parse_yaml(text, str(f))
+        docs += d
+        findings += fi
+    return docs, findings
+
+
+def parse_yaml(text: str, source: str) -> tuple[list[Document], list[Finding]]:
+    docs: list[Document] = []
+    findings: list[Finding] = []
+    seen = 0  # documents parsed so far: the index of the one a syntax error is in
+    try:
+        for doc in yaml.load_all(text, Loader=_Loader):
+            index, seen = seen, seen + 1
+            if doc is None:
+                continue
+            if not isinstance(doc, dict):
+                findings.append(
+                    YamlFinding(
+                        source,
+                        index,
+                        "",
+                        "",
+                        "",
+                        f"document is a {type(doc).__name__}, not a Kubernetes object (a mapping "
+                        "with apiVersion, kind and metadata)",
+                    )
+                )
+                continue
+            if doc.get("kind") == "List" and isinstance(doc.get("items"), list):
+                docs += [(source, index, item) for item in doc["items"]]
+            else:
+                docs.append((source, index, doc))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
+        findings.append(YamlFinding(source, seen, "", "", "", message, line=line, column=column))
+    return docs, findings
+
+
+def load_documents(path: str | Path) -> list[Document]:
+    """(source, index, object) for every document under `path` (file, directory or "-").
+    Raises ValidationError naming file and line if any part is not valid YAML."""
+    docs, findings = read_documents(path)
+    if findings:
+        raise ValidationError(findings)
+    return docs
