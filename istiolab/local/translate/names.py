@@ -54,7 +54,7 @@ def fqdn(host: str, namespace: str, namespaces: Iterable[str] = ()) -> str:
 
 def host_matches(pattern: str, host: str) -> bool:
     """Istio host matching: exact, ``*`` or a ``*.suffix`` wildcard."""
-    if pattern == "*" or pattern == host:
+    if "*" in (pattern, host) or pattern == host:
         return True
     if pattern.startswith("*."):
         return host.endswith(pattern[1:])

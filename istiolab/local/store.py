@@ -1,0 +1,295 @@
+"""The local mesh's config store: what ``kubectl apply`` writes to a cluster's API server.
+
+- ``apply`` validates every object first (``istiolab.manifests.validate_objects``: the
+  Kubernetes and Istio schemas, plus the local checks below) and then commits all of them
+  at once; on any error it raises and nothing changes, so the last good config keeps
+  serving. It answers like kubectl: ``virtualservice.networking.istio.io/reviews created``.
+- Local checks: the mesh config in the ``istio`` ConfigMap parses, Service targetPorts
+  resolve, and the resulting config translates into Envoy resources that parse (a dry run
+  for one sidecar per namespace and the gateway).
+- Persistence: ``<state_dir>/store/objects.json`` (version + objects), written to a temp
+  file, fsynced, then renamed over the old one: a crash leaves the old or the new config,
+  never a mix. A new ``ConfigStore`` on the same directory loads it.
+- ``subscribe(callback)``: ``callback(version)`` after each successful commit.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+from istiolab.errors import ConfigError, Finding, NotFoundError, ValidationError
+
+CLUSTER_SCOPED = {
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+    "PersistentVolume",
+    "StorageClass",
+}
+
+# canonical kind -> (plural, short names)
+KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "VirtualService": ("virtualservices", ("vs",)),
+    "DestinationRule": ("destinationrules", ("dr",)),
+    "Gateway": ("gateways", ("gw",)),
+    "ServiceEntry": ("serviceentries", ("se",)),
+    "Sidecar": ("sidecars", ()),
+    "PeerAuthentication": ("peerauthentications", ("pa",)),
+    "AuthorizationPolicy": ("authorizationpolicies", ("ap",)),
+    "RequestAuthentication": ("requestauthentications", ("ra",)),
+    "Deployment": ("deployments", ("deploy",)),
+    "Service": ("services", ("svc",)),
+    "Namespace": ("namespaces", ("ns",)),
+    "ServiceAccount": ("serviceaccounts", ("sa",)),
+    "ConfigMap": ("configmaps", ("cm",)),
+    "Secret": ("secrets", ()),
+    "Pod": ("pods", ("po",)),
+}
+_MANAGED = ("creationTimestamp", "generation", "resourceVersion", "uid")
+
+
+def canonical_kind(kind: str) -> str:
+    """``vs``, ``virtualservices``, ``VirtualService`` or ``virtualservice.networking.istio.io``
+    -> ``VirtualService``; an unknown kind is returned as written (matched case-insensitively)."""
+    k = kind.strip().split(".", 1)[0].lower()
+    for name, (plural, shorts) in KINDS.items():
+        if k in (name.lower(), plural, *shorts):
+            return name
+    return kind.strip().split(".", 1)[0]
+
+
+def resource_name(obj: Mapping) -> str:
+    """kubectl's way of naming an object: ``deployment.apps/details-v1``, ``service/details``."""
+    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+    kind = str(obj.get("kind", "")).lower()
+    name = (obj.get("metadata") or {}).get("name", "")
+    return f"{kind}.{group}/{name}" if group else f"{kind}/{name}"
+
+
+def _key(obj: Mapping) -> tuple[str, str, str]:
+    kind = str(obj.get("kind", ""))
+    md = obj.get("metadata") or {}
+    ns = "" if kind in CLUSTER_SCOPED else str(md.get("namespace") or "default")
+    return kind, ns, str(md.get("name", ""))
+
+
+def _comparable(obj: Mapping) -> dict:
+    out = copy.deepcopy(dict(obj))
+    md = dict(out.get("metadata") or {})
+    for k in _MANAGED:
+        md.pop(k, None)
+    out["metadata"] = md
+    out.pop("status", None)
+    return out
+
+
+class ConfigStore:
+    def __init__(self, state_dir: Path | str) -> None:
+        self.dir = Path(state_dir) / "store"
+        self.path = self.dir / "objects.json"
+        self._lock = threading.RLock()
+        self._objects: dict[tuple[str, str, str], dict] = {}
+        self._subscribers: list[Callable[[int], None]] = []
+        self.version = 0
+        self._load()
+
+    # -- persistence -------------------------------------------------------------------
+    def _load(self) -> None:
+        if not self.path.exists():
+            return
+        try:
+            data = json.loads(self.path.read_text())
+            objects = data["objects"]
+            version = int(data.get("version", 0))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"{self.path}: the config store is unreadable ({exc}); restore it from a "
+                "backup or remove it to start empty"
+            ) from exc
+        self._objects = {_key(o): o for o in objects}
+        self.version = version
+
+    def _write(self, objects: dict, version: int) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        payload = json.dumps({"version": version, "objects": list(objects.values())}, indent=1)
+        fd, tmp = tempfile.mkstemp(prefix=".objects-", suffix=".json", dir=self.dir)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(payload)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(self.dir, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    # -- reads ---------------------------------------------------------------------------
+    def objects(self) -> list[dict]:
+        with self._lock:
+            return [copy.deepcopy(o) for o in self._objects.values()]
+
+    def get(
+        self, kind: str, name: str | None = None, namespace: str | None = "default"
+    ) -> list[dict]:
+        """Objects of a kind (any alias), optionally one name, in a namespace (None: all).
+        Asking for one name that does not exist raises NotFoundError."""
+        want = canonical_kind(kind).lower()
+        with self._lock:
+            found = [
+                copy.deepcopy(o)
+                for (k, ns, n), o in sorted(self._objects.items())
+                if k.lower() == want
+                and (name is None or n == name)
+                and (namespace is None or k in CLUSTER_SCOPED or ns == namespace)
+            ]
+        if name is not None and not found:
+            where = f" in namespace {namespace}" if namespace else ""
+            raise NotFoundError(f'{canonical_kind(kind)} "{name}" not found{where}')
+        return found
+
+    # -- writes --------------------------------------------------------------------------
+    def subscribe(self, callback: Callable[[int], None]) -> None:
+        self._subscribers.append(callback)
+
+    def apply(self, objects: Iterable[Mapping], source: str = "<stdin>") -> list[str]:
+        batch = [copy.deepcopy(dict(o)) for o in objects]
+        self._check_shape(batch, source)
+        _validate(batch, source)
+        with self._lock:
+            new = dict(self._objects)
+            lines = []
+            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            for obj in batch:
+                key = _key(obj)
+                md = obj.setdefault("metadata", {})
+                if key[0] not in CLUSTER_SCOPED:
+                    md["namespace"] = key[1]
+                old = new.get(key)
+                if old is not None and _comparable(old) == _comparable(obj):
+                    lines.append(f"{resource_name(obj)} unchanged")
+                    continue
+                old_md = (old or {}).get("metadata") or {}
+                md["creationTimestamp"] = old_md.get("creationTimestamp", now)
+                md["generation"] = int(old_md.get("generation", 0)) + 1
+                new[key] = obj
+                lines.append(f"{resource_name(obj)} {'configured' if old else 'created'}")
+            if new == self._objects:
+                return lines
+            _dry_run(list(new.values()), source)
+            version = self.version + 1
+            self._write(new, version)
+            self._objects, self.version = new, version
+        self._notify(version)
+        return lines
+
+    def delete(self, kind: str, name: str, namespace: str = "default") -> str:
+        canon = canonical_kind(kind)
+        with self._lock:
+            key = next(
+                (
+                    k
+                    for k in self._objects
+                    if k[0].lower() == canon.lower()
+                    and k[2] == name
+                    and (k[0] in CLUSTER_SCOPED or k[1] == namespace)
+                ),
+                None,
+            )
+            if key is None:
+                raise NotFoundError(
+                    f'{canon} "{name}" not found in namespace {namespace}: nothing deleted'
+                )
+            obj = self._objects[key]
+            new = {k: v for k, v in self._objects.items() if k != key}
+            version = self.version + 1
+            self._write(new, version)
+            self._objects, self.version = new, version
+        self._notify(version)
+        return f"{resource_name(obj)} deleted"
+
+    def _notify(self, version: int) -> None:
+        errors = []
+        for callback in list(self._subscribers):
+            try:
+                callback(version)
+            except Exception as exc:  # one failing subscriber must not starve the others
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    @staticmethod
+    def _check_shape(batch: list[dict], source: str) -> None:
+        problems = []
+        for i, obj in enumerate(batch):
+            kind = str(obj.get("kind") or "")
+            name = str((obj.get("metadata") or {}).get("name") or "")
+            missing = [f for f in ("apiVersion", "kind") if not obj.get(f)]
+            if not name:
+                missing.append("metadata.name")
+            for f in missing:
+                problems.append(Finding(source, i, kind or "?", name or "?", f, "is required", ""))
+        if problems:
+            raise ValidationError(problems)
+
+
+def _validate(batch: list[dict], source: str) -> None:
+    from istiolab.manifests import validate_objects
+
+    validate_objects(batch, source)
+    from istiolab.local.translate.meshconfig import parse_mesh
+
+    for i, obj in enumerate(batch):
+        md = obj.get("metadata") or {}
+        ns = md.get("namespace") or "default"
+        if obj.get("kind") == "ConfigMap" and md.get("name") == "istio" and ns == "istio-system":
+            try:
+                parse_mesh(str((obj.get("data") or {}).get("mesh", "")))
+            except ConfigError as exc:
+                raise ValidationError(
+                    [Finding(source, i, "ConfigMap", "istio", "data.mesh", str(exc))]
+                ) from exc
+
+
+def _dry_run(objects: list[dict], source: str) -> None:
+    """Translate the prospective config for the gateway and one sidecar per namespace and
+    encode every resource; a failure refuses the apply with the reason."""
+    from istiolab.errors import MeshError
+    from istiolab.local.model import MeshSettings, Proxy
+    from istiolab.local.registry import build_registry, gateway_pod
+    from istiolab.local.translate import build_resources
+    from istiolab.local.xds.protos import to_any
+
+    settings = MeshSettings()
+    registry, _ = build_registry(objects, settings, {})
+    proxies = [Proxy("router", gateway_pod(settings))]
+    seen: set[str] = set()
+    for pod in registry.pods:
+        if pod.sidecar and pod.namespace not in seen:
+            seen.add(pod.namespace)
+            proxies.append(Proxy("sidecar", pod))
+    for proxy in proxies:
+        try:
+            resources = build_resources(objects, registry, proxy, settings)
+            for table in resources.by_type().values():
+                for resource in table.values():
+                    to_any(resource)
+        except (MeshError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"{source}: the configuration cannot be translated for {proxy.pod.name}."
+                f"{proxy.pod.namespace}: {exc}; nothing was applied"
+            ) from exc
