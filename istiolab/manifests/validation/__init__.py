@@ -40,7 +40,9 @@ def check_object(doc: Any) -> tuple[str, str, list[Problem]]:
         problem = istio.api_problem(api_version, kind)
         if problem:
             return kind, name, [problem]
-        return kind, name, istio.check(doc) + semantic.check(doc)
+        problems = istio.check(doc)
+        flagged = {p.path for p in problems}
+        return kind, name, problems + [p for p in semantic.check(doc) if p.path not in flagged]
     if kube.is_kubernetes(api_version, kind):
         return kind, name, kube.check(doc)
     return kind, name, [_unknown_kind(api_version, kind)]
@@ -82,22 +84,17 @@ def _common(doc: dict) -> list[Problem]:
 
 
 def _unknown_kind(api_version: str, kind: str) -> Problem:
+    message = f"unknown apiVersion/kind {api_version}/{kind}"
+    served_at = sorted({a for a, k in kube.kinds() if k == kind})
+    if served_at:
+        return Problem("kind", message, f"{kind} is served at apiVersion {', '.join(served_at)}")
     same_api = sorted(k for a, k in kube.kinds() if a == api_version)
-    if same_api:
-        hint = did_you_mean(kind, same_api)
-        listed = f"kinds of {api_version}: " + ", ".join(same_api)
-    else:
-        every = supported_kinds()
-        hint = did_you_mean(kind, every)
-        kinds_of = sorted({a for a, k in kube.kinds() if k == kind})
-        if kinds_of:
-            hint = f"{kind} is served at apiVersion {', '.join(kinds_of)}"
-        listed = "supported kinds: " + ", ".join(every)
-    return Problem(
-        "kind",
-        f"unknown apiVersion/kind {api_version}/{kind}",
-        f"{hint}; {listed}" if hint else listed,
+    candidates = same_api or supported_kinds()
+    listed = (f"kinds of {api_version}: " if same_api else "supported kinds: ") + ", ".join(
+        candidates
     )
+    hint = did_you_mean(kind, candidates)
+    return Problem("kind", message, f"{hint} {listed}" if hint else listed)
 
 
 def check_documents(docs: Iterable[tuple[str, int, Any]]) -> list[Finding]:
