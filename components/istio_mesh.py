@@ -1,10 +1,11 @@
 """IstioMesh: Istio from its Helm charts, `base` -> `istiod` -> gateways.
 
 Chart versions and repository come from istiolab.versions (ISTIO_VERSION, ISTIO_HELM_REPO).
-The optional plug-in CA Secret `cacerts` is created after `base` (which creates istio-system)
-and before istiod, so istiod starts with it. The ingress gateway's Service is NodePort
-(30080/30443) on kind and minikube, LoadBalancer elsewhere; the demo profile adds an egress
-gateway. Custom resources of other components depend on this component (its CRDs and webhook).
+The namespace istio-system comes first; the optional plug-in CA Secret `cacerts` is created
+after it and `base`, and before istiod, so istiod starts with it. The ingress gateway's
+Service is NodePort (30080/30443) on kind and minikube, LoadBalancer elsewhere; the demo
+profile adds an egress gateway. Custom resources of other components depend on this
+component (its CRDs and injection webhook).
 """
 
 from __future__ import annotations
@@ -15,8 +16,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import plugin_ca
-from components._k8s import INGRESS_HTTP_NODE_PORT, INGRESS_HTTPS_NODE_PORT, ISTIO_SYSTEM
-from istiolab import versions
+from components._k8s import (
+    INGRESS_HTTP_NODE_PORT,
+    INGRESS_HTTPS_NODE_PORT,
+    ISTIO_SYSTEM,
+    namespace_resources,
+)
+from istiolab import manifests, versions
 
 
 @dataclass
@@ -90,6 +96,15 @@ class IstioMesh(pulumi.ComponentResource):
         self.args = args
         repo = k8s.helm.v3.RepositoryOptsArgs(repo=args.repository)
 
+        # istio-system as its own resource (as `render` writes it), so the plug-in CA Secret can
+        # be created before istiod; the charts then install into it.
+        self.namespace = namespace_resources(
+            name,
+            [manifests.namespace(ISTIO_SYSTEM, injection=False)],
+            parent=self,
+            provider=args.provider,
+        )[0]
+
         def release(suffix, chart, release_name, values, depends_on=()):
             return k8s.helm.v3.Release(
                 f"{name}-{suffix}",
@@ -98,7 +113,6 @@ class IstioMesh(pulumi.ComponentResource):
                 version=args.version,
                 repository_opts=repo,
                 namespace=ISTIO_SYSTEM,
-                create_namespace=suffix == "base",
                 values=values,
                 opts=pulumi.ResourceOptions(
                     parent=self, provider=args.provider, depends_on=list(depends_on)
@@ -106,7 +120,7 @@ class IstioMesh(pulumi.ComponentResource):
             )
 
         base_values = {"defaultRevision": args.revision} if args.revision else {}
-        self.base = release("base", "base", "istio-base", base_values)
+        self.base = release("base", "base", "istio-base", base_values, [self.namespace])
         self.cacerts: k8s.core.v1.Secret | None = None
         before_istiod: list[pulumi.Resource] = [self.base]
         if args.plugin_ca != "none":

@@ -27,24 +27,33 @@ K0SCTL_API = "k0sctl.k0sproject.io/v1beta1"
 class K0sClusterArgs:
     hosts: list[Host]
     cluster_name: str = "istiolab"
-    single: bool = False
+    single: bool | None = None  # None: single when there is exactly one host
     k0s_version: str = versions.K0S_VERSION
 
 
+POD_ROLES = ("single", "controller+worker", "worker")
+
+
 def roles(args: K0sClusterArgs) -> list[tuple[Host, str]]:
+    """Each host's k0sctl role: the hand-off file's when it gave one, else from the groups."""
     controllers = [h for h in args.hosts if h.group == "controllers"]
     workers = [h for h in args.hosts if h.group == "workers"]
     if not controllers:
         raise ConfigError("k0s: the inventory group controllers has no hosts")
-    if args.single:
-        if len(controllers) > 1 or workers:
-            extra = [h.name for h in controllers[1:] + workers]
+    single = args.single if args.single is not None else len(args.hosts) == 1
+    if single:
+        if len(args.hosts) > 1:
+            extra = [h.name for h in args.hosts if h is not controllers[0]]
             raise ConfigError(
                 "istiolab:cluster.single=true runs one node (k0s controller --single) but the "
-                f"inventory has more hosts: {', '.join(extra)}; set single=false or trim the "
-                "inventory"
+                f"inventory has more hosts: {', '.join(extra)}; set single=false or use the "
+                "single-node inventory"
             )
         return [(controllers[0], "single")]
+    if all(h.role for h in args.hosts):
+        if any(h.role == "single" for h in args.hosts) and len(args.hosts) > 1:
+            raise ConfigError("k0s: the hand-off file gives role single to one of several hosts")
+        return [(h, h.role) for h in controllers + workers]
     # Without workers the controllers must run pods themselves.
     ctrl_role = "controller" if workers else "controller+worker"
     return [(h, ctrl_role) for h in controllers] + [(h, "worker") for h in workers]

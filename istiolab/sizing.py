@@ -360,15 +360,11 @@ def inventory_sizing(path: str | Path, profile: str | None = None) -> dict[str, 
     return out
 
 
-def k0s_capacity(
-    sizes: dict[str, NodeSize], controllers: int, workers: int, *, schedulable_controllers: bool
-) -> Capacity:
-    """Workers (and controllers when they run pods: `--single` or controller+worker)."""
-    groups = [("workers", workers)]
-    if schedulable_controllers:
-        groups.append(("controllers", controllers))
+def k0s_capacity(sizes: dict[str, NodeSize], pod_controllers: int, workers: int) -> Capacity:
+    """The nodes that run pods: workers, and controllers that run pods too (`--single`,
+    controller+worker); figures per inventory group from sizing.yml, less the node reserve."""
     total, largest, parts = Resources(), Resources(), []
-    for group, count in groups:
+    for group, count in (("workers", workers), ("controllers", pod_controllers)):
         if count <= 0:
             continue
         if group not in sizes:
@@ -405,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if a.sizing_file:
             sizes = inventory_sizing(a.sizing_file, a.sizing_profile)
-            cap = k0s_capacity(sizes, a.controllers, a.workers, schedulable_controllers=a.single)
+            cap = k0s_capacity(sizes, a.controllers if a.single else 0, a.workers)
             nodes = a.workers + (a.controllers if a.single else 0)
         elif a.cpus and a.memory_mb:
             cap, nodes = node_capacity(a.cpus, a.memory_mb, a.nodes), a.nodes

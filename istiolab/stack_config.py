@@ -9,9 +9,11 @@ istiolab:cluster       type: kind | minikube | k0s | existing, then the settings
                        gateway, hostCpus / hostMemoryMb (what Docker may use; default: this host)
   minikube             name (the profile), driver (docker), cpus (4), memoryMb (8192),
                        diskGb (20), nodes (1), kubernetesVersion (versions.MINIKUBE_...)
-  k0s                  name, inventory (playbooks/inventories/<inventory>/hosts.yml), artifacts
-                       (a hand-off JSON from the playbooks, optional), single (false: the
-                       `controller --single` layout), sshUser, sshKeyPath, version, sizingFile
+  k0s                  name, inventory (three-node: playbooks/inventories/<inventory>/hosts.yml),
+                       artifacts (the playbooks' hand-off JSON, read when present), single
+                       (the `controller --single` layout; default: when there is one host),
+                       sshUser / sshKeyPath (default: the playbooks' cluster_user and key),
+                       version (versions.K0S_VERSION), sizingFile, sizingProfile
   existing             kubeconfigPath or kubeconfig (content; use a secret), context,
                        cpus / memoryMb (free capacity, for the sizing preflight; optional)
 istiolab:mesh          profile (default | demo | minimal), revision (''), accessLogFile
@@ -101,14 +103,16 @@ class MinikubeSettings:
 class K0sSettings:
     type: str = _f("type", "k0s")
     name: str = _f("name", "istiolab")
-    inventory: str = _f("inventory", "lab", doc="playbooks/inventories/<inventory>/hosts.yml")
-    artifacts: str = _f("artifacts", "", doc="hand-off JSON written by the playbooks")
-    single: bool = _f("single", False, doc="one node: k0s controller --single")
-    ssh_user: str = _f("sshUser", "")
-    ssh_key_path: str = _f("sshKeyPath", "~/.ssh/id_ed25519")
+    inventory: str = _f("inventory", "three-node", doc="playbooks/inventories/<inventory>/")
+    artifacts: str = _f(
+        "artifacts", "playbooks/artifacts/k0s-hosts.json", doc="hand-off file, read if present"
+    )
+    single: bool | None = _f("single", None, doc="k0s controller --single; default: one host")
+    ssh_user: str = _f("sshUser", "", doc="default: cluster_user of group_vars/all/cluster.yml")
+    ssh_key_path: str = _f("sshKeyPath", "", doc="default: cluster_ssh_private_key_path")
     version: str = _f("version", versions.K0S_VERSION)
     sizing_file: str = _f("sizingFile", "playbooks/group_vars/all/sizing.yml")
-    sizing_profile: str = _f("sizingProfile", "", doc="'' = sizing_profile in the file")
+    sizing_profile: str = _f("sizingProfile", "", doc="'' = the hand-off's, else the file's")
 
 
 @dataclass(frozen=True)

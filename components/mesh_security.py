@@ -1,0 +1,118 @@
+"""MeshSecurity: mesh-wide PeerAuthentication mode, a security preset (AuthorizationPolicy,
+namespace PeerAuthentication, ...) and, optionally, JWT authentication at the ingress gateway
+with a key pair the stack generates.
+
+The RequestAuthentication carries the JWKS inline (built from the pulumi-tls public key in an
+apply, no resource is created inside it), so tokens for the lab can be issued offline from
+the exported private key (`pulumi stack output --show-secrets jwtPrivateKeyPem`) and no
+external URL is ever fetched.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_tls as tls
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from components._k8s import ISTIO_SYSTEM, deploy, object_group
+from istiolab import manifests
+
+INGRESS_SELECTOR = {"istio": "ingressgateway"}
+
+
+@dataclass
+class MeshSecurityArgs:
+    provider: k8s.Provider
+    mesh: pulumi.Resource | None = None
+    namespace: str = "default"
+    mtls: str = "PERMISSIVE"  # mesh-wide; PERMISSIVE (Istio's default) creates no policy
+    preset: str = "none"
+    preset_params: dict[str, Any] = field(default_factory=dict)
+    jwt: bool = False
+    jwt_issuer: str = "istiolab"
+    jwt_required: bool = False
+    objects: list[dict] | None = None  # exact mtls/preset objects instead of the above
+    depends_on: list[pulumi.Resource] = field(default_factory=list)
+
+
+def security_objects(a: MeshSecurityArgs) -> list[dict]:
+    if a.objects is not None:
+        return list(a.objects)
+    objs: list[dict] = []
+    if a.mtls != "PERMISSIVE":
+        objs += manifests.security_preset(
+            "peer-authentication", namespace=a.namespace, scope="mesh", mode=a.mtls
+        )
+    if a.preset != "none":
+        objs += manifests.security_preset(a.preset, namespace=a.namespace, **a.preset_params)
+    return objs
+
+
+def _b64url_uint(value: int) -> str:
+    raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def jwks_from_public_pem(pem: str) -> dict:
+    """A JWK set with the RSA public key (RS256), `kid` its RFC 7638 thumbprint."""
+    key = serialization.load_pem_public_key(pem.encode())
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ValueError("the JWT signing key must be RSA")
+    numbers = key.public_numbers()
+    e, n = _b64url_uint(numbers.e), _b64url_uint(numbers.n)
+    thumb = json.dumps({"e": e, "kty": "RSA", "n": n}, separators=(",", ":"), sort_keys=True)
+    kid = base64.urlsafe_b64encode(hashlib.sha256(thumb.encode()).digest()).rstrip(b"=").decode()
+    return {"keys": [{"kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid, "e": e, "n": n}]}
+
+
+def request_authentication_objects(issuer: str, jwks: dict, required: bool) -> list[dict]:
+    return manifests.security_preset(
+        "request-authentication",
+        namespace=ISTIO_SYSTEM,
+        issuer=issuer,
+        jwks=jwks,
+        selector=INGRESS_SELECTOR,
+        require=required,
+        name="ingress-jwt",
+    )
+
+
+class MeshSecurity(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, args: MeshSecurityArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("istiolab:index:MeshSecurity", name, None, opts)
+        self.objects = security_objects(args)
+        after = [*([args.mesh] if args.mesh else []), *args.depends_on]
+        self.namespaces, self.groups = deploy(
+            name, self.objects, parent=self, provider=args.provider, depends_on=after
+        )
+        self.jwks: pulumi.Output[str] | None = None
+        self.jwt_private_key_pem: pulumi.Output[str] | None = None
+        outputs: dict[str, Any] = {}
+        if args.jwt:
+            key = tls.PrivateKey(
+                f"{name}-jwt-key",
+                algorithm="RSA",
+                rsa_bits=2048,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            jwks = key.public_key_pem.apply(jwks_from_public_pem)
+            objs = jwks.apply(
+                lambda j: request_authentication_objects(args.jwt_issuer, j, args.jwt_required)
+            )
+            self.request_authentication = object_group(
+                f"{name}-jwt", objs, parent=self, provider=args.provider, depends_on=after
+            )
+            self.jwks = jwks.apply(lambda j: json.dumps(j, sort_keys=True))
+            self.jwt_private_key_pem = pulumi.Output.secret(key.private_key_pem)
+            outputs = {"jwks": self.jwks, "jwtPrivateKeyPem": self.jwt_private_key_pem}
+        self.register_outputs(outputs)
