@@ -7,7 +7,15 @@ from pathlib import Path
 
 import click
 
-from istiolab.errors import ConfigError, Finding, IstiolabError
+from istiolab.errors import ConfigError, Finding, IstiolabError, ValidationError
+
+
+class FindingsReported(ValidationError):
+    """The findings were printed already; the CLI's error line is the summary."""
+
+    def __init__(self, findings: list[Finding], documents: int) -> None:
+        super().__init__(findings)
+        self.args = (f"{len(findings)} problem(s) found in {documents} document(s)",)
 
 
 def _lab_spec(stack: str | None, sets: tuple[str, ...]):
@@ -107,15 +115,13 @@ def validate(paths: tuple[str, ...]) -> None:
             docs, problems = read_documents(path)
         except IstiolabError as exc:
             findings.append(Finding(str(path), 0, "", "", "", str(exc)))
-            click.echo(f"{path}: {exc}")
+            click.echo(str(exc))
             continue
         documents += len(docs)
-        for finding in problems + check_documents(docs):
+        in_order = sorted(problems + check_documents(docs), key=lambda f: (f.source, f.index))
+        for finding in in_order:
             findings.append(finding)
             click.echo(str(finding))
     if findings:
-        click.secho(
-            f"{len(findings)} problem(s) found in {documents} document(s)", fg="red", err=True
-        )
-        raise click.exceptions.Exit(1)
+        raise FindingsReported(findings, documents)
     click.echo(f"{documents} document(s) valid")
