@@ -17,11 +17,33 @@ YAML_SUFFIXES = (".yaml", ".yml")
 STDIN = "-"
 
 try:  # libyaml when present: same output, much faster
-    _Loader: Any = yaml.CSafeLoader
+    _BaseLoader: Any = yaml.CSafeLoader
     _BaseDumper: Any = yaml.CSafeDumper
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
+    _BaseLoader = yaml.SafeLoader
     _BaseDumper = yaml.SafeDumper
+
+
+class _Loader(_BaseLoader):
+    """Safe loading that refuses duplicate keys, as the Kubernetes API server does
+    (PyYAML would silently keep the last one, hiding half of what the user wrote)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[tuple[str, str], yaml.Node] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue  # merge keys (<<) may be overridden; complex keys are left to PyYAML
+            ident = (key_node.tag, key_node.value)
+            if ident in seen:
+                first = seen[ident].start_mark.line + 1
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"found duplicate key {key_node.value!r} (first defined on line {first})",
+                    key_node.start_mark,
+                )
+            seen[ident] = key_node
+        return super().construct_mapping(node, deep=deep)
 
 
 class _Dumper(_BaseDumper):

@@ -375,3 +375,27 @@ def test_shipped_istio_api_table_matches_the_installed_models():
     fresh = json.loads(json.dumps(istio_api.compile_table()))
     assert shipped["source"] == fresh["source"]
     assert shipped == fresh, "run: python -m istiolab.manifests.validation.istio_api"
+
+
+def test_duplicate_keys_are_reported_with_both_lines(tmp_path):
+    path = tmp_path / "vs.yaml"
+    path.write_text(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: r\n"
+        "spec:\n  hosts: [reviews]\n  http:\n  - route: [{destination: {host: reviews}}]\n"
+        "  http:\n  - route: [{destination: {host: ratings}}]\n"
+    )
+    docs, findings = read_documents(path)
+    assert docs == []
+    (finding,) = findings
+    assert str(finding).startswith(
+        f"{path}:9:3: document 0: invalid YAML: "
+        "found duplicate key 'http' (first defined on line 7)"
+    )
+
+
+def test_yaml_merge_keys_still_work():
+    from istiolab.manifests.io import parse_yaml
+
+    docs, findings = parse_yaml("base: &b {x: 1, y: 2}\nobj:\n  <<: *b\n  y: 3\n", "m.yaml")
+    assert findings == []
+    assert docs[0][2]["obj"] == {"x": 1, "y": 3}
