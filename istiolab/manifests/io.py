@@ -105,6 +105,8 @@ def read_documents(path: str | Path) -> tuple[list[Document], list[Finding]]:
     p = Path(path)
     if p.is_dir():
         files = sorted(f for f in p.rglob("*") if f.suffix in YAML_SUFFIXES and f.is_file())
+        if not files:
+            raise NotFoundError(f"{path}: no *.yaml or *.yml files in this directory")
     elif p.is_file():
         files = [p]
     else:

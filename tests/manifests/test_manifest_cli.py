@@ -235,3 +235,13 @@ def test_validate_stdin_and_missing_file(monkeypatch, capsys):
     assert capsys.readouterr().out.strip() == "1 document(s) valid"
     assert main(["validate", "-f", "/nonexistent/lab.yaml"]) == 1
     assert "/nonexistent/lab.yaml: no such file or directory" in capsys.readouterr().out
+
+
+def test_validate_empty_directory_is_an_error(tmp_path, capsys):
+    assert main(["validate", "-f", str(tmp_path)]) == 1
+    assert f"{tmp_path}: no *.yaml or *.yml files in this directory" in capsys.readouterr().out
+
+
+def test_render_without_addons_or_samples(tmp_path):
+    out = render(tmp_path, "--set", "addons=", "--set", "samples=", "--set", "gateway=false")
+    assert sorted(p.name for p in out.iterdir()) == ["00-namespaces.yaml"]
