@@ -43,8 +43,10 @@ _RENDERED = re.compile(r"^\d\d-[a-z0-9-]+\.yaml$")
     "sets",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Change a LabSpec field (e.g. namespace=lab, samples=bookinfo,httpbin, mtls=STRICT, "
-    "traffic=weighted, traffic.weights=90,10). Repeatable.",
+    help="Change a LabSpec field; repeatable. Keys: namespace, injection, samples, "
+    "httpbin_versions, gateway, gateway_hosts, destination_rules, mtls, traffic, security, "
+    "addons, addons_namespace, node_ports, traffic.<parameter>, security.<parameter>. "
+    "Lists are comma-separated (samples=bookinfo,httpbin; traffic.weights=90,10).",
 )
 @click.option("--stack", metavar="NAME", help="Start from the lab spec of a Pulumi stack.")
 @click.option(

@@ -245,3 +245,12 @@ def test_validate_empty_directory_is_an_error(tmp_path, capsys):
 def test_render_without_addons_or_samples(tmp_path):
     out = render(tmp_path, "--set", "addons=", "--set", "samples=", "--set", "gateway=false")
     assert sorted(p.name for p in out.iterdir()) == ["00-namespaces.yaml"]
+
+
+def test_render_help_names_every_set_key(capsys):
+    from istiolab.manifests import set_keys
+
+    assert main(["render", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for key in set_keys():
+        assert key in text, key
