@@ -15,7 +15,7 @@ import socket
 import time
 
 from istiolab.workloads.context import PodContext
-from istiolab.workloads.loadgen import FORTIO_VERSION
+from istiolab.workloads.images import FORTIO_VERSION
 from istiolab.workloads.server import App, Request, Response, reason
 
 MAX_ECHO_DELAY = 1.5

@@ -11,7 +11,6 @@ import json
 import random
 import re
 import time
-import uuid
 from base64 import b64decode
 from urllib.parse import parse_qs, quote
 
@@ -201,6 +200,8 @@ def httpbin_app(ctx: PodContext) -> App:
         if path == "/user-agent":
             return _json({"user-agent": request.headers.get("user-agent")})
         if path == "/uuid":
+            import uuid  # lazily: uuid pulls in platform, slow to import at start-up
+
             return _json({"uuid": str(uuid.uuid4())})
         if m := re.fullmatch(r"/status/([^/]+)", path):
             return _status(m.group(1))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from istiolab.errors import ConfigError
 
 BOOKINFO_PORT = 9080
+FORTIO_VERSION = "1.69.5"  # the fortio release whose output format istiolab reproduces
 
 
 @dataclass(frozen=True)

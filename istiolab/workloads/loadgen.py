@@ -28,8 +28,8 @@ from istiolab.workloads.client import (
     classify,
     target_for,
 )
+from istiolab.workloads.images import FORTIO_VERSION
 
-FORTIO_VERSION = "1.69.5"
 PERCENTILES = (50.0, 75.0, 90.0, 99.0, 99.9)
 
 # fortio's histogram bucket ends, in milliseconds (intervals are ]previous, end])
