@@ -254,3 +254,18 @@ def test_render_help_names_every_set_key(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for key in set_keys():
         assert key in text, key
+
+
+def test_cli_main_returns_the_code_of_ctx_exit(monkeypatch):
+    import click
+
+    from istiolab import cli
+
+    @click.command()
+    @click.pass_context
+    def probe(ctx):
+        ctx.exit(56)
+
+    monkeypatch.setitem(cli.COMMANDS, "probe", "manifests:render")
+    monkeypatch.setattr(cli.LazyGroup, "get_command", lambda self, ctx, name: probe)
+    assert main(["probe"]) == 56
