@@ -36,7 +36,7 @@ class ProcessSpec:
     log: Path
     env: Mapping[str, str] | None = None  # full environment (None: inherit)
     probe: Probe | None = None  # True once the process is ready
-    ready_line: str | None = None  # ...or: this exact line appears in its log
+    ready_line: str | None = None  # ...or: a line that is this word (+ " details") in its log
     restart: bool = True
     labels: Mapping[str, str] = field(default_factory=dict)  # free-form (pod, role)
 
@@ -269,7 +269,9 @@ class Supervisor:
         except OSError:
             return False
         want = (m.spec.ready_line or "").encode()
-        return any(line.strip() == want for line in data.splitlines())
+        return any(
+            line.strip() == want or line.startswith(want + b" ") for line in data.splitlines()
+        )
 
     def _record(self) -> None:
         if self._processes_file is None:

