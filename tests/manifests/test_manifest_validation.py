@@ -104,7 +104,10 @@ def test_kubernetes_types_and_required_fields():
         "metadata": {"name": "web"},
         "spec": {
             "selector": {"matchLabels": {"app": "web"}},
-            "template": {"spec": {"containers": [{"image": "nginx"}]}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"image": "nginx"}]},
+            },
         },
     }
     finding = one([dep])
@@ -399,3 +402,35 @@ def test_yaml_merge_keys_still_work():
     docs, findings = parse_yaml("base: &b {x: 1, y: 2}\nobj:\n  <<: *b\n  y: 3\n", "m.yaml")
     assert findings == []
     assert docs[0][2]["obj"] == {"x": 1, "y": 3}
+
+
+def test_api_server_rules_for_workloads_and_services():
+    from istiolab.manifests import httpbin
+
+    sa, svc, dep = httpbin()
+    dep["spec"]["template"]["metadata"]["labels"]["version"] = "v2"
+    svc["spec"]["ports"].append({"name": "http", "port": 70000})
+    got = {(f.path, f.message, f.hint) for f in check_objects([sa, svc, dep])}
+    assert got == {
+        ("spec.ports[1].port", "70000 is not a port", "1..65535"),
+        ("spec.ports[1].name", "duplicate port name 'http'", ""),
+        (
+            "spec.template.metadata.labels",
+            "selector does not match template labels",
+            "the pod labels must include version=v1",
+        ),
+    }
+
+
+def test_https_gateway_server_needs_tls():
+    from istiolab.manifests import bookinfo_gateway
+
+    gateway, _ = bookinfo_gateway()
+    gateway["spec"]["servers"][0]["port"] = {"number": 443, "name": "https", "protocol": "HTTPS"}
+    finding = one([gateway])
+    assert (finding.path, finding.message) == (
+        "spec.servers[0].tls",
+        "a HTTPS server needs TLS settings",
+    )
+    gateway["spec"]["servers"][0]["tls"] = {"mode": "SIMPLE", "credentialName": "bookinfo-cert"}
+    validate_objects([gateway])

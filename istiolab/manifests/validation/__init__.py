@@ -44,7 +44,9 @@ def check_object(doc: Any) -> tuple[str, str, list[Problem]]:
         flagged = {p.path for p in problems}
         return kind, name, problems + [p for p in semantic.check(doc) if p.path not in flagged]
     if kube.is_kubernetes(api_version, kind):
-        return kind, name, kube.check(doc)
+        problems = kube.check(doc)
+        flagged = {p.path for p in problems}
+        return kind, name, problems + [p for p in semantic.check_kube(doc) if p.path not in flagged]
     return kind, name, [_unknown_kind(api_version, kind)]
 
 

@@ -1,6 +1,7 @@
 """The checks Istio's validation webhook makes beyond the schema: route weights sum to
 100, percentages within 0..100, durations parse and are not negative, fields a route or
-rule cannot do without, one-of fields set exactly once.
+rule cannot do without, one-of fields set exactly once. Plus the few Kubernetes API server
+rules a learner trips over (selector vs template labels, port ranges, port names).
 
 Runs on objects whose structure already passed the schema walk, but stays defensive
 about types so that it never raises on odd input.
@@ -236,6 +237,14 @@ def gateway(spec: dict, out: list[Problem]) -> None:
             number = port.get("number")
             if isinstance(number, int) and not 1 <= number <= 65535:
                 out.append(Problem(join(sp, "port.number"), f"{number} is not a port", "1..65535"))
+            if str(port.get("protocol", "")).upper() in ("HTTPS", "TLS") and not server.get("tls"):
+                out.append(
+                    Problem(
+                        join(sp, "tls"),
+                        f"a {port['protocol']} server needs TLS settings",
+                        "add tls: {mode: SIMPLE, credentialName: <secret>}",
+                    )
+                )
 
 
 def service_entry(spec: dict, out: list[Problem]) -> None:
@@ -296,6 +305,73 @@ CHECKS: dict[str, Callable[[dict, list[Problem]], None]] = {
 
 def check(doc: dict) -> list[Problem]:
     checker = CHECKS.get(doc.get("kind", ""))
+    spec = doc.get("spec")
+    if checker is None or not isinstance(spec, dict):
+        return []
+    out: list[Problem] = []
+    checker(spec, out)
+    return out
+
+
+# --- Kubernetes API server rules the schema cannot express --------------------------------
+
+
+def _port_range(value: Any, path: str, out: list[Problem]) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and not 1 <= value <= 65535:
+        out.append(Problem(path, f"{value} is not a port", "1..65535"))
+
+
+def kube_service(spec: dict, out: list[Problem]) -> None:
+    names: set[str] = set()
+    ports = _list(spec.get("ports"))
+    for i, port in enumerate(ports):
+        port = _dict(port)
+        pp = f"spec.ports[{i}]"
+        _port_range(port.get("port"), join(pp, "port"), out)
+        _port_range(port.get("targetPort"), join(pp, "targetPort"), out)
+        name = port.get("name")
+        if len(ports) > 1 and not name:
+            out.append(Problem(join(pp, "name"), "ports must be named when there are several"))
+        if isinstance(name, str) and name in names:
+            out.append(Problem(join(pp, "name"), f"duplicate port name {name!r}"))
+        names.add(name)
+
+
+def kube_workload(spec: dict, out: list[Problem]) -> None:
+    selector = _dict(_dict(spec.get("selector")).get("matchLabels"))
+    labels = _dict(_dict(_dict(spec.get("template")).get("metadata")).get("labels"))
+    mismatched = {k: v for k, v in selector.items() if labels.get(k) != v}
+    if mismatched:
+        out.append(
+            Problem(
+                "spec.template.metadata.labels",
+                "selector does not match template labels",
+                "the pod labels must include "
+                + ", ".join(f"{k}={v}" for k, v in mismatched.items()),
+            )
+        )
+    for i, container in enumerate(
+        _list(_dict(_dict(spec.get("template")).get("spec")).get("containers"))
+    ):
+        for j, port in enumerate(_list(_dict(container).get("ports"))):
+            _port_range(
+                _dict(port).get("containerPort"),
+                f"spec.template.spec.containers[{i}].ports[{j}].containerPort",
+                out,
+            )
+
+
+KUBE_CHECKS: dict[str, Callable[[dict, list[Problem]], None]] = {
+    "Service": kube_service,
+    "Deployment": kube_workload,
+    "StatefulSet": kube_workload,
+    "DaemonSet": kube_workload,
+    "ReplicaSet": kube_workload,
+}
+
+
+def check_kube(doc: dict) -> list[Problem]:
+    checker = KUBE_CHECKS.get(doc.get("kind", ""))
     spec = doc.get("spec")
     if checker is None or not isinstance(spec, dict):
         return []
