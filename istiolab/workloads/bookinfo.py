@@ -183,6 +183,9 @@ def productpage_app(ctx: PodContext) -> App:
     reviews_url = service_url(ctx, "reviews")
     ratings_url = service_url(ctx, "ratings")
     session = ctx.session
+    # FLOOD_FACTOR: extra, ignored reviews calls per page (the rate-limiting demo)
+    flood = ctx.getenv("FLOOD_FACTOR") or "0"
+    flood_factor = int(flood) if flood.isdigit() else 0
 
     def get_details(product_id: str, headers: dict) -> tuple[int, object]:
         resp = session.request(
@@ -250,6 +253,8 @@ def productpage_app(ctx: PodContext) -> App:
         if path == "/productpage":
             headers = productpage_headers(request)
             d_status, details = get_details("0", headers)
+            for _ in range(flood_factor):
+                get_reviews("0", headers)
             r_status, reviews = get_reviews("0", headers)
             html = pages.product_page(
                 PRODUCTS[0], d_status, details, r_status, reviews, _session_user(request)

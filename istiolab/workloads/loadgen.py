@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from istiolab.workloads.client import (
-    DEFAULT_TIMEOUT,
     HostsMap,
     ResolveError,
     _Conn,
@@ -31,6 +30,7 @@ from istiolab.workloads.client import (
 from istiolab.workloads.images import FORTIO_VERSION
 
 PERCENTILES = (50.0, 75.0, 90.0, 99.0, 99.9)
+FORTIO_TIMEOUT = 3.0  # fortio's default connection and read timeout
 
 # fortio's histogram bucket ends, in milliseconds (intervals are ]previous, end])
 BUCKETS_MS = (
@@ -114,7 +114,7 @@ def load(
     method: str = "GET",
     headers: Mapping[str, str] | None = None,
     data: bytes | str | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float = FORTIO_TIMEOUT,
 ) -> LoadResult:
     """Send `count` requests over `concurrency` persistent connections; never raises."""
     if count < 1 or concurrency < 1:
@@ -286,6 +286,20 @@ def _counter_line(title: str, values: list[float]) -> str:
     )
 
 
+def _histogram_lines(title: str, values: list[float]) -> list[str]:
+    """fortio's histogram block: the counter line, the buckets and the target percentiles."""
+    h = histogram(values)
+    lines = [_counter_line(title, values), "# range, mid point, percentile, count"]
+    for i, b in enumerate(h.buckets):
+        sep = ">=" if i == 0 else ">"
+        lines.append(
+            f"{sep} {_g(b.start)} <= {_g(b.end)} , {_g((b.start + b.end) / 2)} , "
+            f"{b.percent:.2f}, {b.count}"
+        )
+    lines += [f"# target {p:g}% {_g(h.percentile(p))}" for p in PERCENTILES]
+    return lines
+
+
 def format_fortio(result: LoadResult) -> str:
     """fortio load's summary: histogram, ``# target 50% ...``, ``Code 200 : 17 (85.0 %)``."""
     n = len(result.samples)
@@ -299,20 +313,13 @@ def format_fortio(result: LoadResult) -> str:
         f"thread(s) [gomax {c}] for exactly {result.count} calls "
         f"({per} per thread + {extra})",
         f"Ended after {go_duration(result.elapsed)} : {n} calls. qps={result.actual_qps:.5g}",
-        _counter_line("Aggregated Function Time", result.durations),
-        "# range, mid point, percentile, count",
     ]
+    lines += _histogram_lines("Aggregated Function Time", result.durations)
     h = histogram(result.durations)
-    for i, b in enumerate(h.buckets):
-        sep = ">=" if i == 0 else ">"
-        lines.append(
-            f"{sep} {_g(b.start)} <= {_g(b.end)} , {_g((b.start + b.end) / 2)} , "
-            f"{b.percent:.2f}, {b.count}"
-        )
-    lines += [f"# target {p:g}% {_g(h.percentile(p))}" for p in PERCENTILES]
     errors = [s.duration for s in result.samples if not 200 <= s.code < 300]
-    lines.append(_counter_line("Error cases", errors) if errors else "Error cases : no data")
+    lines += _histogram_lines("Error cases", errors) if errors else ["Error cases : no data"]
     lines.append(f"Sockets used: {result.sockets} (for perfect keepalive, would be {c})")
+    lines.append("Uniform: false, Jitter: false")
     if result.addresses:
         lines.append("IP addresses distribution:")
         lines += [f"{addr}: {k}" for addr, k in sorted(result.addresses.items())]

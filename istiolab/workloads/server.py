@@ -144,6 +144,8 @@ class _Handler(BaseHTTPRequestHandler):
             lines.append(f"Content-Length: {len(response.body)}")
         if self.close_connection:
             lines.append("Connection: close")
+        elif self.request_version == "HTTP/1.0":
+            lines.append("Connection: keep-alive")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         self.wfile.write(head + body)
 

@@ -292,3 +292,18 @@ def test_productpage_gives_up_on_slow_reviews_after_two_timeouts(start, upstream
     assert len(slow.requests) == 2
     expected = bookinfo.REVIEWS_TRIES * bookinfo.REVIEWS_TIMEOUT
     assert expected - 0.2 <= elapsed < expected + 1.5
+
+
+def test_flood_factor_sends_extra_reviews_calls(start, upstream):
+    details = upstream(lambda r, i: (200, b'{"type": "paperback"}', 0))
+    reviews = upstream(lambda r, i: (200, reviews_json("rv"), 0))
+    hosts = bookinfo_hosts(details=details.ip, reviews=reviews.ip)
+    pp = start(IMG.format("productpage-v1"), hosts=hosts, env={"FLOOD_FACTOR": "3"})
+    assert "<u>rv</u>" in send(f"{pp.url}/productpage").text
+    assert len(reviews.requests) == 4 and len(details.requests) == 1
+
+
+def test_ratings_service_version_faulty(start):
+    ratings = start(IMG.format("ratings-v1"), env={"SERVICE_VERSION": "v-faulty"})
+    codes = {send(f"{ratings.url}/ratings/0").status for _ in range(40)}
+    assert codes == {200, 503}  # each call fails with probability 1/2: 2 * 0.5**40 to flake
