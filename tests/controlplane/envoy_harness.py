@@ -123,15 +123,28 @@ def dump_names(dump: dict) -> dict[str, set[str]]:
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
+    """GET anything: echo as JSON; ``/status/<code>`` answers that code; ``/delay/<s>``
+    answers after s seconds; ``server.fail_status`` makes every answer that code."""
+
+    protocol_version = "HTTP/1.1"
+
     def do_GET(self) -> None:
+        server = self.server
+        server.hits.append((self.path, self.headers.get("Host", "")))  # type: ignore[attr-defined]
+        status = server.fail_status or 200  # type: ignore[attr-defined]
+        parts = self.path.split("?")[0].strip("/").split("/")
+        if parts[0] == "status" and len(parts) > 1:
+            status = int(parts[1])
+        elif parts[0] == "delay" and len(parts) > 1:
+            time.sleep(float(parts[1]))
         body = json.dumps(
             {
-                "server": self.server.label,  # type: ignore[attr-defined]
+                "server": server.label,  # type: ignore[attr-defined]
                 "path": self.path,
                 "headers": dict(self.headers.items()),
             }
         ).encode()
-        self.send_response(200)
+        self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))
         self.end_headers()
@@ -147,8 +160,18 @@ class App:
     def __init__(self, ip: str, port: int, label: str) -> None:
         self.server = http.server.ThreadingHTTPServer((ip, port), _Handler)
         self.server.label = label  # type: ignore[attr-defined]
+        self.server.hits = []  # type: ignore[attr-defined]  # (path, Host) per request
+        self.server.fail_status = 0  # type: ignore[attr-defined]  # answer this to everything
+        self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    @property
+    def hits(self) -> list[tuple[str, str]]:
+        return self.server.hits  # type: ignore[attr-defined]
+
+    def fail(self, status: int) -> None:
+        self.server.fail_status = status  # type: ignore[attr-defined]
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -5,146 +5,14 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from dataclasses import replace
 
 import pytest
-from conftest import require
 
-from istiolab import manifests as m
-from istiolab.local.bootstrap import bootstrap
-from istiolab.local.model import MeshSettings, Proxy
-from istiolab.local.registry import build_registry, gateway_pod
-from istiolab.local.translate import build_resources
-from istiolab.local.xds import XdsServer
-
-from .envoy_harness import (
-    ENVOY,
-    App,
-    Envoy,
-    backoff,
-    dump_names,
-    free_port,
-    proxy_get,
-    random_octet,
-)
+from .envoy_harness import App, dump_names, proxy_get
+from .mesh_fixture import HTTPBIN, base_objects, vs, wait_for
 
 pytestmark = [pytest.mark.envoy, pytest.mark.timeout(120)]
-HTTPBIN = "httpbin.backend.svc.cluster.local"
-
-
-def mesh_configmap(log_path, mode="ALLOW_ANY") -> dict:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": "istio", "namespace": "istio-system"},
-        "data": {"mesh": f"accessLogFile: {log_path}\noutboundTrafficPolicy:\n  mode: {mode}\n"},
-    }
-
-
-def vs(spec_http: list[dict], name="httpbin", gateways=None, hosts=("httpbin.backend",)) -> dict:
-    spec: dict = {"hosts": list(hosts), "http": spec_http}
-    if gateways:
-        spec["gateways"] = gateways
-    return {
-        "apiVersion": "networking.istio.io/v1",
-        "kind": "VirtualService",
-        "metadata": {"name": name, "namespace": "backend"},
-        "spec": spec,
-    }
-
-
-class Mesh:
-    """One XdsServer + the objects it serves; `set_objects` then `push` changes it live."""
-
-    def __init__(self, tmp_path, settings: MeshSettings, objects: list[dict]) -> None:
-        self.settings = settings
-        self.objects = objects
-        self.registry, _ = build_registry(objects, settings, {})
-        self.proxies: dict[str, Proxy] = {}
-        self.override = None  # node id -> ProxyResources, to push deliberately bad config
-        self.xds = XdsServer(settings.istiod_ip, free_port(settings.istiod_ip), self.resources)
-
-    def resources(self, node_id: str):
-        if self.override is not None:
-            return self.override
-        proxy = self.proxies.get(node_id)
-        if proxy is None:
-            return None
-        return build_resources(self.objects, self.registry, proxy, self.settings)
-
-    def set_objects(self, objects: list[dict]) -> None:
-        m.validate_objects(objects)
-        self.objects = objects
-
-    def start_envoy(self, tmp_path, proxy: Proxy) -> Envoy:
-        self.proxies[proxy.node_id] = proxy
-        boot = bootstrap(proxy, self.settings)
-        for c in boot["static_resources"]["clusters"]:
-            if c["name"] == "xds-grpc":
-                addr = c["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
-                addr["address"]["socket_address"]["port_value"] = self.xds.port
-        workdir = tmp_path / proxy.pod.name
-        workdir.mkdir()
-        admin = boot["admin"]["address"]["socket_address"]
-        return Envoy(boot, workdir, f"{admin['address']}:{admin['port_value']}")
-
-
-@pytest.fixture
-def settings():
-    octet = random_octet()
-    host = f"127.{octet}.0.3"
-    return MeshSettings(octet=octet, gateway_host=host, gateway_http_port=free_port(host))
-
-
-@pytest.fixture
-def started(request, tmp_path, settings):
-    """Start (XdsServer, apps, Envoys) with finalizers that stop each by PID/handle."""
-    require(ENVOY.exists(), f"Envoy at {ENVOY}")
-
-    def start(objects: list[dict], proxy_kinds=("sidecar",)):
-        mesh = Mesh(tmp_path, settings, objects)
-        mesh.xds.start()
-        request.addfinalizer(mesh.xds.stop)
-        apps = {}
-        for pod in mesh.registry.pods:
-            if pod.namespace == "backend":
-                app = App(pod.app_ip, 8080, pod.labels.get("version", pod.name))
-                request.addfinalizer(app.stop)
-                apps[pod.name] = app
-        envoys = {}
-        for kind in proxy_kinds:
-            if kind == "router":
-                proxy = Proxy("router", gateway_pod(settings))
-            else:
-                pod = next(p for p in mesh.registry.pods if p.sidecar)
-                proxy = Proxy("sidecar", pod)
-            envoy = mesh.start_envoy(tmp_path, proxy)
-            request.addfinalizer(envoy.stop)
-            envoys[kind] = (proxy, envoy)
-        for _, envoy in envoys.values():
-            envoy.wait_ready()
-        return mesh, envoys
-
-    return start
-
-
-def base_objects(log_path, mode="ALLOW_ANY") -> list[dict]:
-    return [
-        m.namespace("default"),
-        m.namespace("backend", injection=False),
-        *m.sleep(),
-        *m.httpbin("backend", versions=("v1", "v2")),
-        m.destination_rule("httpbin", "backend", subsets=("v1", "v2")),
-        mesh_configmap(log_path, mode),
-    ]
-
-
-def wait_for(predicate, timeout=10.0, what="condition"):
-    for _ in backoff(time.monotonic() + timeout):
-        if predicate():
-            return
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_sidecar_config_traffic_and_nack(started, tmp_path):
