@@ -7,7 +7,11 @@
   (``{"details.default.svc.cluster.local": "127.10.1.3"}``; keys may carry a port
   ``"name:port"``; values may carry a port ``"ip:port"`` or be a list of such, one picked
   at random per connection as kube-proxy does) and the Kubernetes DNS search path
-  (``<name>.<namespace>.svc.cluster.local``, ``<name>.svc.cluster.local``, ...).
+  (``<name>.<namespace>.svc.cluster.local``, ``<name>.svc.cluster.local``, ...). A name
+  listed with no endpoints (``[]``) or only for other ports is a refused connection.
+- ``localhost`` is the pod itself and never goes through the sidecar: the sidecar's ports
+  (15000, 15021, 15090...) are on the pod IP (the proxy's host), the app's ports on
+  ``source_ip`` (the pod-local address the app listens on).
 - Failures are reported like curl: `Response.exit_code` is 56 for a connection reset,
   7 for a refused connection, 28 for a timeout, 52 for an empty reply, 6 for an unknown host.
 
@@ -31,6 +35,10 @@ from urllib.parse import urlsplit
 CLUSTER_DOMAIN = "cluster.local"
 DEFAULT_TIMEOUT = 30.0
 CURL_USER_AGENT = "curl/8.16.0"
+
+SIDECAR_PORTS = frozenset({15000, 15001, 15006, 15020, 15021, 15090})
+LOCALHOST = frozenset({"localhost", "127.0.0.1", "localhost.localdomain"})
+
 
 HostsMap = Mapping[str, "str | Sequence[str]"]
 
@@ -121,13 +129,27 @@ def resolve(host: str, port: int, hosts: HostsMap | None, namespace: str = "") -
     for candidate in candidates:
         for key in (f"{candidate}:{port}", candidate):
             value = hosts.get(key)
-            if value:
-                choice = value if isinstance(value, str) else random.choice(list(value))
-                ip, sep, mapped = choice.partition(":")
-                return ip, int(mapped) if sep else port
-    if name == "localhost":
+            if value is None:
+                continue
+            if not value:  # a Service without ready endpoints: nothing behind its ClusterIP
+                raise ConnectionRefusedError(f"no endpoints behind {candidate}:{port}")
+            choice = value if isinstance(value, str) else random.choice(list(value))
+            ip, sep, mapped = choice.partition(":")
+            return ip, int(mapped) if sep else port
+        if any(k.startswith(f"{candidate}:") for k in hosts):
+            raise ConnectionRefusedError(f"{candidate} does not serve port {port}")
+    if name in LOCALHOST:
         return "127.0.0.1", port
     raise ResolveError(f"Could not resolve host: {host}")
+
+
+def local_address(port: int, source_ip: str | None, proxy: str | None) -> str | None:
+    """Where ``localhost:<port>`` is inside the pod: the sidecar's ports are on the pod IP
+    (the proxy's host), the app's on the pod-local address (``source_ip``)."""
+    via = parse_proxy(proxy)
+    if port in SIDECAR_PORTS and via is not None:
+        return via[0]
+    return source_ip or (via[0] if via else None)
 
 
 @dataclass(frozen=True)
@@ -139,7 +161,13 @@ class Target:
     host_header: str
 
 
-def target_for(url: str, proxy: str | None, hosts: HostsMap | None, namespace: str = "") -> Target:
+def target_for(
+    url: str,
+    proxy: str | None,
+    hosts: HostsMap | None,
+    namespace: str = "",
+    source_ip: str | None = None,
+) -> Target:
     split = urlsplit(url if "://" in url else f"http://{url}")
     if split.scheme != "http":
         raise ValueError(f"{url}: only http:// URLs are supported (TLS is the sidecar's job)")
@@ -151,6 +179,10 @@ def target_for(url: str, proxy: str | None, hosts: HostsMap | None, namespace: s
     path = split.path or "/"
     if split.query:
         path += "?" + split.query
+    if host.lower() in LOCALHOST:  # loopback traffic is never captured by the sidecar
+        local = local_address(port, source_ip, proxy)
+        if local:
+            return Target((local, port), path, host_header)
     via = parse_proxy(proxy)
     if via is not None:
         return Target(via, f"http://{host_header}{path}", host_header)
@@ -242,7 +274,7 @@ def send(
     start = time.perf_counter()
     conn = None
     try:
-        target = target_for(url, proxy, hosts, namespace)
+        target = target_for(url, proxy, hosts, namespace, source_ip)
         conn = _open(target.connect, source_ip, timeout)
         resp, body = _exchange(conn, method.upper(), target, headers, _encode(data))
         return _to_response(resp, body, time.perf_counter() - start)
@@ -307,8 +339,8 @@ class Session:
     ) -> Response:
         start = time.perf_counter()
         try:
-            target = target_for(url, self.proxy, self.hosts, self.namespace)
-        except (ResolveError, ValueError) as exc:
+            target = target_for(url, self.proxy, self.hosts, self.namespace, self.source_ip)
+        except (ResolveError, ValueError, OSError) as exc:
             kind, detail = classify(exc)
             return Response(0, elapsed=time.perf_counter() - start, error=kind, detail=detail)
         key = target.connect

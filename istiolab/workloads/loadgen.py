@@ -139,7 +139,7 @@ def load(
                     time.sleep(delay)
             t0 = time.perf_counter()
             try:
-                target = target_for(url, proxy, hosts, namespace)
+                target = target_for(url, proxy, hosts, namespace, source_ip)
                 if conn is None:
                     conn = _open(target.connect, source_ip, timeout)
                     sockets += 1

@@ -71,6 +71,26 @@ def test_resolve_rules():
     assert resolve("127.0.0.9", 81, hosts) == ("127.0.0.9", 81)
 
 
+def test_service_without_endpoints_or_port_is_refused_not_unknown():
+    hosts = {"httpbin.foo.svc.cluster.local:8000": [], "web.foo.svc.cluster.local:80": ["1.2"]}
+    empty = send("http://httpbin.foo:8000/get", hosts=hosts)
+    assert (empty.error, empty.exit_code) == ("refused", 7)
+    other_port = send("http://web.foo:8080/", hosts=hosts)
+    assert (other_port.error, other_port.exit_code) == ("refused", 7)
+    assert send("http://nothing.foo/", hosts=hosts).error == "resolve"
+
+
+def test_localhost_is_the_pod_itself(upstream):
+    app = upstream(port=9080)
+    admin = upstream(port=15000)
+    proxy = f"http://{admin.ip}:15001"  # the pod IP hosts the sidecar's ports
+    assert send("http://localhost:9080/productpage", source_ip=app.ip, proxy=proxy).status == 200
+    assert app.requests[0].target == "/productpage"  # direct, not through the sidecar
+    assert send("http://localhost:15000/stats", source_ip=app.ip, proxy=proxy).status == 200
+    assert admin.requests[0].target == "/stats"
+    assert send("http://127.0.0.1:9080/", source_ip=app.ip).status == 200
+
+
 def _reset_server(ip: str) -> tuple[socket.socket, threading.Thread]:
     """Accepts, reads the request, then closes with RST (SO_LINGER 0), like Envoy on a
     plaintext request to a STRICT mTLS port."""
