@@ -159,3 +159,4 @@ def test_gateway_listener_and_host_matching(started, tmp_path):
 
     assert get("bookinfo.app") == 200
     assert get("other.example") == 404
+    wait_for(lambda: " 404 NR " in log.read_text(), what="NR in the gateway's access log")

@@ -46,9 +46,11 @@ def _destinations(http: Mapping) -> Iterable[Mapping]:
         yield m.get("destination") or {}
 
 
-def analyze(objects: list[dict], registry: Registry) -> list[Analysis]:
+def analyze(
+    objects: list[dict], registry: Registry, settings: MeshSettings | None = None
+) -> list[Analysis]:
     out: list[Analysis] = []
-    settings = MeshSettings()
+    settings = settings or MeshSettings()
     gateways = {f"{meta(g)[1]}/{meta(g)[0]}" for g in objects if g.get("kind") == "Gateway"}
     mesh_hosts: dict[str, list[str]] = {}
     for vs in objects:
@@ -127,6 +129,8 @@ def analyze(objects: list[dict], registry: Registry) -> list[Analysis]:
     return out
 
 
-def findings(objects: list[dict], registry: Registry) -> list[str]:
+def findings(
+    objects: list[dict], registry: Registry, settings: MeshSettings | None = None
+) -> list[str]:
     """The analysis as printable lines (istioctl analyze's format)."""
-    return [str(a) for a in analyze(objects, registry)]
+    return [str(a) for a in analyze(objects, registry, settings)]

@@ -36,6 +36,7 @@ class Context:
 
     def __post_init__(self) -> None:
         self.mesh = mesh_config(self.objects)
+        self._dr_cache: dict[str, dict | None] = {}
 
     @property
     def namespace(self) -> str:
@@ -83,6 +84,11 @@ class Context:
     def destination_rule(self, host: str) -> dict | None:
         """The DestinationRule for a host as Istio picks it: the proxy's namespace first,
         then the host's namespace, then the root namespace; exact hosts over wildcards."""
+        if host not in self._dr_cache:
+            self._dr_cache[host] = self._find_destination_rule(host)
+        return self._dr_cache[host]
+
+    def _find_destination_rule(self, host: str) -> dict | None:
         target = self.hosts.get(host)
         order = [self.namespace, target.namespace if target else None, ISTIO_SYSTEM]
         rules = self.visible("DestinationRule")
