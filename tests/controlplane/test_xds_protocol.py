@@ -1,0 +1,137 @@
+"""The ADS server's protocol handling, driven by a gRPC client playing Envoy."""
+
+from __future__ import annotations
+
+import queue
+
+import grpc
+import pytest
+from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
+
+from istiolab.errors import MeshError
+from istiolab.local.model import CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ProxyResources
+from istiolab.local.xds import XdsServer
+
+from .envoy_harness import free_port, random_octet
+
+CLA = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
+
+
+def cluster(name: str) -> dict:
+    return {"@type": CLUSTER_TYPE, "name": name, "type": "EDS", "connect_timeout": "1s"}
+
+
+def cla(name: str) -> dict:
+    return {"@type": CLA, "cluster_name": name}
+
+
+class FakeEnvoy:
+    def __init__(self, address: str, node_id: str) -> None:
+        self.channel = grpc.insecure_channel(address)
+        self.requests: queue.Queue = queue.Queue()
+        self.node_id = node_id
+        stub = ads_pb2_grpc.AggregatedDiscoveryServiceStub(self.channel)
+        self.responses = stub.StreamAggregatedResources(iter(self.requests.get, None))
+
+    def send(self, type_url: str, *, names=(), version="", nonce="", error=None) -> None:
+        req = discovery_pb2.DiscoveryRequest(
+            type_url=type_url,
+            resource_names=list(names),
+            version_info=version,
+            response_nonce=nonce,
+        )
+        req.node.id = self.node_id
+        if error:
+            req.error_detail.code = 3
+            req.error_detail.message = error
+        self.requests.put(req)
+
+    def recv(self):
+        return next(self.responses)
+
+    def close(self) -> None:
+        self.requests.put(None)
+        self.channel.close()
+
+
+@pytest.fixture
+def server(request):
+    host = f"127.{random_octet()}.0.1"
+    state = {"clusters": {"a": cluster("a"), "b": cluster("b")}}
+
+    def resources_for(node_id: str):
+        if node_id == "unknown":
+            return None
+        return ProxyResources(
+            clusters=state["clusters"], endpoints={n: cla(n) for n in state["clusters"]}
+        )
+
+    xds = XdsServer(host, free_port(host), resources_for)
+    xds.start()
+    request.addfinalizer(xds.stop)
+    xds.state = state
+    return xds
+
+
+@pytest.fixture
+def envoy(request, server):
+    fake = FakeEnvoy(f"{server.host}:{server.port}", "sidecar~127.0.0.9~x.default~default.svc")
+    request.addfinalizer(fake.close)
+    return fake
+
+
+def test_sotw_ack_nack_and_named_resources(server, envoy):
+    envoy.send(CLUSTER_TYPE)
+    cds = envoy.recv()
+    assert cds.type_url == CLUSTER_TYPE and len(cds.resources) == 2 and cds.nonce
+    envoy.send(ENDPOINT_TYPE, names=["a"])
+    eds = envoy.recv()
+    assert len(eds.resources) == 1  # only what was asked for, by name
+    envoy.send(CLUSTER_TYPE, version=cds.version_info, nonce=cds.nonce)  # ACK
+    envoy.send(ENDPOINT_TYPE, names=["a"], version=eds.version_info, nonce=eds.nonce)
+    envoy.send(LISTENER_TYPE)
+    lds = envoy.recv()
+    assert lds.type_url == LISTENER_TYPE and len(lds.resources) == 0
+    envoy.send(LISTENER_TYPE, version=lds.version_info, nonce=lds.nonce)
+    assert server.wait_synced([envoy.node_id], 5)
+    [status] = server.status()
+    assert [status.state(k) for k in ("CDS", "EDS", "LDS", "RDS")] == [
+        "SYNCED",
+        "SYNCED",
+        "SYNCED",
+        "NOT SENT",
+    ]
+    assert status.to_dict()["types"]["CDS"]["resources"] == 2
+
+    # a push with the same content sends nothing; a change sends only the changed type
+    server.push()
+    server.state["clusters"] = {"a": cluster("a")}
+    version = server.push()
+    cds2 = envoy.recv()
+    assert cds2.type_url == CLUSTER_TYPE and len(cds2.resources) == 1
+    assert cds2.version_info != cds.version_info
+    assert not server.wait_synced([envoy.node_id], 0.3)  # not ACKed yet
+    assert server.status()[0].state("CDS") == "STALE"
+    envoy.send(CLUSTER_TYPE, version=cds.version_info, nonce=cds2.nonce, error="bad cluster")
+    envoy.send(CLUSTER_TYPE, version=cds.version_info, nonce="stale-nonce")  # ignored
+    assert not server.wait_synced([envoy.node_id], 0.3)
+    status = server.status()[0]
+    assert status.state("CDS") == "NACK" and status.types["CDS"].nack == "bad cluster"
+    assert status.push_version == version and not status.synced
+
+
+def test_unknown_proxy_gets_nothing_until_it_has_resources(server):
+    fake = FakeEnvoy(f"{server.host}:{server.port}", "unknown")
+    try:
+        fake.send(CLUSTER_TYPE)
+        assert not server.wait_synced(["unknown"], 0.3)
+        assert server.status()[0].state("CDS") == "NOT SENT"
+    finally:
+        fake.close()
+    assert not server.wait_synced(["never-connected"], 0.1)
+
+
+def test_port_in_use_is_a_mesh_error(server):
+    other = XdsServer(server.host, server.port, lambda _: None)
+    with pytest.raises(MeshError, match=rf"cannot listen on {server.host}:{server.port}"):
+        other.start()
