@@ -42,8 +42,9 @@ def build_app(impl: WorkloadImpl, ctx):
         return getattr(bookinfo, f"{impl.kind}_app")(ctx)
     if impl.kind == "httpbin":
         from istiolab.workloads.httpbin import httpbin_app
+        from istiolab.workloads.images import repository_name
 
-        return httpbin_app(ctx)
+        return httpbin_app(ctx, repository_name(impl.image).rsplit("/", 1)[-1])
     if impl.kind == "fortio":
         from istiolab.workloads.fortio import fortio_app
 
@@ -60,12 +61,21 @@ def serve(args: argparse.Namespace) -> int:
     except IstiolabError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
+    if impl.serves and not args.listen:
+        ports = ", ".join(str(p) for p in impl.ports)
+        print(
+            f"error: --listen HOST:PORT is required for image {args.image!r} "
+            f"({impl.name} serves HTTP, by default on port {ports})",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
     servers = None
-    if impl.serves and args.listen:
+    if impl.serves:
         from istiolab.workloads.context import PodContext
         from istiolab.workloads.server import Servers
 

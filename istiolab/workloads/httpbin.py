@@ -72,7 +72,14 @@ def title_case(name: str) -> str:
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
-def headers_dict(request: Request) -> dict[str, str]:
+def headers_dict(request: Request, go: bool = False) -> dict[str, object]:
+    """httpbin: ``{"X-B3-Traceid": "v"}`` without the env headers; go-httpbin: every header,
+    each a list of values (``{"X-B3-Traceid": ["v"]}``)."""
+    if go:
+        lists: dict[str, list[str]] = {}
+        for name, value in request.header_items:
+            lists.setdefault(title_case(name), []).append(value)
+        return dict(lists)
     show_env = bool(request.arg("show_env"))
     out: dict[str, str] = {}
     for name, value in request.header_items:
@@ -80,7 +87,7 @@ def headers_dict(request: Request) -> dict[str, str]:
             continue
         key = title_case(name)
         out[key] = f"{out[key]},{value}" if key in out else value
-    return out
+    return dict(out)
 
 
 def _flat(multi: dict[str, list[str]]) -> dict[str, object]:
@@ -119,8 +126,21 @@ def _json(data: object, status: int = 200) -> Response:
     return Response.json(data, status, indent=2)
 
 
-def _request_info(request: Request, *, method: bool, body: bool) -> dict[str, object]:
-    info: dict[str, object] = {"args": _flat(request.query)}
+def _request_info(
+    request: Request, *, method: bool, body: bool, go: bool = False
+) -> dict[str, object]:
+    if go:  # go-httpbin: lists for args and headers, the method always, then the body
+        info: dict[str, object] = {"args": dict(request.query)}
+        info["headers"] = headers_dict(request, go=True)
+        info.update(method=request.method, origin=origin(request), url=full_url(request))
+        if body:
+            fields = _body_fields(request)
+            form = fields["form"]
+            if isinstance(form, dict):
+                fields["form"] = {k: v if isinstance(v, list) else [v] for k, v in form.items()}
+            info.update(fields)
+        return info
+    info = {"args": _flat(request.query)}
     if body:
         info.update(_body_fields(request))
     info["headers"] = headers_dict(request)
@@ -181,7 +201,10 @@ METHOD_ROUTES = {
 }
 
 
-def httpbin_app(ctx: PodContext) -> App:
+def httpbin_app(ctx: PodContext, flavor: str = "httpbin") -> App:
+    """`flavor` "go-httpbin" (mccutchen/go-httpbin) reports args and headers as lists."""
+    go = flavor == "go-httpbin"
+
     def app(request: Request) -> Response:
         path = request.path.rstrip("/") or "/"
         method = request.method
@@ -190,11 +213,11 @@ def httpbin_app(ctx: PodContext) -> App:
             head_ok = allowed == "GET" and method == "HEAD"
             if method not in (allowed, "OPTIONS") and not head_ok:
                 return Response.html("<h1>Method Not Allowed</h1>", 405)
-            return _json(_request_info(request, method=False, body=allowed != "GET"))
+            return _json(_request_info(request, method=False, body=allowed != "GET", go=go))
         if path == "/anything" or path.startswith("/anything/"):
-            return _json(_request_info(request, method=True, body=True))
+            return _json(_request_info(request, method=True, body=True, go=go))
         if path == "/headers":
-            return _json({"headers": headers_dict(request)})
+            return _json({"headers": headers_dict(request, go)})
         if path == "/ip":
             return _json({"origin": origin(request)})
         if path == "/user-agent":
@@ -207,7 +230,7 @@ def httpbin_app(ctx: PodContext) -> App:
             return _status(m.group(1))
         if m := re.fullmatch(r"/delay/([0-9.]+)", path):
             time.sleep(min(float(m.group(1)), MAX_DELAY))
-            return _json(_request_info(request, method=False, body=True))
+            return _json(_request_info(request, method=False, body=True, go=go))
         if m := re.fullmatch(r"/bytes/(\d+)", path):
             n = min(int(m.group(1)), MAX_BYTES)
             seed = request.arg("seed")

@@ -109,3 +109,14 @@ def test_fortio_echo_server(start):
     delayed = send(f"{fortio.url}/?delay=200ms")
     assert delayed.status == 200 and delayed.elapsed >= 0.2
     assert "Φορτίο" in send(f"{fortio.url}/fortio/").text
+
+
+def test_go_httpbin_reports_lists(start):
+    go = start("docker.io/mccutchen/go-httpbin:v2.15.0", port=8080)
+    body = send(f"{go.url}/get?a=1", headers={"X-B3-Sampled": "1"}).json()
+    assert body["args"] == {"a": ["1"]}
+    assert body["headers"]["X-B3-Sampled"] == ["1"]
+    assert body["method"] == "GET"
+    assert send(f"{go.url}/headers").json()["headers"]["User-Agent"] == ["curl/8.16.0"]
+    posted = send(f"{go.url}/post", method="POST", data='{"k": 1}').json()
+    assert posted["json"] == {"k": 1} and posted["method"] == "POST"

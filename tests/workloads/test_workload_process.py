@@ -47,6 +47,14 @@ def test_unsupported_image_is_refused(spawn):
     assert "docker.io/istio/examples-bookinfo-productpage-v1" in err
 
 
+def test_serving_image_needs_listen(spawn):
+    proc = spawn(["serve", "--image", "kong/httpbin"])
+    assert proc.wait(timeout=15) == 1
+    err = proc.stderr.read().decode()
+    assert "--listen HOST:PORT is required for image 'kong/httpbin'" in err
+    assert "by default on port 80" in err
+
+
 def test_address_in_use_is_an_error(spawn, request):
     ip = new_ip()
     taken = socket.socket()
