@@ -1,0 +1,74 @@
+"""Shared helpers for the local-mesh benchmarks: a private mesh on a random 127.<octet>."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from istiolab.local.control import ControlClient
+
+
+def pick_octet() -> int:
+    return random.SystemRandom().randint(100, 249)
+
+
+def istiolab(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [sys.executable, "-m", "istiolab", *args], capture_output=True, text=True, timeout=300
+    )
+    if check and proc.returncode != 0:
+        raise SystemExit(f"istiolab {' '.join(args)} failed: {proc.stderr}{proc.stdout}")
+    return proc
+
+
+@contextlib.contextmanager
+def running_mesh(samples: str = "bookinfo,sleep,httpbin") -> Iterator[tuple[Path, int, str]]:
+    """(state dir, octet, gateway host) of a detached mesh, stopped on exit."""
+    octet = pick_octet()
+    gateway = f"127.{octet}.0.3"
+    with tempfile.TemporaryDirectory(prefix="istiolab-bench-") as tmp:
+        root = Path(tmp)
+        istiolab(
+            "up",
+            "--detach",
+            "--state-dir",
+            str(root),
+            "--octet",
+            str(octet),
+            "--gateway-host",
+            gateway,
+            "--samples",
+            samples,
+        )
+        try:
+            yield root, octet, gateway
+        finally:
+            istiolab("down", "--state-dir", str(root), check=False)
+
+
+def client(root: Path) -> ControlClient:
+    return ControlClient(root / "control.sock", timeout=60)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def summary(values: list[float], unit: str = "ms", scale: float = 1000.0) -> str:
+    v = [x * scale for x in values]
+    return (
+        f"n={len(v)} p50={percentile(v, 50):.2f}{unit} p90={percentile(v, 90):.2f}{unit} "
+        f"p99={percentile(v, 99):.2f}{unit} max={max(v):.2f}{unit} "
+        f"mean={statistics.fmean(v):.2f}{unit}"
+    )

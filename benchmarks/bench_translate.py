@@ -1,0 +1,172 @@
+"""Translation time: 100 services and 1000 Istio resources -> one proxy's Envoy resources.
+
+Builds a synthetic mesh (100 Services + Deployments in an injected namespace; per service
+one DestinationRule with 3 subsets, one VirtualService with header match, weights, retries
+and a timeout; plus 400 ServiceEntries each with a VirtualService: 1000 Istio resources)
+and times the pure `build_resources` for one sidecar and for the gateway, and the registry.
+Target: <= 1 s.
+
+    .venv/bin/python benchmarks/bench_translate.py
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _mesh import summary
+
+from istiolab.local.model import MeshSettings, Proxy
+from istiolab.local.registry import build_registry, gateway_pod
+from istiolab.local.translate import build_resources
+
+NET = "networking.istio.io/v1"
+
+
+def objects(services: int = 100, entries: int = 400) -> list[dict]:
+    out: list[dict] = [
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": "bench", "labels": {"istio-injection": "enabled"}},
+        }
+    ]
+    out.append(
+        {
+            "apiVersion": NET,
+            "kind": "Gateway",
+            "metadata": {"name": "gw", "namespace": "bench"},
+            "spec": {
+                "selector": {"istio": "ingressgateway"},
+                "servers": [
+                    {"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}
+                ],
+            },
+        }
+    )
+    for i in range(services):
+        name = f"svc{i:03d}"
+        out.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": name, "namespace": "bench", "labels": {"app": name}},
+                "spec": {
+                    "selector": {"app": name},
+                    "ports": [{"name": "http", "port": 9080, "targetPort": 9080}],
+                },
+            }
+        )
+        out.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": f"{name}-v1", "namespace": "bench"},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": {"app": name}},
+                    "template": {
+                        "metadata": {"labels": {"app": name, "version": "v1"}},
+                        "spec": {
+                            "containers": [
+                                {
+                                    "name": "app",
+                                    "image": "docker.io/istio/examples-bookinfo-details-v1:1.20.2",
+                                    "ports": [{"containerPort": 9080}],
+                                }
+                            ]
+                        },
+                    },
+                },
+            }
+        )
+        out.append(
+            {
+                "apiVersion": NET,
+                "kind": "DestinationRule",
+                "metadata": {"name": name, "namespace": "bench"},
+                "spec": {
+                    "host": name,
+                    "trafficPolicy": {"connectionPool": {"http": {"http1MaxPendingRequests": 10}}},
+                    "subsets": [{"name": v, "labels": {"version": v}} for v in ("v1", "v2", "v3")],
+                },
+            }
+        )
+        out.append(
+            {
+                "apiVersion": NET,
+                "kind": "VirtualService",
+                "metadata": {"name": name, "namespace": "bench"},
+                "spec": {
+                    "hosts": [name],
+                    "gateways": ["mesh", "gw"] if i < 20 else ["mesh"],
+                    "http": [
+                        {
+                            "match": [{"headers": {"end-user": {"exact": "jason"}}}],
+                            "route": [{"destination": {"host": name, "subset": "v2"}}],
+                        },
+                        {
+                            "route": [
+                                {"destination": {"host": name, "subset": "v1"}, "weight": 80},
+                                {"destination": {"host": name, "subset": "v3"}, "weight": 20},
+                            ],
+                            "timeout": "5s",
+                            "retries": {"attempts": 2, "perTryTimeout": "1s"},
+                        },
+                    ],
+                },
+            }
+        )
+    for i in range(entries):
+        host = f"ext{i:03d}.example.com"
+        out.append(
+            {
+                "apiVersion": NET,
+                "kind": "ServiceEntry",
+                "metadata": {"name": f"ext{i:03d}", "namespace": "bench"},
+                "spec": {
+                    "hosts": [host],
+                    "location": "MESH_EXTERNAL",
+                    "resolution": "DNS",
+                    "ports": [{"number": 80, "name": "http", "protocol": "HTTP"}],
+                },
+            }
+        )
+        out.append(
+            {
+                "apiVersion": NET,
+                "kind": "VirtualService",
+                "metadata": {"name": f"ext{i:03d}", "namespace": "bench"},
+                "spec": {
+                    "hosts": [host],
+                    "http": [{"route": [{"destination": {"host": host}}], "timeout": "3s"}],
+                },
+            }
+        )
+    return out
+
+
+def main() -> None:
+    objs = objects()
+    istio = [o for o in objs if o["apiVersion"].startswith("networking.istio.io")]
+    print(f"objects: {len(objs)} ({len(istio)} Istio resources, 100 services)")
+    settings = MeshSettings(octet=10)
+    t0 = time.perf_counter()
+    registry, _ = build_registry(objs, settings, {})
+    print(f"registry: {(time.perf_counter() - t0) * 1000:.1f} ms ({len(registry.pods)} pods)")
+    sidecar = Proxy("sidecar", registry.pods[0])
+    gateway = Proxy("router", gateway_pod(settings))
+    for label, proxy in (("sidecar", sidecar), ("gateway", gateway)):
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            res = build_resources(objs, registry, proxy, settings)
+            times.append(time.perf_counter() - t0)
+        sizes = {k.rsplit(".", 1)[-1]: len(v) for k, v in res.by_type().items()}
+        print(f"build_resources({label}): {summary(times)} resources={sizes}")
+
+
+if __name__ == "__main__":
+    main()
