@@ -116,7 +116,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 def _console():
     from rich.console import Console
 
-    return Console(highlight=False)
+    return Console(highlight=False, soft_wrap=True)
 
 
 # ---------------------------------------------------------------- up / down
@@ -181,7 +181,7 @@ def up(
     if seeded:
         console.print(f"[dim]applied {seeded}[/]")
     if detach:
-        _detach(state, console, timeout)
+        _detach(state, console, timeout, t0)
     else:
 
         def report(kind: str, msg: str) -> None:
@@ -254,8 +254,7 @@ def _finish_up(state: StateDir, console: Any, t0: float, foreground: bool) -> No
         console.print("  Stop with `istiolab down`.")
 
 
-def _detach(state: StateDir, console: Any, timeout: float) -> None:
-    t0 = time.monotonic()
+def _detach(state: StateDir, console: Any, timeout: float, t0: float) -> None:
     state.create()
     log_path = state.logs / "supervisor.log"
     argv = [sys.executable, "-m", "istiolab", "up", "--serve", "--state-dir", str(state.root)]
