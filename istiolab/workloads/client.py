@@ -286,6 +286,13 @@ def send(
             conn.close()
 
 
+def _readable(sock: socket.socket) -> bool:
+    """An idle keep-alive socket is readable only when the peer closed (or broke) it."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
+
+
 class Session:
     """Keep-alive connections for an app's outbound calls (thread-safe).
 
@@ -314,8 +321,7 @@ class Session:
             pool = self._idle.get(key) or []
             while pool:
                 conn = pool.pop()
-                sock = conn.sock
-                if sock is not None and not select.select([sock], [], [], 0)[0]:
+                if conn.sock is not None and not _readable(conn.sock):
                     return conn
                 conn.close()  # readable while idle: closed by the peer
         return None

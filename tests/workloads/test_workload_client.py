@@ -201,3 +201,30 @@ def test_histogram_percentiles_follow_fortio():
     assert h.percentile(50) == pytest.approx(0.003 + 0.001 * (50 - 30) / 60)
     assert h.percentile(100) == 0.0115
     assert h.percentile(5) == 0.0005
+
+
+def test_session_drops_connections_the_server_closed(request):
+    """A keep-alive connection closed by the server while idle is not reused."""
+    srv = socket.socket()
+    srv.bind((new_ip(), 9080))
+    srv.listen(8)
+    request.addfinalizer(srv.close)
+    accepted = []
+
+    def run():
+        while True:
+            try:
+                conn, addr = srv.accept()
+            except OSError:
+                return
+            accepted.append(addr)
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            conn.close()  # no "Connection: close": the client learns it only from the socket
+
+    threading.Thread(target=run, daemon=True).start()
+    session = Session(hosts={"svc": srv.getsockname()[0]})
+    for _ in range(3):
+        resp = session.request("http://svc:9080/")
+        assert (resp.status, resp.body, resp.error) == (200, b"ok", None)
+    assert len(accepted) == 3
