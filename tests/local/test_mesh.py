@@ -15,13 +15,16 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+import yaml
 
 from istiolab import manifests
 from istiolab.cli import main
@@ -281,6 +284,62 @@ def test_request_from_a_pod(mesh):
     assert code == 1 and "no workload 'nosuch' in namespace default" in err
 
 
+def test_request_without_sidecar_reports_a_reset_like_curl(mesh, loopback):
+    legacy = [manifests.namespace("legacy", injection=False), *manifests.sleep("legacy")]
+    out = mesh.apply(legacy)
+    assert "pod/legacy/sleep-" in out
+    pod = next(p for p in mesh.status()["pods"] if p["namespace"] == "legacy")
+    assert pod["ready"] and not pod["sidecar"]
+    # a server that accepts and resets every connection (SO_LINGER 0 -> RST)
+    host = loopback()
+    server = socket.socket()
+    server.bind((host, 18081))
+    server.listen(4)
+
+    def reset_all() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = server.accept()
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                conn.recv(1024)
+                conn.close()
+
+    threading.Thread(target=reset_all, daemon=True).start()
+    try:
+        code, out, err = mesh.cli("request", "--from", "sleep.legacy", f"http://{host}:18081/")
+    finally:
+        server.close()
+    assert code == 56, (out, err)
+    assert out.strip() == "000"
+    assert "Connection reset by peer" in err
+    # the same pod reaches a meshed service in plaintext by its name (no sidecar)
+    code, out, _ = mesh.cli(
+        "request", "--from", "sleep.legacy", "http://details.default:9080/details/0"
+    )
+    assert (code, out.strip()) == (0, "200")
+    mesh.delete(legacy)
+
+
+def test_get_delete_and_gateway_url(mesh):
+    code, out, _ = mesh.cli("gateway-url")
+    assert (code, out.strip()) == (0, f"http://{GATEWAY}:{PORT}")
+    table = mesh.ok("get", "svc")
+    assert table.splitlines()[0].split() == ["NAME", "PORT(S)"]
+    assert any(line.split()[0] == "reviews" for line in table.splitlines())
+    as_yaml = mesh.ok("get", "gateway", "bookinfo-gateway", "-o", "yaml")
+    assert yaml.safe_load(as_yaml)["spec"]["selector"] == {"istio": "ingressgateway"}
+    code, _, err = mesh.cli("get", "virtualservice", "nosuch")
+    assert code == 1 and 'VirtualService "nosuch" not found' in err
+    code, _, err = mesh.cli("get", "virtualsvc")
+    assert code == 1 and "KIND='virtualsvc' is not allowed" in err
+    mesh.apply(manifests.destination_rules(services=("ratings",)))
+    assert "destinationrule.networking.istio.io/ratings deleted" in mesh.ok(
+        "delete", "dr", "ratings"
+    )
+    code, _, err = mesh.cli("delete", "dr", "ratings")
+    assert code == 1 and "not found" in err
+
+
 # ------------------------------------------------------------------ request routing task
 
 
@@ -491,3 +550,9 @@ def test_down_stops_every_process(mesh):
     assert mesh.state.running_pid() is None
     code, out, _ = mesh.cli("status")
     assert code == 0 and "not running" in out
+    # the config outlives the mesh: get and apply work on the persisted store
+    assert "bookinfo" in mesh.ok("get", "vs")
+    out = mesh.apply(manifests.traffic_preset("all-v1"))
+    assert "virtualservice.networking.istio.io/reviews created" in out
+    code, _, err = mesh.cli("proxy-status")
+    assert code == 1 and "not running" in err
