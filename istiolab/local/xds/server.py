@@ -283,7 +283,10 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         out = []
         for t in TYPE_ORDER:
             if t in stream.names:
-                response = self._response(stream, t, force=False)
+                # a changed EDS cluster is re-created by Envoy and warms until it gets its
+                # endpoints again: after a CDS push, EDS is re-sent even if unchanged (istiod)
+                cds_sent = any(r.type_url == CLUSTER_TYPE for r in out)
+                response = self._response(stream, t, force=t == ENDPOINT_TYPE and cds_sent)
                 if response is not None:
                     out.append(response)
         with self._changed:
