@@ -34,7 +34,11 @@ def _address(text: str) -> tuple[str, int]:
 
 def build_app(impl: WorkloadImpl, ctx):
     """The request handler for `impl` (imports only what that app needs)."""
-    if impl.kind in ("productpage", "details", "reviews", "ratings"):
+    if impl.kind == "productpage":
+        from istiolab.workloads.productpage import productpage_app
+
+        return productpage_app(ctx)
+    if impl.kind in ("details", "reviews", "ratings"):
         from istiolab.workloads import bookinfo
 
         if impl.kind == "reviews":

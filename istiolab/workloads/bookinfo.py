@@ -1,11 +1,8 @@
-"""Bookinfo: productpage, details, reviews v1/v2/v3 and ratings, as the Istio tasks see them.
+"""Bookinfo's details, reviews v1/v2/v3 and ratings, and what all four services share.
 
 Behaviours reproduced from the upstream sample (written anew here):
 
-- productpage calls ``details:9080/details/0`` once and ``reviews:9080/reviews/0`` up to
-  twice (the deliberate double try the fault-injection task shows), each with a 3 s
-  timeout; it forwards the tracing and context headers and, once a user signed in,
-  ``end-user: <name>``.
+- productpage (`istiolab.workloads.productpage`) uses the timeouts and texts defined here.
 - reviews v1 never calls ratings; v2 (black stars) calls it with a 10 s timeout, v3 (red)
   with 2.5 s; a failed call still answers 200 with a per-review
   ``"Ratings service is currently unavailable"``. reviews names its pod (``podname``).
@@ -14,18 +11,13 @@ Behaviours reproduced from the upstream sample (written anew here):
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import random
 import re
-import secrets
 import sys
 import threading
 import time
 
-from istiolab.workloads import productpage_html as pages
 from istiolab.workloads.client import Response as Upstream
 from istiolab.workloads.context import PodContext
 from istiolab.workloads.server import App, Request, Response
@@ -111,170 +103,19 @@ def forward_headers(request: Request, names: tuple[str, ...] = FORWARD_HEADERS) 
     return out
 
 
-def _json(data: object, status: int = 200) -> Response:
+def json_response(data: object, status: int = 200) -> Response:
     return Response(status, json.dumps(data).encode(), "application/json")
 
 
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-# ---------------------------------------------------------------- productpage
-
-
-_SESSION_KEY = b"istiolab-bookinfo-productpage"  # shared by every replica, like upstream
-
-
-def _sign(payload: bytes) -> str:
-    return hmac.new(_SESSION_KEY, payload, hashlib.sha256).hexdigest()[:32]
-
-
-def encode_session(data: dict) -> str:
-    payload = base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode())
-    return f"{payload.decode().rstrip('=')}.{_sign(payload.rstrip(b'='))}"
-
-
-def decode_session(cookie: str) -> dict:
-    payload, _, signature = cookie.partition(".")
-    if not payload or not hmac.compare_digest(_sign(payload.encode()), signature):
-        return {}
-    try:
-        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _session_user(request: Request) -> str:
-    cookies = request.cookies()
-    user = decode_session(cookies.get("session", "")).get("user")
-    return str(user) if user else ""
-
-
-def _trace_headers(request: Request) -> dict[str, str]:
-    """b3 propagation: the incoming span's ids verbatim, or a fresh sampled trace."""
-    if request.headers.get("x-b3-traceid") and request.headers.get("x-b3-spanid"):
-        out = forward_headers(request, B3_HEADERS)
-        out.setdefault("x-b3-sampled", "1")
-        return out
-    trace_id = secrets.token_hex(8)
-    return {"x-b3-traceid": trace_id, "x-b3-spanid": trace_id, "x-b3-sampled": "1"}
-
-
-def productpage_headers(request: Request) -> dict[str, str]:
-    headers = _trace_headers(request)
-    user = _session_user(request)
-    if user:
-        headers["end-user"] = user
-    names = tuple(n for n in FORWARD_HEADERS if n not in B3_HEADERS and n != "end-user")
-    headers.update(forward_headers(request, names))
-    return headers
-
-
-def _get_json(resp: Upstream) -> object | None:
+def get_json(resp: Upstream) -> object | None:
     try:
         return resp.json()
     except ValueError:
         return None
 
 
-def productpage_app(ctx: PodContext) -> App:
-    details_url = service_url(ctx, "details")
-    reviews_url = service_url(ctx, "reviews")
-    ratings_url = service_url(ctx, "ratings")
-    session = ctx.session
-    # FLOOD_FACTOR: extra, ignored reviews calls per page (the rate-limiting demo)
-    flood = ctx.getenv("FLOOD_FACTOR") or "0"
-    flood_factor = int(flood) if flood.isdigit() else 0
-
-    def get_details(product_id: str, headers: dict) -> tuple[int, object]:
-        resp = session.request(
-            f"{details_url}/details/{product_id}", headers=headers, timeout=DETAILS_TIMEOUT
-        )
-        if resp.status == 200:
-            data = _get_json(resp)
-            if data is not None:
-                return 200, data
-        return resp.status or 500, {"error": DETAILS_UNAVAILABLE}
-
-    def get_reviews(product_id: str, headers: dict) -> tuple[int, object]:
-        resp = None
-        for _ in range(REVIEWS_TRIES):
-            resp = session.request(
-                f"{reviews_url}/reviews/{product_id}", headers=headers, timeout=REVIEWS_TIMEOUT
-            )
-            if resp.status == 200:
-                data = _get_json(resp)
-                if data is not None:
-                    return 200, data
-        return (resp.status if resp else 0) or 500, {"error": REVIEWS_UNAVAILABLE}
-
-    def get_ratings(product_id: str, headers: dict) -> tuple[int, object]:
-        resp = session.request(
-            f"{ratings_url}/ratings/{product_id}", headers=headers, timeout=DETAILS_TIMEOUT
-        )
-        if resp.status == 200:
-            data = _get_json(resp)
-            if data is not None:
-                return 200, data
-        return resp.status or 500, {"error": RATINGS_UNAVAILABLE_PP}
-
-    def redirect_back(request: Request, cookie: str) -> Response:
-        location = request.headers.get("referer") or "/productpage"
-        body = pages.redirect_page(location)
-        return Response(
-            302,
-            body.encode(),
-            "text/html; charset=utf-8",
-            [("Location", location), ("Set-Cookie", cookie)],
-        )
-
-    def app(request: Request) -> Response:
-        path = request.path
-        if path in ("/", "/index.html"):
-            return Response.html(pages.index_page())
-        if path == "/health":
-            return Response.html("Product page is healthy")
-        if path == "/login":
-            if request.method != "POST":
-                return Response.html(pages.error_page(405), 405)
-            form = dict(request.query)
-            ctype = request.headers.get("content-type", "")
-            if "application/x-www-form-urlencoded" in ctype or not ctype:
-                from urllib.parse import parse_qs
-
-                form.update(parse_qs(request.body.decode("utf-8", "replace")))
-            user = (form.get("username") or [""])[0]
-            cookie = f"session={encode_session({'user': user})}; HttpOnly; Path=/"
-            return redirect_back(request, cookie)
-        if path == "/logout":
-            cookie = f"session={encode_session({})}; HttpOnly; Path=/"
-            return redirect_back(request, cookie)
-        if path == "/productpage":
-            headers = productpage_headers(request)
-            d_status, details = get_details("0", headers)
-            for _ in range(flood_factor):
-                get_reviews("0", headers)
-            r_status, reviews = get_reviews("0", headers)
-            html = pages.product_page(
-                PRODUCTS[0], d_status, details, r_status, reviews, _session_user(request)
-            )
-            return Response.html(html)
-        if path == "/api/v1/products":
-            return _json(PRODUCTS)
-        match = re.fullmatch(r"/api/v1/products/([^/]+)(/reviews|/ratings)?", path)
-        if match:
-            headers = productpage_headers(request)
-            fetch = {None: get_details, "/reviews": get_reviews, "/ratings": get_ratings}
-            status, data = fetch[match.group(2)](match.group(1), headers)
-            return _json(data, status)
-        if path.startswith("/static/"):
-            asset = pages.static_asset(path[len("/static/") :])
-            if asset:
-                return Response(200, asset[1], asset[0])
-        return Response.html(pages.error_page(404), 404)
-
-    return app
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------- details
@@ -298,15 +139,15 @@ def details_app(ctx: PodContext) -> App:
     def app(request: Request) -> Response:
         path = request.path
         if path == "/health":
-            return _json({"status": "Details is healthy"})
+            return json_response({"status": "Details is healthy"})
         if path == "/details" or path.startswith("/details/"):
             last = path.rstrip("/").split("/")[-1]
             try:
                 product_id = int(last)
             except ValueError:
-                return _json({"error": "please provide numeric product id"}, 400)
-            return _json(book_details(product_id))
-        return Response.html(pages.error_page(404), 404)
+                return json_response({"error": "please provide numeric product id"}, 400)
+            return json_response(book_details(product_id))
+        return Response.text("Not Found", 404)
 
     return app
 
@@ -332,7 +173,7 @@ def reviews_app(ctx: PodContext, version: str) -> App:
             f"{ratings_url}/ratings/{product_id}", headers=headers, timeout=timeout
         )
         if resp.status == 200:
-            data = _get_json(resp)
+            data = get_json(resp)
             return data if isinstance(data, dict) else None
         if resp.error:
             _log(f"Error: unable to contact {ratings_url}/ratings got exception {resp.error}")
@@ -342,7 +183,7 @@ def reviews_app(ctx: PodContext, version: str) -> App:
 
     def app(request: Request) -> Response:
         if request.path == "/health":
-            return _json({"status": "Reviews is healthy"})
+            return json_response({"status": "Reviews is healthy"})
         match = re.fullmatch(r"/reviews/(-?\d+)", request.path)
         if not match:
             return Response.text("Not Found", 404)
@@ -368,7 +209,7 @@ def reviews_app(ctx: PodContext, version: str) -> App:
             "clustername": clustername,
             "reviews": reviews,
         }
-        return _json(body)
+        return json_response(body)
 
     return app
 
