@@ -93,6 +93,12 @@ class ControlServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        if len(str(self.socket_path).encode()) > 100:  # sun_path holds 108 bytes
+            raise MeshError(
+                f"the state directory path is too long for the control socket "
+                f"({self.socket_path}, {len(str(self.socket_path))} characters, at most 100); "
+                "use a shorter --state-dir"
+            )
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()  # a stale socket from a killed supervisor
         server = _UnixHTTPServer(str(self.socket_path), _RequestHandler)

@@ -36,7 +36,13 @@ from istiolab.local.model import (
 )
 from istiolab.local.registry import gateway_pod
 from istiolab.local.state import StateDir, write_json
-from istiolab.local.supervisor import Managed, ProcessSpec, Supervisor, check_port_free
+from istiolab.local.supervisor import (
+    Managed,
+    ProcessSpec,
+    Supervisor,
+    check_port_free,
+    kill_recorded,
+)
 
 Reporter = Callable[[str, str], None]  # (event kind, message)
 
@@ -120,6 +126,12 @@ class Mesh:
         self.state.create()
         self.state.save_settings(self.settings)
         self.envoy_binary = self.envoy_binary or envoy.find_envoy()
+        # processes left by a supervisor that was killed (they hold our addresses)
+        leftovers = kill_recorded(self.state.read_processes())
+        if leftovers:
+            self.report(
+                "process", f"stopped {len(leftovers)} processes left by a killed supervisor"
+            )
         s = self.settings
         for host, port, what in (
             (s.gateway_host, s.gateway_http_port, "the ingress gateway (HTTP)"),

@@ -556,3 +556,88 @@ def test_down_stops_every_process(mesh):
     assert "virtualservice.networking.istio.io/reviews created" in out
     code, _, err = mesh.cli("proxy-status")
     assert code == 1 and "not running" in err
+
+
+def _other_octet(offset: int) -> int:
+    return 100 + (SESSION_OCTET - 100 + offset) % 150
+
+
+def _wait_running(state: StateDir, timeout: float = 60) -> dict:
+    from istiolab.local.control import ControlClient
+
+    client = ControlClient(state.socket, timeout=5)
+
+    def running() -> bool:
+        try:
+            return client.get("/status")["phase"] == "running"
+        except Exception:
+            return False
+
+    wait_until(running, timeout, "the mesh supervisor")
+    return client.get("/status")
+
+
+def test_foreground_up_tears_down_on_sigterm(tmp_path):
+    octet = _other_octet(31)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "istiolab",
+            "up",
+            "--state-dir",
+            str(tmp_path),
+            "--samples",
+            "sleep",
+            "--octet",
+            str(octet),
+            "--gateway-host",
+            f"127.{octet}.0.3",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        state = StateDir(tmp_path)
+        status = _wait_running(state)
+        pids = [pid for p in status["pods"] for pid in p["pids"].values()]
+        assert len(pids) == 3  # gateway, sleep, its sidecar
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out
+    assert "The local mesh is ready" in out and "sleep-" in out
+    assert "The local mesh is stopped" in out
+    assert [p for p in pids if pid_alive(p)] == []
+    assert state.running_pid() is None and not state.socket.exists()
+
+
+def test_down_after_a_killed_supervisor_stops_the_leftovers(tmp_path):
+    octet = _other_octet(53)
+    proc = cli_subprocess(
+        "up",
+        "--detach",
+        "--state-dir",
+        str(tmp_path),
+        "--samples",
+        "sleep",
+        "--octet",
+        str(octet),
+        "--gateway-host",
+        f"127.{octet}.0.3",
+    )
+    assert proc.returncode == 0, proc.stderr
+    state = StateDir(tmp_path)
+    supervisor = state.running_pid()
+    pids = [r["pid"] for r in state.read_processes()]
+    assert supervisor and len(pids) == 3
+    os.kill(supervisor, signal.SIGKILL)
+    wait_until(lambda: not pid_alive(supervisor), 10, "the supervisor to die")
+    assert all(pid_alive(p) for p in pids)  # its children outlive it...
+    code, out, _ = cli("down", "--state-dir", str(tmp_path))
+    assert code == 0 and "3 leftover processes stopped" in out
+    assert [p for p in pids if pid_alive(p)] == []  # ...until `down`
