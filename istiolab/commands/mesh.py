@@ -474,10 +474,18 @@ def delete(
         from istiolab.local.store import ConfigStore
 
         store = ConfigStore(state.root)
+        missing = []
         for r in refs:
-            click.echo(store.delete(r["kind"], r["name"], r["namespace"]))
-        return
-    _print_change(client.post("/delete", {"refs": refs}))
+            try:
+                click.echo(store.delete(r["kind"], r["name"], r["namespace"]))
+            except NotFoundError as exc:
+                missing.append(str(exc))
+        result: dict = {"errors": missing}
+    else:
+        result = client.post("/delete", {"refs": refs})
+        _print_change(result)
+    if result.get("errors"):
+        raise NotFoundError("; ".join(result["errors"]))
 
 
 @click.command()

@@ -180,9 +180,15 @@ class Mesh:
     def delete(self, refs: list[tuple[str, str, str]]) -> dict:
         with self._apply_lock:
             lines: list[str] = []
+            missing: list[str] = []  # like kubectl: delete what exists, report the rest
             for kind, name, namespace in refs:
-                lines.append(self.store.delete(kind, name, namespace))
-            return {"lines": lines, **self._reconcile()}
+                try:
+                    lines.append(self.store.delete(kind, name, namespace))
+                except NotFoundError as exc:
+                    missing.append(str(exc))
+            if not lines and missing:
+                raise NotFoundError("; ".join(missing))
+            return {"lines": lines, "errors": missing, **self._reconcile()}
 
     # xDS callback
     def _resources_for(self, node_id: str) -> ProxyResources | None:

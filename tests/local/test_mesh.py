@@ -338,6 +338,14 @@ def test_get_delete_and_gateway_url(mesh):
     )
     code, _, err = mesh.cli("delete", "dr", "ratings")
     assert code == 1 and "not found" in err
+    # like kubectl: what exists is deleted, what does not is reported (exit 1)
+    mesh.apply(manifests.destination_rules(services=("details",)))
+    both = manifests.destination_rules(services=("details", "ratings"))
+    code, out, err = mesh.cli("delete", "-f", "-", stdin=manifests.to_yaml(both))
+    assert code == 1
+    assert "destinationrule.networking.istio.io/details deleted" in out
+    assert 'DestinationRule "ratings" not found' in err
+    assert mesh.ok("get", "dr", "-o", "json").count('"name": "details"') == 0
 
 
 # ------------------------------------------------------------------ request routing task
