@@ -377,6 +377,14 @@ def test_end_user_jason_gets_v2(mesh, restore):
     jason = versions(10, headers={"Cookie": session})
     assert jason == {"v2": 10}
     assert versions(20) == {"v1": 20}
+    # the same rule seen from inside the mesh, with the header set by hand (-H)
+    url = "http://reviews:9080/reviews/0"
+    code, out, _ = mesh.cli(
+        "request", "--from", "productpage", url, "-H", "end-user: jason", "-o", "json"
+    )
+    assert code == 0 and '"color": "black"' in json.loads(out)["body"]
+    code, out, _ = mesh.cli("request", "--from", "productpage", url, "-o", "json")
+    assert code == 0 and "color" not in json.loads(out)["body"]
 
 
 def test_weighted_50_50_v1_v3(mesh, restore):
