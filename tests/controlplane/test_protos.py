@@ -84,7 +84,15 @@ def test_rich_config_parses():
             "hosts": ["bookinfo.app"],
             "gateways": ["tls"],
             "http": [
-                {"route": [{"destination": {"host": "productpage", "port": {"number": 9080}}}]}
+                {
+                    "corsPolicy": {
+                        "allowOrigins": [{"prefix": "https://"}],
+                        "allowMethods": ["GET"],
+                        "maxAge": "1h",
+                        "allowCredentials": False,
+                    },
+                    "route": [{"destination": {"host": "productpage", "port": {"number": 9080}}}],
+                }
             ],
         },
     }

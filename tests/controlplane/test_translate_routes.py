@@ -251,3 +251,59 @@ def test_outbound_traffic_policy_catch_all(mode, expected):
     last = res.routes["http_proxy"]["virtual_hosts"][-1]
     assert last["domains"] == ["*"]
     assert {k: v for k, v in last["routes"][0].items() if k not in ("name", "match")} == expected
+
+
+def test_wildcard_virtual_service_host_applies_when_no_exact_one():
+    wild = virtual_service(
+        "all", ["*.default.svc.cluster.local"], [{"route": [{"destination": {"host": "ratings"}}]}]
+    )
+    exact = virtual_service(
+        "reviews", ["reviews"], [{"route": [{"destination": {"host": "reviews", "subset": "v2"}}]}]
+    )
+    res, _, _ = sidecar(bookinfo_world(wild, exact))
+    assert vhost(res, "details.default.svc.cluster.local:9080")["routes"][0]["route"][
+        "cluster"
+    ] == ("outbound|9080||ratings.default.svc.cluster.local")
+    assert vhost(res, f"{REVIEWS}:9080")["routes"][0]["route"]["cluster"] == (
+        f"outbound|9080|v2|{REVIEWS}"
+    )
+
+
+def test_cors_policy_per_route_and_filter_order():
+    vs = virtual_service(
+        "reviews",
+        ["reviews"],
+        [
+            {
+                "corsPolicy": {
+                    "allowOrigins": [{"exact": "https://example.com"}, {"regex": ".*\\.lab"}],
+                    "allowMethods": ["GET", "POST"],
+                    "allowHeaders": ["x-a"],
+                    "exposeHeaders": ["x-b"],
+                    "maxAge": "24h",
+                    "allowCredentials": True,
+                },
+                "route": [{"destination": {"host": "reviews"}}],
+            }
+        ],
+    )
+    res, _, _ = sidecar(bookinfo_world(vs))
+    cors = vhost(res, f"{REVIEWS}:9080")["routes"][0]["typed_per_filter_config"][
+        "envoy.filters.http.cors"
+    ]
+    assert cors["allow_origin_string_match"] == [
+        {"exact": "https://example.com"},
+        {"safe_regex": {"regex": ".*\\.lab"}},
+    ]
+    assert (cors["allow_methods"], cors["max_age"], cors["allow_credentials"]) == (
+        "GET,POST",
+        "86400",
+        True,
+    )
+    hcm = res.listeners["virtualOutbound"]["filter_chains"][0]["filters"][0]["typed_config"]
+    assert [f["name"].rsplit(".", 1)[1] for f in hcm["http_filters"]] == [
+        "dynamic_forward_proxy",
+        "cors",
+        "fault",
+        "router",
+    ]

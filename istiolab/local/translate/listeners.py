@@ -18,6 +18,7 @@ from istiolab.local.translate import names
 from istiolab.local.translate.clusters import DNS_CACHE
 from istiolab.local.translate.common import socket_address
 from istiolab.local.translate.context import Context
+from istiolab.local.translate.cors import FILTER as CORS
 from istiolab.local.translate.meshconfig import MeshConfig
 from istiolab.local.translate.resilience import FAULT_FILTER, FAULT_TYPE
 
@@ -109,7 +110,8 @@ def hcm(
     route_config: dict | None = None,
     filters: list[dict] | None = None,
 ) -> dict:
-    """An HTTP connection manager filter (fault before router; Envoy headers kept)."""
+    """An HTTP connection manager filter: ``filters`` (e.g. RBAC, jwt_authn, dynamic
+    forward proxy), then cors, fault, router, as Istio orders them; Envoy headers kept."""
     config: dict = {
         "@type": HCM_TYPE,
         "stat_prefix": stat_prefix,
@@ -118,7 +120,7 @@ def hcm(
         "use_remote_address": False,
         "normalize_path": True,
         "upgrade_configs": [{"upgrade_type": "websocket"}],
-        "http_filters": [*(filters or []), FAULT, ROUTER],
+        "http_filters": [*(filters or []), CORS, FAULT, ROUTER],
         "access_log": access_log(mesh),
     }
     if rds is not None:

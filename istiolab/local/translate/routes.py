@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from istiolab.local.translate import names, resilience
 from istiolab.local.translate.common import duration, labels_match, meta, string_match
 from istiolab.local.translate.context import Context, ServiceHost
+from istiolab.local.translate.cors import CORS_FILTER, cors_policy
 from istiolab.local.translate.policy import effective_policy, hash_policy
 
 ROUTE_TYPE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
@@ -154,9 +155,15 @@ def route_action(ctx: Context, http: Mapping, ns: str, port: int | None) -> dict
     else:
         out["route"] = _forward(ctx, http, ns, port)
     out.update(header_operations(http.get("headers")))
+    per_filter = {}
     fault = resilience.fault(http.get("fault"))
     if fault:
-        out["typed_per_filter_config"] = {resilience.FAULT_FILTER: fault}
+        per_filter[resilience.FAULT_FILTER] = fault
+    cors = cors_policy(http.get("corsPolicy"))
+    if cors:
+        per_filter[CORS_FILTER] = cors
+    if per_filter:
+        out["typed_per_filter_config"] = per_filter
     return out
 
 
@@ -275,7 +282,8 @@ def qualify_match_gateways(vs: Mapping) -> Mapping:
 
 
 def mesh_virtual_service(ctx: Context, host: str) -> dict | None:
-    """The VirtualService bound to ``mesh`` that owns a host (own namespace first)."""
+    """The VirtualService bound to ``mesh`` that owns a host: an exact host over a
+    wildcard (``*.default.svc.cluster.local``), the proxy's namespace first, then the oldest."""
     found = []
     for i, vs in enumerate(ctx.visible("VirtualService")):
         if "mesh" not in gateway_names(vs):
@@ -283,9 +291,11 @@ def mesh_virtual_service(ctx: Context, host: str) -> dict | None:
         _, ns = meta(vs)
         hosts = [ctx.fqdn(h, ns) for h in (vs.get("spec") or {}).get("hosts") or []]
         if host in hosts:
-            found.append((0 if ns == ctx.namespace else 1, i, vs))
-    found.sort(key=lambda f: (f[0], f[1]))
-    return qualify_match_gateways(found[0][2]) if found else None
+            found.append((0, 0 if ns == ctx.namespace else 1, i, vs))
+        elif any(h.startswith("*") and names.host_matches(h, host) for h in hosts):
+            found.append((1, 0 if ns == ctx.namespace else 1, i, vs))
+    found.sort(key=lambda f: f[:3])
+    return qualify_match_gateways(found[0][3]) if found else None
 
 
 def sidecar_route_config(ctx: Context) -> dict:

@@ -17,6 +17,7 @@ import envoy.config.route.v3.route_pb2
 import envoy.extensions.access_loggers.file.v3.file_pb2
 import envoy.extensions.access_loggers.stream.v3.stream_pb2
 import envoy.extensions.clusters.dynamic_forward_proxy.v3.cluster_pb2
+import envoy.extensions.filters.http.cors.v3.cors_pb2
 import envoy.extensions.filters.http.dynamic_forward_proxy.v3.dynamic_forward_proxy_pb2
 import envoy.extensions.filters.http.fault.v3.fault_pb2
 import envoy.extensions.filters.http.jwt_authn.v3.config_pb2
