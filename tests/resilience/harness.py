@@ -1,0 +1,224 @@
+"""Shared helpers for the resilience acceptance tests (issue 4): one running local mesh,
+traffic through the gateway and from inside pods, Envoy stats and access logs, binomial
+intervals, and "external" HTTP servers on loopback outside the mesh.
+
+The mesh itself is driven with the CLI helpers of tests/local (imported, not copied).
+"""
+
+from __future__ import annotations
+
+import http.client
+import http.server
+import json
+import math
+import random
+import re
+import threading
+import time
+from collections import Counter
+from urllib.parse import urlencode
+
+from local.conftest import SESSION_OCTET as LOCAL_OCTET
+from local.test_mesh import Mesh
+
+from istiolab import manifests
+from istiolab.local.supervisor import wait_until
+from istiolab.workloads import client
+
+# our own 127.<octet> (never the one tests/local picked for this session)
+OCTET = random.SystemRandom().choice([o for o in range(100, 250) if o != LOCAL_OCTET])
+GATEWAY = f"127.{OCTET}.0.3"
+PORT = 8080
+EXTERNAL_HOST = f"127.{OCTET}.250.20"  # outside the mesh: no pod, no sidecar
+Z99 = 2.576  # two-sided 99 % normal quantile
+
+
+def binomial_interval(n: int, p: float, z: float = Z99) -> tuple[float, float]:
+    """The count interval n*p +- z*sqrt(n*p*(1-p)) (normal approximation)."""
+    half = z * math.sqrt(n * p * (1 - p))
+    return n * p - half, n * p + half
+
+
+# ------------------------------------------------------------------ the gateway
+
+
+def gateway(
+    path: str,
+    *,
+    method: str = "GET",
+    headers: dict | None = None,
+    body: str | None = None,
+    timeout: float = 30,
+) -> tuple[int, dict, str, float]:
+    """(status, lower-case headers, body, seconds) of one request through the gateway."""
+    conn = http.client.HTTPConnection(GATEWAY, PORT, timeout=timeout)
+    began = time.monotonic()
+    try:
+        conn.request(method, path, body=body, headers={"Host": "bookinfo.app", **(headers or {})})
+        resp = conn.getresponse()
+        text = resp.read().decode(errors="replace")
+        elapsed = time.monotonic() - began
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, text, elapsed
+    finally:
+        conn.close()
+
+
+def login(user: str) -> dict:
+    """Sign in on productpage as the Istio tasks do; returns the Cookie header to send."""
+    status, headers, _, _ = gateway(
+        "/login",
+        method="POST",
+        body=urlencode({"username": user, "passwd": "password"}),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert status == 302, status
+    return {"Cookie": headers["set-cookie"].split(";", 1)[0]}
+
+
+# ------------------------------------------------------------------ the mesh
+
+
+class ResilienceMesh(Mesh):
+    """tests/local's CLI-driven mesh handle plus in-pod traffic, stats and access logs."""
+
+    def apply_yaml(self, text: str) -> str:
+        return self.ok("apply", "-f", "-", stdin=text)
+
+    def delete_yaml(self, text: str) -> str:
+        return self.ok("delete", "-f", "-", stdin=text)
+
+    def pods(self, **labels: str) -> list[dict]:
+        return [
+            p
+            for p in self.status()["pods"]
+            if all(p["labels"].get(k) == v for k, v in labels.items())
+        ]
+
+    def send(self, source: str, url: str, **kwargs) -> client.Response:
+        """One request from inside `source`'s pod (deployment name) through its sidecar."""
+        pod = self.pod(source)
+        return client.send(
+            url,
+            source_ip=pod["app_ip"],
+            proxy=f"http://{pod['ip']}:15001",
+            namespace=pod["namespace"],
+            **kwargs,
+        )
+
+    def load(self, source: str, url: str, count: int, concurrency: int, *headers: str) -> dict:
+        """`istiolab request --count N --concurrency C -o json` from `source`."""
+        args = ["request", "--from", source, url, "--count", str(count)]
+        args += ["--concurrency", str(concurrency), "-o", "json"]
+        for h in headers:
+            args += ["-H", h]
+        return json.loads(self.ok(*args))
+
+    def stats(self, workload: str, regex: str) -> dict[str, int]:
+        """Counters and gauges of `workload`'s Envoy (through `istiolab proxy-stats`)."""
+        out: dict[str, int] = {}
+        for line in self.ok("proxy-stats", workload, "--filter", regex).splitlines():
+            name, sep, value = line.rpartition(": ")
+            if sep and value.strip().lstrip("-").isdigit():
+                out[name] = int(value)
+        return out
+
+    def stat(self, workload: str, name: str) -> int:
+        found = self.stats(workload, "^" + re.escape(name) + "$")
+        assert name in found, f"no stat {name} on {workload}: {found}"
+        return found[name]
+
+    def access_log(self, deployment: str) -> str:
+        """The sidecar access log of `deployment`'s (first) pod, as the state dir holds it."""
+        pod = self.pod(deployment)
+        path = self.state.logs / f"{pod['namespace']}.{pod['name']}.envoy.out"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def log_lines(self, deployment: str, *needles: str) -> list[str]:
+        return [
+            line
+            for line in self.access_log(deployment).splitlines()
+            if all(n in line for n in needles)
+        ]
+
+    def wait_log(self, deployment: str, *needles: str, count: int = 1, timeout=15) -> list[str]:
+        """Poll (backoff) until `count` access log lines of `deployment` hold all `needles`."""
+        wait_until(
+            lambda: len(self.log_lines(deployment, *needles)) >= count,
+            timeout,
+            f"{count} access log line(s) of {deployment} with {needles}",
+        )
+        return self.log_lines(deployment, *needles)
+
+    def restore_samples(self) -> None:
+        """The samples as `up` deployed them (httpbin v1 only) and no routing rules."""
+        for kind in ("VirtualService", "DestinationRule", "ServiceEntry"):
+            for item in json.loads(self.ok("get", kind, "-o", "json"))["items"]:
+                if (kind, item["metadata"]["name"]) != ("VirtualService", "bookinfo"):
+                    self.ok("delete", kind, item["metadata"]["name"])
+        code, _, _ = self.cli("get", "configmap", "istio", "-n", "istio-system")
+        if code == 0:
+            self.ok("delete", "configmap", "istio", "-n", "istio-system")
+        code, _, _ = self.cli("get", "deployment", "httpbin-v2")
+        if code == 0:
+            self.ok("delete", "deployment", "httpbin-v2")
+        self.apply(manifests.httpbin() + manifests.bookinfo_gateway())
+
+
+# ------------------------------------------------------------------ outside the mesh
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: ExternalServer
+
+    def do_GET(self) -> None:
+        srv = self.server
+        rid = self.headers.get("x-request-id", "")
+        with srv.lock:
+            srv.hits.append((self.path, self.headers.get("Host", ""), rid))
+            srv.attempts[rid] += 1
+            attempt = srv.attempts[rid]
+        status = 503 if attempt <= srv.fail_first else 200
+        body = json.dumps({"server": srv.label, "attempt": attempt, "path": self.path}).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+class ExternalServer(http.server.ThreadingHTTPServer):
+    """An HTTP server outside the mesh (no sidecar) on loopback, started by a test.
+
+    It records (path, Host, x-request-id) per request; with ``fail_first=N`` it answers 503
+    to the first N attempts of every request (same x-request-id, as Envoy retries carry it)
+    and 200 afterwards: a deterministic flaky upstream.
+    """
+
+    daemon_threads = True
+
+    def __init__(self, host: str = EXTERNAL_HOST, label: str = "external", fail_first=0):
+        super().__init__((host, 0), _Handler)
+        self.label = label
+        self.fail_first = fail_first
+        self.lock = threading.Lock()
+        self.hits: list[tuple[str, str, str]] = []
+        self.attempts: Counter[str] = Counter()
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self.server_address[:2]
+        return str(host), int(port)
+
+    def paths(self, path: str) -> list[tuple[str, str, str]]:
+        return [h for h in self.hits if h[0] == path]
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        self._thread.join(5)
