@@ -271,6 +271,8 @@ class Mesh:
         deadline = time.monotonic() + self.ready_timeout
         delay = 0.005
         while pending:
+            if self.shutdown_requested.is_set() and self.phase == "starting":
+                raise KeyboardInterrupt  # Ctrl-C / SIGTERM / `down` while starting
             done = [n for n in pending if self.supervisor.is_ready(n)]
             for n in done:
                 pending.remove(n)
