@@ -8,6 +8,7 @@ from istiolab import manifests as m
 from istiolab.errors import ConfigError
 from istiolab.local.translate import findings
 from istiolab.local.translate.meshconfig import parse_mesh
+from istiolab.local.xds import to_any
 
 from .helpers import (
     bookinfo_world,
@@ -400,3 +401,44 @@ def test_bad_mesh_config_names_the_field_and_allowed_values():
         parse_mesh("outboundTrafficPolicy:\n  mode: DENY\n")
     with pytest.raises(ConfigError, match=r"accessLogEncoding='XML'.*TEXT or JSON"):
         parse_mesh("accessLogEncoding: XML\n")
+
+
+def test_tls_origination_and_istio_mutual():
+    se = {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "ServiceEntry",
+        "metadata": {"name": "ext", "namespace": "default"},
+        "spec": {
+            "hosts": ["secure.example.com"],
+            "location": "MESH_EXTERNAL",
+            "ports": [{"number": 443, "name": "https", "protocol": "HTTPS"}],
+            "resolution": "DNS",
+        },
+    }
+    dr = destination_rule(
+        "ext",
+        "secure.example.com",
+        trafficPolicy={
+            "tls": {
+                "mode": "MUTUAL",
+                "caCertificates": "/etc/certs/ca.pem",
+                "clientCertificate": "/etc/certs/cert.pem",
+                "privateKey": "/etc/certs/key.pem",
+                "subjectAltNames": ["secure.example.com"],
+            }
+        },
+    )
+    res, _, _ = sidecar(bookinfo_world(se, dr))
+    socket = res.clusters["outbound|443||secure.example.com"]["transport_socket"]
+    ctx = socket["typed_config"]
+    assert ctx["sni"] == "secure.example.com"
+    assert ctx["common_tls_context"]["validation_context"]["trusted_ca"] == {
+        "filename": "/etc/certs/ca.pem"
+    }
+    assert ctx["common_tls_context"]["tls_certificates"][0]["private_key"] == {
+        "filename": "/etc/certs/key.pem"
+    }
+    to_any(res.clusters["outbound|443||secure.example.com"])  # parses into protos
+    mutual = replace_kind(bookinfo_world(), *m.destination_rules(mtls=True))
+    res, _, _ = sidecar(mutual)
+    assert "transport_socket" not in res.clusters["outbound|9080||" + RATINGS]

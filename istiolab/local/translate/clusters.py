@@ -10,10 +10,10 @@ Host, which is what ALLOW_ANY means in that mode.
 from __future__ import annotations
 
 from istiolab.local.translate import names
-from istiolab.local.translate.common import socket_address
+from istiolab.local.translate.common import meta, socket_address
 from istiolab.local.translate.context import Context, ServiceHost
 from istiolab.local.translate.endpoints import addresses, load_assignment
-from istiolab.local.translate.policy import apply_policy, effective_policy
+from istiolab.local.translate.policy import apply_policy, effective_policy, upstream_tls
 
 CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
 ENDPOINT_TYPE = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
@@ -68,6 +68,11 @@ def outbound_cluster(
         assignment = load_assignment(name, addresses(ctx, host, port, labels))
     dr = ctx.destination_rule(host.host)
     policy = effective_policy(dr, port[0], subset)
+    tls = policy.get("tls") or {}
+    secret = _secret(ctx, tls.get("credentialName"), dr) if tls.get("credentialName") else None
+    socket = upstream_tls(tls, host.host, secret)
+    if socket is not None:
+        cluster["transport_socket"] = socket
     if "cluster_type" in cluster:
         apply_policy(cluster, {k: v for k, v in policy.items() if k != "loadBalancer"})
         cluster["lb_policy"] = "CLUSTER_PROVIDED"
@@ -76,6 +81,19 @@ def outbound_cluster(
         if cluster.get("type") == "ORIGINAL_DST":
             assignment = None
     return cluster, assignment
+
+
+def _secret(ctx: Context, name: str, dr: dict | None) -> dict | None:
+    """A Secret named by ``credentialName``, in the DestinationRule's or proxy's namespace."""
+    namespaces = {ctx.namespace, meta(dr)[1] if dr else ctx.namespace}
+    return next(
+        (
+            o
+            for o in ctx.objects
+            if o.get("kind") == "Secret" and meta(o)[0] == name and meta(o)[1] in namespaces
+        ),
+        None,
+    )
 
 
 def outbound_clusters(ctx: Context) -> tuple[dict[str, dict], dict[str, dict]]:

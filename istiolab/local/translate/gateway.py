@@ -120,6 +120,14 @@ def _tls_socket(ctx: Context, gw: Mapping, tls: Mapping) -> dict | None:
     return {"name": "envoy.transport_sockets.tls", "typed_config": body}
 
 
+def _gateway_hcm(ctx: Context, stat_prefix: str, route_name: str) -> dict:
+    """The gateway's HCM: the edge of the mesh, so it uses the client's address
+    (``use_remote_address``, x-forwarded-for appended) as Istio's gateways do."""
+    filt = hcm(stat_prefix, ctx.mesh, rds=route_name)
+    filt["typed_config"]["use_remote_address"] = True
+    return filt
+
+
 def gateway_resources(ctx: Context) -> tuple[dict[str, dict], dict[str, dict]]:
     """(listeners, route configs) of the ingress gateway."""
     http: dict[int, dict[str, dict]] = {}  # bind port -> host -> vhost
@@ -173,7 +181,7 @@ def gateway_resources(ctx: Context) -> tuple[dict[str, dict], dict[str, dict]]:
             "address": socket_address(host_ip, bound),
             "traffic_direction": "OUTBOUND",
             "filter_chains": [
-                {"filters": [hcm(f"outbound_0.0.0.0_{bound}", ctx.mesh, rds=route_name)]}
+                {"filters": [_gateway_hcm(ctx, f"outbound_0.0.0.0_{bound}", route_name)]}
             ],
         }
     for bound, chains in sorted(https.items()):
@@ -181,7 +189,7 @@ def gateway_resources(ctx: Context) -> tuple[dict[str, dict], dict[str, dict]]:
         filter_chains = []
         for chain, route, route_name in chains:
             routes[route_name] = route
-            chain["filters"] = [hcm(f"outbound_0.0.0.0_{bound}", ctx.mesh, rds=route_name)]
+            chain["filters"] = [_gateway_hcm(ctx, f"outbound_0.0.0.0_{bound}", route_name)]
             filter_chains.append(chain)
         listeners[name] = {
             "@type": LISTENER_TYPE,

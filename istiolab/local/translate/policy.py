@@ -214,3 +214,46 @@ def apply_policy(cluster: dict, policy: Mapping, *, http2: bool = False) -> None
         cluster.setdefault("common_lb_config", {})["healthy_panic_threshold"] = {
             "value": float(od.get("minHealthPercent") or 0)
         }
+
+
+UPSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
+
+
+def upstream_tls(tls: Mapping | None, host: str, secret: Mapping | None = None) -> dict | None:
+    """DestinationRule ``tls`` SIMPLE / MUTUAL (TLS origination) -> a transport_socket.
+
+    Certificates come from file paths (``caCertificates``, ``clientCertificate``,
+    ``privateKey``) or from a ``credentialName`` Secret's data (inline). DISABLE and
+    ISTIO_MUTUAL give None here: ISTIO_MUTUAL is the security layer's (workload certs)."""
+    mode = (tls or {}).get("mode")
+    if mode not in ("SIMPLE", "MUTUAL"):
+        return None
+    assert tls is not None
+    data = (secret or {}).get("data") or {}
+
+    def source(path_field: str, data_key: str) -> dict | None:
+        if data.get(data_key):
+            return {"inline_bytes": data[data_key]}
+        if tls.get(path_field):
+            return {"filename": tls[path_field]}
+        return None
+
+    common: dict = {}
+    ca = source("caCertificates", "ca.crt")
+    if ca and not tls.get("insecureSkipVerify"):
+        validation: dict = {"trusted_ca": ca}
+        if tls.get("subjectAltNames"):
+            validation["match_typed_subject_alt_names"] = [
+                {"san_type": "DNS", "matcher": {"exact": san}} for san in tls["subjectAltNames"]
+            ]
+        common["validation_context"] = validation
+    if mode == "MUTUAL":
+        chain, key = source("clientCertificate", "tls.crt"), source("privateKey", "tls.key")
+        if chain and key:
+            common["tls_certificates"] = [{"certificate_chain": chain, "private_key": key}]
+    body: dict = {
+        "@type": UPSTREAM_TLS,
+        "sni": tls.get("sni") or host,
+        "common_tls_context": common,
+    }
+    return {"name": "envoy.transport_sockets.tls", "typed_config": body}
