@@ -307,3 +307,31 @@ def test_cors_policy_per_route_and_filter_order():
         "fault",
         "router",
     ]
+
+
+def test_sidecar_resource_scopes_egress_and_outbound_policy():
+    def sidecar_obj(name, hosts, mode=None, selector=None):
+        spec: dict = {"egress": [{"hosts": hosts}]}
+        if mode:
+            spec["outboundTrafficPolicy"] = {"mode": mode}
+        if selector:
+            spec["workloadSelector"] = {"labels": selector}
+        return {
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "Sidecar",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": spec,
+        }
+
+    namespace_wide = sidecar_obj("default", ["./*"], mode="REGISTRY_ONLY")
+    for_sleep = sidecar_obj("sleep", ["other/*"], selector={"app": "sleep"})
+    objects = bookinfo_world(m.namespace("other"), *m.httpbin("other"), namespace_wide)
+    m.validate_objects([*objects, for_sleep])
+    res, _, _ = sidecar(objects, app="productpage")
+    names = {vh["name"] for vh in res.routes["http_proxy"]["virtual_hosts"]}
+    assert f"{REVIEWS}:9080" in names and "httpbin.other.svc.cluster.local:8000" not in names
+    assert "outbound|8000||httpbin.other.svc.cluster.local" not in res.clusters
+    assert res.routes["http_proxy"]["virtual_hosts"][-1]["name"] == "block_all"
+    res, _, _ = sidecar([*objects, for_sleep])  # the workload's own Sidecar wins
+    names = {vh["name"] for vh in res.routes["http_proxy"]["virtual_hosts"]}
+    assert names == {"httpbin.other.svc.cluster.local:8000", "allow_any"}

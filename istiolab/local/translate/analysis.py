@@ -34,7 +34,7 @@ class Analysis:
 
 def _viewer(namespace: str) -> Proxy:
     pod = Pod("analyzer", namespace, "127.0.0.0", {}, "default", "analyzer", "", (), False)
-    return Proxy("sidecar", pod)
+    return Proxy("router", pod)  # a router: no Sidecar scoping hides hosts from analysis
 
 
 def _destinations(http: Mapping) -> Iterable[Mapping]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from istiolab.local.model import ISTIO_SYSTEM, MeshSettings, Proxy, Registry, Service
 from istiolab.local.translate import names
-from istiolab.local.translate.common import meta
+from istiolab.local.translate.common import labels_match, meta
 from istiolab.local.translate.meshconfig import MeshConfig, mesh_config
 
 
@@ -37,6 +37,47 @@ class Context:
     def __post_init__(self) -> None:
         self.mesh = mesh_config(self.objects)
         self._dr_cache: dict[str, dict | None] = {}
+        mode = ((self.sidecar_scope or {}).get("spec") or {}).get("outboundTrafficPolicy", {})
+        if mode.get("mode"):
+            self.mesh = replace(self.mesh, outbound_mode=mode["mode"])
+
+    @cached_property
+    def sidecar_scope(self) -> dict | None:
+        """The Sidecar resource that applies to this sidecar, as Istio picks it: one in the
+        pod's namespace whose workloadSelector matches, else the namespace's selector-less
+        one, else the root namespace's (istio-system) selector-less one."""
+        if self.proxy.type != "sidecar":
+            return None
+        sidecars = [o for o in self.objects if o.get("kind") == "Sidecar"]
+        labels = self.proxy.pod.labels
+        for obj in sidecars:
+            selector = ((obj.get("spec") or {}).get("workloadSelector") or {}).get("labels")
+            if meta(obj)[1] == self.namespace and selector and labels_match(selector, labels):
+                return obj
+        for ns in (self.namespace, ISTIO_SYSTEM):
+            for obj in sidecars:
+                spec = obj.get("spec") or {}
+                if meta(obj)[1] == ns and not (spec.get("workloadSelector") or {}).get("labels"):
+                    return obj
+        return None
+
+    def in_egress_scope(self, host: str, namespace: str) -> bool:
+        """Whether a Sidecar's ``egress[].hosts`` (``ns/dnsName``) lets this proxy see a host."""
+        spec = (self.sidecar_scope or {}).get("spec") or {}
+        if not spec.get("egress"):
+            return True
+        for egress in spec["egress"]:
+            for entry in egress.get("hosts") or []:
+                ns, _, dns = entry.rpartition("/")
+                if ns == "~":
+                    continue
+                if ns == ".":
+                    ns = meta(self.sidecar_scope)[1]  # type: ignore[arg-type]
+                if ns not in ("*", namespace):
+                    continue
+                if names.host_matches(dns.lower(), host):
+                    return True
+        return False
 
     @property
     def namespace(self) -> str:
@@ -79,7 +120,7 @@ class Context:
             for h in spec.get("hosts") or []:
                 host = self.fqdn(h, ns) if "." not in h else h.lower()
                 out.setdefault(host, ServiceHost(host, ns, ports, entry=se))
-        return out
+        return {h: v for h, v in out.items() if self.in_egress_scope(h, v.namespace)}
 
     def destination_rule(self, host: str) -> dict | None:
         """The DestinationRule for a host as Istio picks it: the proxy's namespace first,
