@@ -189,7 +189,8 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
             ]
 
     def wait_synced(self, node_ids: Iterable[str], timeout: float) -> bool:
-        """True once every given proxy processed the latest push and ACKed all it was sent."""
+        """True once every given proxy processed the latest push and ACKed all it was sent;
+        False at the timeout, or as soon as one of them NACKed what it was sent."""
         wanted = list(node_ids)
         deadline = time.monotonic() + timeout
         with self._changed:
@@ -197,10 +198,18 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
             while True:
                 if all(self._synced(n, target) for n in wanted):
                     return True
+                if any(self._nacked(n, target) for n in wanted):
+                    return False
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
                 self._changed.wait(min(left, 0.5))
+
+    def _nacked(self, node_id: str, target: int) -> bool:
+        s = self._streams.get(node_id)
+        if s is None or s.push_version < target:
+            return False
+        return any(t.nack for t in s.types.values())
 
     def _synced(self, node_id: str, target: int) -> bool:
         s = self._streams.get(node_id)
