@@ -5,10 +5,20 @@
 Envoy JSON dicts with ``"@type"``, keyed by resource name, named as Istio names them.
 ``analyze``/``findings`` report what Istio's analyzers would (IST0101 and friends).
 
+Modules, one concern each: names (Istio naming, host resolution, exportTo), context (what
+one proxy sees: hosts, DestinationRule lookup, Sidecar scoping), meshconfig, clusters,
+endpoints, policy (DestinationRule traffic policy), routes (virtual hosts, matches,
+actions), resilience (fault, timeout, retries, mirror), cors, listeners (sidecar
+listeners, HCM, access log), gateway, analysis.
+
 Conventions the runtime relies on:
 - mesh config: the ``istio`` ConfigMap in ``istio-system`` (``data.mesh``), see meshconfig.py;
 - access logs: ``accessLogFile`` of that mesh config, default ``/dev/stdout`` of each Envoy
-  (capture each Envoy's stdout to its own log file), Istio's TEXT format by default.
+  (capture each Envoy's stdout to its own log file), Istio's TEXT format by default
+  (``accessLogEncoding: JSON`` for JSON, ``accessLogFile: ""`` turns them off);
+- extension point for security: ``listeners.hcm(..., filters=[...])`` puts extra HTTP
+  filters (RBAC, jwt_authn) before cors/fault/router; DestinationRule ``ISTIO_MUTUAL`` is
+  left to that layer (no transport socket is set here for it).
 """
 
 from __future__ import annotations
