@@ -8,7 +8,7 @@ is included, so a converge never needs the network.
 The tag is a hash of everything that goes into the image (suite, package list, this recipe), so
 an image is built once and reused until its content would change.
 
-    .venv/bin/python -m tests.ansible.image      # build if missing, print the image reference
+    .venv/bin/python tests/ansible/molecule_image.py   # build if missing, print the image ref
 """
 
 from __future__ import annotations
