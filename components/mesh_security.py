@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from components._k8s import ISTIO_SYSTEM, deploy, object_group
 from istiolab import manifests
+from istiolab.manifests.security import request_authentication
 
 INGRESS_SELECTOR = {"istio": "ingressgateway"}
 
@@ -74,9 +75,8 @@ def jwks_from_public_pem(pem: str) -> dict:
 
 
 def request_authentication_objects(issuer: str, jwks: dict, required: bool) -> list[dict]:
-    return manifests.security_preset(
-        "request-authentication",
-        namespace=ISTIO_SYSTEM,
+    return request_authentication(
+        ISTIO_SYSTEM,
         issuer=issuer,
         jwks=jwks,
         selector=INGRESS_SELECTOR,

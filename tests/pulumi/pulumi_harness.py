@@ -28,6 +28,7 @@ from pulumi.runtime.settings import ROOT
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+PEM_CERT_BEGIN = "-----BEGIN CERTIFICATE-----"
 REPO = Path(__file__).resolve().parents[2]
 STACKS = ("kind", "minikube", "k0s", "existing")
 FAKE_KUBECONFIG = (
@@ -217,18 +218,22 @@ def stack_config(name: str) -> dict[str, Any]:
     return yaml.safe_load((REPO / f"Pulumi.{name}.yaml").read_text())["config"]
 
 
-@pytest.fixture
-def run_pulumi(monkeypatch):
-    """Run a program under fresh mocks: run_pulumi(fn, stack="kind", config={...})."""
+class Runner:
+    """run_pulumi(fn, stack="kind", config={...}) -> Run; `.monitor` is the last run's monitor
+    (its registrations are there even when the program raised)."""
 
-    def run(
-        fn: Callable[[], Any], *, stack: str = "test", config: dict[str, Any] | None = None
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.monkeypatch = monkeypatch
+        self.monitor: RecordingMonitor | None = None
+
+    def __call__(
+        self, fn: Callable[[], Any], *, stack: str = "test", config: dict[str, Any] | None = None
     ) -> Run:
         set_all_config({})
-        monkeypatch.setenv("PULUMI_CONFIG", _config_env(config or {}))
+        self.monkeypatch.setenv("PULUMI_CONFIG", _config_env(config or {}))
         ROOT.set(None)
         mocks = LabMocks()
-        monitor = RecordingMonitor(mocks)
+        self.monitor = monitor = RecordingMonitor(mocks)
         pulumi.runtime.set_mocks(
             mocks, project="istiolab", stack=stack, preview=False, monitor=monitor
         )
@@ -242,7 +247,11 @@ def run_pulumi(monkeypatch):
                 result.secret_outputs.add(key)
         return result
 
-    return run
+
+@pytest.fixture
+def run_pulumi(monkeypatch) -> Runner:
+    """Run a program under fresh mocks (see Runner)."""
+    return Runner(monkeypatch)
 
 
 @pytest.fixture
