@@ -70,6 +70,12 @@ def ingress_values(a: IstioMeshArgs) -> dict:
         http["nodePort"], https["nodePort"] = INGRESS_HTTP_NODE_PORT, INGRESS_HTTPS_NODE_PORT
     status = {"name": "status-port", "port": 15021, "protocol": "TCP", "targetPort": 15021}
     values: dict = {"service": {"type": a.gateway_service_type, "ports": [status, http, https]}}
+    return _common(a, values)
+
+
+def _common(a: IstioMeshArgs, values: dict) -> dict:
+    if a.profile == "demo":
+        values["profile"] = "demo"
     if a.revision:
         values["revision"] = a.revision
     return values
@@ -85,9 +91,7 @@ def egress_values(a: IstioMeshArgs) -> dict:
             ],
         }
     }
-    if a.revision:
-        values["revision"] = a.revision
-    return values
+    return _common(a, values)
 
 
 class IstioMesh(pulumi.ComponentResource):
@@ -105,7 +109,7 @@ class IstioMesh(pulumi.ComponentResource):
             provider=args.provider,
         )[0]
 
-        def release(suffix, chart, release_name, values, depends_on=()):
+        def release(suffix, chart, release_name, values, depends_on=(), skip_await=False):
             return k8s.helm.v3.Release(
                 f"{name}-{suffix}",
                 name=release_name,
@@ -114,6 +118,7 @@ class IstioMesh(pulumi.ComponentResource):
                 repository_opts=repo,
                 namespace=ISTIO_SYSTEM,
                 values=values,
+                skip_await=skip_await or None,
                 opts=pulumi.ResourceOptions(
                     parent=self, provider=args.provider, depends_on=list(depends_on)
                 ),
@@ -139,8 +144,15 @@ class IstioMesh(pulumi.ComponentResource):
             before_istiod.append(self.cacerts)
         istiod_name = f"istiod-{args.revision}" if args.revision else "istiod"
         self.istiod = release("istiod", "istiod", istiod_name, istiod_values(args), before_istiod)
+        # Helm's wait would wait forever for a LoadBalancer address where no load balancer
+        # controller runs (bare metal without MetalLB); the NodePorts answer regardless.
         self.ingress_gateway = release(
-            "ingress", "gateway", "istio-ingressgateway", ingress_values(args), [self.istiod]
+            "ingress",
+            "gateway",
+            "istio-ingressgateway",
+            ingress_values(args),
+            [self.istiod],
+            skip_await=args.gateway_service_type == "LoadBalancer",
         )
         self.gateways = [self.ingress_gateway]
         if args.egress_gateway:

@@ -377,6 +377,11 @@ def _cross_checks(cfg: StackConfig) -> None:
             "than httpPort"
         )
     lo = cfg.load_generator
+    if lo.enabled and lo.namespace == cfg.apps.namespace and cfg.apps.samples:
+        raise ConfigError(
+            f"{src}: {NAMESPACE}:loadGenerator.namespace={lo.namespace!r} is not allowed: a "
+            f"namespace of its own, not the apps namespace {cfg.apps.namespace!r}"
+        )
     if lo.enabled:
         from istiolab.manifests._base import check_name
 

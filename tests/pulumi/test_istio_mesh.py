@@ -67,6 +67,7 @@ def test_nodeport_gateway_answers_on_fixed_node_ports(run_pulumi):
     run = run_pulumi(mesh_program(gateway_service_type="NodePort"))
     service = run.named("istio-ingress").inputs["values"]["service"]
     assert service["type"] == "NodePort"
+    assert "skipAwait" not in run.named("istio-ingress").inputs
     ports = {p["name"]: p for p in service["ports"]}
     assert ports["http2"]["port"] == 80 and ports["http2"]["nodePort"] == 30080
     assert ports["https"]["nodePort"] == 30443
@@ -77,7 +78,10 @@ def test_load_balancer_elsewhere_and_demo_adds_an_egress_gateway(run_pulumi):
     run = run_pulumi(
         mesh_program(gateway_service_type="LoadBalancer", profile="demo", egress_gateway=True)
     )
-    assert run.named("istio-ingress").inputs["values"]["service"]["type"] == "LoadBalancer"
+    ingress = run.named("istio-ingress").inputs
+    assert ingress["values"]["service"]["type"] == "LoadBalancer"
+    assert ingress["skipAwait"] is True  # no waiting for an address bare metal never gives
+    assert ingress["values"]["profile"] == "demo"
     egress = run.named("istio-egress")
     assert (egress.inputs["name"], egress.inputs["chart"]) == ("istio-egressgateway", "gateway")
     assert egress.inputs["values"]["service"]["type"] == "ClusterIP"
