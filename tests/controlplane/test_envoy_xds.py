@@ -43,6 +43,11 @@ def test_sidecar_config_traffic_and_nack(started, tmp_path):
     outbound = f"{proxy.pod.ip}:15001"
     code, _, body = proxy_get(outbound, "http://httpbin.backend:8000/get")
     assert code == 200 and '"path": "/get"' in body
+    # the upstream connection leaves from the pod's IP (access log: upstream local address)
+    wait_for(
+        lambda: log.exists() and f"||{HTTPBIN} {proxy.pod.ip}:" in log.read_text(),
+        what="pod IP as the upstream local address",
+    )
 
     # live push: every request to v2
     to_v2 = vs([{"route": [{"destination": {"host": "httpbin", "subset": "v2"}}]}])

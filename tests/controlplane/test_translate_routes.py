@@ -335,3 +335,13 @@ def test_sidecar_resource_scopes_egress_and_outbound_policy():
     res, _, _ = sidecar([*objects, for_sleep])  # the workload's own Sidecar wins
     names = {vh["name"] for vh in res.routes["http_proxy"]["virtual_hosts"]}
     assert names == {"httpbin.other.svc.cluster.local:8000", "allow_any"}
+
+
+def test_outbound_connections_leave_from_the_pod_ip():
+    res, proxy, _ = sidecar(bookinfo_world())
+    for name, cluster in res.clusters.items():
+        bind = cluster.get("upstream_bind_config", {}).get("source_address")
+        if name.startswith("inbound|"):
+            assert bind is None
+        else:
+            assert bind == {"address": proxy.pod.ip, "port_value": 0}, name

@@ -56,6 +56,13 @@ def build_resources(
             listeners[listener["name"]] = listener
             cluster = _clusters.inbound_cluster(port, proxy.pod.app_ip)
             clusters[cluster["name"]] = cluster
+    source = settings.gateway_pod_ip if proxy.type == "router" else proxy.pod.ip
+    for name, cluster in clusters.items():
+        if not name.startswith("inbound|"):
+            # connections leave from the pod's own IP, as on a cluster (not 127.0.0.1)
+            cluster["upstream_bind_config"] = {
+                "source_address": {"address": source, "port_value": 0}
+            }
     return ProxyResources(
         clusters=dict(sorted(clusters.items())),
         endpoints=dict(sorted(endpoints.items())),
