@@ -96,14 +96,22 @@ class ResilienceMesh(Mesh):
 
     def send(self, source: str, url: str, **kwargs) -> client.Response:
         """One request from inside `source`'s pod (deployment name) through its sidecar."""
+        return self.sender(source)(url, **kwargs)
+
+    def sender(self, source: str):
+        """A thread-safe `send(url, **kwargs)` from `source`'s pod (looked up once)."""
         pod = self.pod(source)
-        return client.send(
-            url,
-            source_ip=pod["app_ip"],
-            proxy=f"http://{pod['ip']}:15001",
-            namespace=pod["namespace"],
-            **kwargs,
-        )
+
+        def send(url: str, **kwargs) -> client.Response:
+            return client.send(
+                url,
+                source_ip=pod["app_ip"],
+                proxy=f"http://{pod['ip']}:15001",
+                namespace=pod["namespace"],
+                **kwargs,
+            )
+
+        return send
 
     def load(self, source: str, url: str, count: int, concurrency: int, *headers: str) -> dict:
         """`istiolab request --count N --concurrency C -o json` from `source`."""
