@@ -345,3 +345,14 @@ def test_outbound_connections_leave_from_the_pod_ip():
             assert bind is None
         else:
             assert bind == {"address": proxy.pod.ip, "port_value": 0}, name
+
+
+def test_no_inbound_listener_for_ports_the_user_cannot_bind(monkeypatch):
+    from istiolab.local.translate import listeners
+
+    monkeypatch.setattr(listeners, "lowest_bindable_port", lambda: 1024)
+    res, proxy, _ = sidecar(bookinfo_world())  # sleep: service port 80
+    assert set(res.listeners) == {"virtualOutbound"}
+    monkeypatch.setattr(listeners, "lowest_bindable_port", lambda: 0)
+    res, proxy, _ = sidecar(bookinfo_world())
+    assert set(res.listeners) == {"virtualOutbound", f"{proxy.pod.ip}_80"}

@@ -14,6 +14,10 @@ Istio's default TEXT format (``%RESPONSE_FLAGS%`` included) or JSON.
 
 from __future__ import annotations
 
+import functools
+import os
+from pathlib import Path
+
 from istiolab.local.translate import names
 from istiolab.local.translate.clusters import DNS_CACHE
 from istiolab.local.translate.common import socket_address
@@ -155,8 +159,24 @@ def outbound_listener(ctx: Context) -> dict:
     }
 
 
+@functools.cache
+def lowest_bindable_port() -> int:
+    """The lowest port this machine lets Envoy bind: 0 as root, else the kernel's
+    ``ip_unprivileged_port_start`` (1024 by default). The one fact translation reads from
+    the host: an inbound listener Envoy cannot bind would make it NACK the whole LDS."""
+    if os.geteuid() == 0:
+        return 0
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text())
+    except (OSError, ValueError):
+        return 1024
+
+
 def inbound_ports(ctx: Context) -> dict[int, str]:
-    """The pod's ports with their Istio protocol (a port no service names counts as HTTP)."""
+    """The pod's ports with their Istio protocol (a port no service names counts as HTTP).
+    Ports below :func:`lowest_bindable_port` get no inbound listener (e.g. sleep's port 80
+    when not run as root); such a port is then served by the app on its pod-local address
+    only, and callers reach it as a pod without sidecar would be reached."""
     pod = ctx.proxy.pod
     ports: dict[int, str] = {}
     for svc in ctx.registry.services:
@@ -166,7 +186,8 @@ def inbound_ports(ctx: Context) -> dict[int, str]:
             ports.setdefault(sp.target_port, sp.istio_protocol)
     for port in pod.container_ports:
         ports.setdefault(port, "HTTP")
-    return ports
+    floor = lowest_bindable_port()
+    return {port: proto for port, proto in ports.items() if port >= floor}
 
 
 def inbound_listener(ctx: Context, port: int, protocol: str) -> dict:
