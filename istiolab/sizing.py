@@ -219,7 +219,9 @@ def demand(plan: Plan) -> list[Item]:
         )
     if plan.load_generator:
         pod = SAMPLE_PODS["fortio"][0] + sidecar
-        items.append(Item("load generator fortio", pod, pod, "disable the load generator"))
+        items.append(
+            Item("load generator fortio", pod, pod, "set istiolab:loadGenerator.enabled=false")
+        )
     return items
 
 
@@ -260,11 +262,13 @@ def check(plan: Plan, capacity: Capacity) -> Report:
                 f"largest node offers {node.cpu_m}m / {node.memory_mi} MiB"
             )
     if report.shortfalls:
-        report.suggestions = _suggestions(plan, items)
+        report.suggestions = _suggestions(plan, items, cpu_short=need.cpu_m > have.cpu_m)
     return report
 
 
-def _suggestions(plan: Plan, items: list[Item]) -> list[str]:
+def _suggestions(plan: Plan, items: list[Item], *, cpu_short: bool) -> list[str]:
+    """A smaller profile first, then each droppable part, biggest saving (of the resource
+    that is short) first."""
     out = []
     if plan.profile != "demo":
         demo = _sum(i.resources for i in demand(_replace(plan, profile="demo")))
@@ -274,7 +278,12 @@ def _suggestions(plan: Plan, items: list[Item]) -> list[str]:
             f"set istiolab:mesh.profile=demo to save {saved.cpu_m}m CPU and "
             f"{saved.memory_mi} MiB (smaller istiod, gateway and sidecar requests)"
         )
-    droppable = sorted((i for i in items if i.drop), key=lambda i: -i.resources.memory_mi)
+
+    def saving(i: Item) -> tuple[int, int]:
+        r = i.resources
+        return (-r.cpu_m, -r.memory_mi) if cpu_short else (-r.memory_mi, -r.cpu_m)
+
+    droppable = sorted((i for i in items if i.drop), key=saving)
     for i in droppable:
         r = i.resources
         out.append(f"{i.drop} to save {r.cpu_m}m CPU and {r.memory_mi} MiB")
