@@ -157,3 +157,24 @@ def test_subscribers_hear_each_commit(store):
     assert heard == [1, 2]
     data = json.loads((store.path).read_text())
     assert data["version"] == 2
+
+
+@pytest.mark.parametrize(
+    ("http", "expected"),
+    [
+        (
+            {"fault": {"abort": {"httpStatus": 500, "percentage": {"value": 150}}}},
+            r"fault.abort.percentage.value: 150 is outside 0..100",
+        ),
+        ({"timeout": "-1s"}, r"timeout: .*-1s.* is not a valid duration"),
+    ],
+)
+def test_issue4_bad_values_are_refused_with_the_field(store, http, expected):
+    from .helpers import virtual_service
+
+    vs = virtual_service(
+        "ratings", ["ratings"], [{**http, "route": [{"destination": {"host": "ratings"}}]}]
+    )
+    with pytest.raises(ValidationError, match=expected):
+        store.apply([vs], "bad.yaml")
+    assert store.objects() == []
