@@ -25,6 +25,7 @@ from components.minikube_cluster import MinikubeCluster, MinikubeClusterArgs
 from components.observability import DASHBOARDS, Observability, ObservabilityArgs, node_port
 from components.samples import Samples, SamplesArgs
 from istiolab import versions
+from istiolab.manifests import validate_objects
 from istiolab.stack_config import (
     REPO_ROOT,
     ExistingSettings,
@@ -92,6 +93,8 @@ def build(cfg: StackConfig, root: Path = REPO_ROOT) -> dict[str, Any]:
     preflight.check(cfg, root)  # raises before anything is registered
     spec = lab_spec(cfg)
     parts = split_lab(spec)
+    # The same strict schema check `istiolab render` and `istiolab apply` make.
+    validate_objects(parts.all(), source=cfg.source)
     cluster = make_cluster(cfg, root)
     provider = cluster.provider
 

@@ -244,3 +244,47 @@ def test_no_network_at_import_or_construction(run_pulumi, big_host, monkeypatch)
     importlib.import_module("components")
     run = run_stack(run_pulumi, "kind")
     assert run.outputs["ingressUrl"] == "http://127.0.0.1:8080"
+
+
+@pytest.mark.parametrize(
+    ("traffic", "params", "group", "name"),
+    [
+        ("circuit-breaker", {"max_pending": 1}, "samples-istio", "httpbin"),
+        ("user-route", {"user": "jason"}, "bookinfo-istio", "reviews"),
+    ],
+)
+def test_traffic_presets_go_with_the_service_they_address(
+    run_pulumi, big_host, traffic, params, group, name
+):
+    apps = {**stack_config("kind")["istiolab:apps"], "traffic": traffic, "trafficParams": params}
+    run = run_stack(run_pulumi, "kind", **{"istiolab:apps": apps})
+    deployed = by_key(run.kubernetes_objects())  # fails on an object deployed twice
+    assert deployed == by_key(default_lab(lab_spec_for_stack("kind").replace(
+        traffic=traffic, traffic_params=params)))  # fmt: skip
+    objs = [o for o in run.named(group).inputs["objs"] if o["metadata"]["name"] == name]
+    preset = manifests.traffic_preset(traffic, namespace="default", **params)
+    assert preset[0] in objs
+    assert run.depends_on(group, "istio-base")
+
+
+def test_an_invalid_object_is_refused_before_any_resource(run_pulumi, big_host, monkeypatch):
+    """The program validates the lab's objects like `istiolab render` does."""
+    from istiolab.manifests import lab as lab_module
+
+    real = lab_module.lab_files
+
+    def with_typo(spec=None):
+        files = real(spec)
+        for _, objs in files:
+            for o in objs:
+                if o["kind"] == "DestinationRule" and o["metadata"]["name"] == "httpbin":
+                    o["spec"]["trafficPolicy"] = {
+                        "connectionPool": {"http": {"http1MaxPendingRequest": 1}}
+                    }
+        return files
+
+    monkeypatch.setattr("components.lab_plan.lab_files", with_typo)
+    with pytest.raises(pulumi.RunError) as err:
+        run_stack(run_pulumi, "kind")
+    assert "http1MaxPendingRequest" in str(err.value)
+    assert run_pulumi.monitor.registrations == []
