@@ -356,3 +356,43 @@ def test_no_inbound_listener_for_ports_the_user_cannot_bind(monkeypatch):
     monkeypatch.setattr(listeners, "lowest_bindable_port", lambda: 0)
     res, proxy, _ = sidecar(bookinfo_world())
     assert set(res.listeners) == {"virtualOutbound", f"{proxy.pod.ip}_80"}
+
+
+def test_destination_header_operations():
+    single = virtual_service(
+        "reviews",
+        ["reviews"],
+        [
+            {
+                "headers": {"request": {"set": {"x-route": "1"}}},
+                "route": [
+                    {
+                        "destination": {"host": "reviews"},
+                        "headers": {"request": {"set": {"x-dest": "2"}}},
+                    }
+                ],
+            }
+        ],
+    )
+    res, _, _ = sidecar(bookinfo_world(single))
+    route = vhost(res, f"{REVIEWS}:9080")["routes"][0]
+    assert [h["header"]["key"] for h in route["request_headers_to_add"]] == ["x-route", "x-dest"]
+    split = virtual_service(
+        "reviews",
+        ["reviews"],
+        [
+            {
+                "route": [
+                    {
+                        "destination": {"host": "reviews", "subset": "v1"},
+                        "weight": 50,
+                        "headers": {"response": {"remove": ["x-gone"]}},
+                    },
+                    {"destination": {"host": "reviews", "subset": "v2"}, "weight": 50},
+                ]
+            }
+        ],
+    )
+    res, _, _ = sidecar(bookinfo_world(split))
+    first = vhost(res, f"{REVIEWS}:9080")["routes"][0]["route"]["weighted_clusters"]["clusters"][0]
+    assert first["response_headers_to_remove"] == ["x-gone"]

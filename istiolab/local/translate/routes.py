@@ -155,6 +155,11 @@ def route_action(ctx: Context, http: Mapping, ns: str, port: int | None) -> dict
     else:
         out["route"] = _forward(ctx, http, ns, port)
     out.update(header_operations(http.get("headers")))
+    dests = http.get("route") or []
+    if "route" in out and len(dests) == 1 and dests[0].get("headers"):
+        # a single destination's header operations apply to the whole route
+        for key, value in header_operations(dests[0]["headers"]).items():
+            out[key] = out.get(key, []) + value
     per_filter = {}
     fault = resilience.fault(http.get("fault"))
     if fault:
@@ -174,11 +179,6 @@ def _forward(ctx: Context, http: Mapping, ns: str, port: int | None) -> dict:
     action: dict = {}
     if len(dests) == 1:
         action["cluster"] = destination_cluster(ctx, dests[0]["destination"], ns, port)
-        if dests[0].get("headers"):
-            extra = header_operations(dests[0]["headers"])
-            for key, value in extra.items():
-                http_key = key  # merged at route level by the caller through the action dict
-                action.setdefault("_headers", {})[http_key] = value
     else:
         clusters = []
         for d in dests:
@@ -228,12 +228,8 @@ def http_routes(ctx: Context, vs: Mapping, *, port: int | None, gateway: str) ->
         for match in matches:
             if match is not None and not _applies(ctx, match, port, gateway):
                 continue
-            action = route_action(ctx, http, ns, port)
-            extra = action.get("route", {}).pop("_headers", None)
             route = {"name": http.get("name") or f"{name}.{ns}.{i}", "match": route_match(match)}
-            route.update(action)
-            for key, value in (extra or {}).items():
-                route[key] = route.get(key, []) + value
+            route.update(route_action(ctx, http, ns, port))
             route["decorator"] = {"operation": f"{name}.{ns}:{port or 80}/*"}
             out.append(route)
     return out
