@@ -38,7 +38,12 @@ def read_kubeconfig(args: ExistingClusterArgs) -> str:
 class ExistingCluster(pulumi.ComponentResource):
     kubeconfig: pulumi.Output[str]
     provider: k8s.Provider
-    ingress_url: pulumi.Output[str]
+    ingress_url: None = None  # known only once the cloud assigns the LoadBalancer an address
+    ingress_url_command = (
+        "kubectl -n istio-system get svc istio-ingressgateway "
+        "-o jsonpath='{.status.loadBalancer.ingress[0].ip}"
+        "{.status.loadBalancer.ingress[0].hostname}'"
+    )
     gateway_service_type = "LoadBalancer"
 
     def __init__(
@@ -52,11 +57,6 @@ class ExistingCluster(pulumi.ComponentResource):
             kubeconfig=self.kubeconfig,
             context=args.context or None,
             opts=pulumi.ResourceOptions(parent=self),
-        )
-        # A LoadBalancer address is known only once the cloud assigns it; print the command.
-        self.ingress_url = pulumi.Output.from_input(
-            "http://$(kubectl -n istio-system get svc istio-ingressgateway "
-            "-o jsonpath='{.status.loadBalancer.ingress[0].ip}')"
         )
         self.register_outputs({"kubeconfig": self.kubeconfig})
 

@@ -127,8 +127,11 @@ def build(cfg: StackConfig, root: Path = REPO_ROOT) -> dict[str, Any]:
         "clusterType": cfg.cluster.type,
         "kubeconfig": cluster.kubeconfig,
         "istioVersion": versions.ISTIO_VERSION,
-        "ingressUrl": cluster.ingress_url,
     }
+    if cluster.ingress_url is not None:
+        outputs["ingressUrl"] = cluster.ingress_url
+    else:
+        outputs["ingressAddressCommand"] = ExistingCluster.ingress_url_command
     if cfg.apps.samples:
         namespaces.append(spec.namespace)
     if "bookinfo" in spec.samples:
@@ -139,7 +142,8 @@ def build(cfg: StackConfig, root: Path = REPO_ROOT) -> dict[str, Any]:
             ),
         )
         apps_ns += bookinfo.namespaces
-        outputs["productPageUrl"] = pulumi.Output.concat(cluster.ingress_url, "/productpage")
+        if cluster.ingress_url is not None:
+            outputs["productPageUrl"] = pulumi.Output.concat(cluster.ingress_url, "/productpage")
     if parts.samples:
         samples = Samples(
             "samples",

@@ -158,6 +158,11 @@ def test_existing_stack(run_pulumi, home_kubeconfig):
     ]
     assert run.depends_on("security-istio", "bookinfo-ns-bookinfo")
     assert run.named("istio-ingress").inputs["values"]["service"]["type"] == "LoadBalancer"
+    assert "ingressUrl" not in run.outputs  # the cloud assigns the address later
+    assert run.outputs["ingressAddressCommand"].startswith(
+        "kubectl -n istio-system get svc istio-ingressgateway -o jsonpath="
+    )
+    assert run.outputs["namespaces"] == ["istio-system", "bookinfo"]
 
 
 @pytest.mark.parametrize("name", STACKS)
