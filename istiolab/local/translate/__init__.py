@@ -5,11 +5,11 @@
 Envoy JSON dicts with ``"@type"``, keyed by resource name, named as Istio names them.
 ``analyze``/``findings`` report what Istio's analyzers would (IST0101 and friends).
 
-Modules, one concern each: names (Istio naming, host resolution, exportTo), context (what
-one proxy sees: hosts, DestinationRule lookup, Sidecar scoping), meshconfig, clusters,
-endpoints, policy (DestinationRule traffic policy), routes (virtual hosts, matches,
-actions), resilience (fault, timeout, retries, mirror), cors, listeners (sidecar
-listeners, HCM, access log), gateway, analysis.
+Modules, one concern each: names (Istio naming, host resolution, exportTo), context
+(what one proxy sees: hosts, DestinationRule lookup, Sidecar scoping), meshconfig,
+clusters, endpoints, policy (DestinationRule traffic policy), routes (matches and
+actions), virtualhosts (the sidecar's route config), resilience (fault, timeout, retries,
+mirror), cors, listeners (sidecar listeners, HCM, access log), gateway, analysis.
 
 Conventions the runtime relies on:
 - mesh config: the ``istio`` ConfigMap in ``istio-system`` (``data.mesh``), see meshconfig.py;
@@ -30,7 +30,7 @@ from istiolab.local.translate.analysis import Analysis, analyze, findings
 from istiolab.local.translate.context import Context
 from istiolab.local.translate.gateway import gateway_resources
 from istiolab.local.translate.meshconfig import MeshConfig, mesh_config
-from istiolab.local.translate.routes import sidecar_route_config
+from istiolab.local.translate.virtualhosts import sidecar_route_config
 
 __all__ = ["Analysis", "MeshConfig", "analyze", "build_resources", "findings", "mesh_config"]
 
