@@ -6,11 +6,13 @@ it (PULUMI_CONFIG built from Pulumi.<stack>.yaml).
 
 from __future__ import annotations
 
+import json
 import runpy
 import socket
 
 import pulumi
 import pytest
+import yaml
 from pulumi_harness import FAKE_KUBECONFIG, REPO, STACKS, stack_config
 
 from istiolab import manifests
@@ -47,6 +49,10 @@ def home_kubeconfig(tmp_path, monkeypatch):
 
 def run_stack(run_pulumi, name: str, **overrides):
     config = {**stack_config(name), **overrides}
+    if name == "k0s" and "istiolab:cluster" not in overrides:
+        # A real run of the playbooks may have left a hand-off file in playbooks/artifacts;
+        # these tests read the inventory only ("" = no hand-off file).
+        config["istiolab:cluster"] = {**config["istiolab:cluster"], "artifacts": ""}
     return run_pulumi(program, stack=name, config=config)
 
 
@@ -100,8 +106,6 @@ def test_kind_stack_outputs(run_pulumi, big_host):
         "jaeger": "http://127.0.0.1:16686/jaeger",
     }
     # ...because the kind config maps those NodePorts to 127.0.0.1
-    import yaml
-
     config = yaml.safe_load(run.named("cluster-cluster").inputs["stdin"])
     mappings = {m["containerPort"]: m["hostPort"] for m in config["nodes"][0]["extraPortMappings"]}
     assert mappings == {30080: 8080, 30443: 8443, 30009: 9090, 30010: 3000, 30007: 20001,
@@ -144,6 +148,30 @@ def test_k0s_stack_from_the_playbooks_inventory(run_pulumi):
     assert run.outputs["namespaces"] == ["istio-system", "default", "load"]
     assert run.named("load-ns-load").type == "kubernetes:core/v1:Namespace"
     assert run.outputs["loadCommand"].startswith("kubectl -n load exec deploy/fortio-deploy")
+
+
+def test_k0s_stack_with_the_playbooks_handoff_file(run_pulumi, tmp_path):
+    handoff = {
+        "schema": "istiolab.k0s-hosts/v1",
+        "sizing_profile": "production",
+        "hosts": [
+            {"name": "k0s-single", "address": "10.1.0.5", "role": "single",
+             "ssh": {"address": "10.1.0.5", "port": 22, "user": "istiolab",
+                     "key_path": "/home/me/.ssh/istiolab_ed25519"}},
+        ],
+    }  # fmt: skip
+    path = tmp_path / "k0s-hosts.json"
+    path.write_text(json.dumps(handoff))
+    cluster = {"type": "k0s", "inventory": "single-node", "artifacts": str(path)}
+    run = run_stack(run_pulumi, "k0s", **{"istiolab:cluster": cluster})
+    config = yaml.safe_load(
+        run.named("cluster-cluster").inputs["environment"]["ISTIOLAB_K0SCTL_CONFIG"]
+    )
+    assert config["spec"]["hosts"] == [
+        {"role": "single", "ssh": {"address": "10.1.0.5", "user": "istiolab", "port": 22,
+                                   "keyPath": "/home/me/.ssh/istiolab_ed25519"}}
+    ]  # fmt: skip
+    assert run.outputs["ingressUrl"] == "http://10.1.0.5:30080"
 
 
 def test_existing_stack(run_pulumi, home_kubeconfig):
