@@ -45,6 +45,7 @@ class Envoy:
         path = workdir / "bootstrap.json"
         path.write_text(json.dumps(bootstrap))
         self.log = workdir / "envoy.log"
+        self._out = open(workdir / "stdout.log", "wb")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
             [
                 str(ENVOY),
@@ -62,7 +63,7 @@ class Envoy:
                 "--file-flush-interval-msec",
                 "50",
             ],
-            stdout=open(workdir / "stdout.log", "wb"),  # noqa: SIM115 (owned by the process)
+            stdout=self._out,
             stderr=subprocess.STDOUT,
         )
 
@@ -102,6 +103,7 @@ class Envoy:
             except subprocess.TimeoutExpired:
                 os.kill(self.proc.pid, 9)
                 self.proc.wait(5)
+        self._out.close()
 
 
 def dump_names(dump: dict) -> dict[str, set[str]]:
