@@ -28,7 +28,7 @@ from istiolab import manifests, versions
 @dataclass
 class IstioMeshArgs:
     provider: k8s.Provider
-    profile: str = "default"  # default | demo | minimal
+    profile: str = "default"  # default | demo (the Helm charts' profiles)
     revision: str = ""
     access_log_file: str = "/dev/stdout"
     outbound_traffic_policy: str = "ALLOW_ANY"

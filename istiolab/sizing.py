@@ -8,7 +8,7 @@ Figures (requests, as the scheduler sees them; "est." where upstream sets no req
 figure is a planning estimate of the steady working set):
 
 - Istio, per profile (Helm values of the `istiod` / `gateway` charts and the demo profile):
-  default/minimal: istiod 500m/2048Mi, each gateway 100m/128Mi, each sidecar 100m/128Mi;
+  default: istiod 500m/2048Mi, each gateway 100m/128Mi, each sidecar 100m/128Mi;
   demo: istiod 10m/100Mi, each gateway 10m/40Mi, each sidecar 10m/40Mi.
 - Kubernetes system pods: kubeadm control plane (kind, minikube) apiserver 250m,
   controller-manager 200m, scheduler 100m, etcd 100m/100Mi, CoreDNS 2 x 100m/70Mi;
@@ -35,7 +35,7 @@ from pathlib import Path
 
 from istiolab.errors import ConfigError
 
-PROFILES = ("default", "demo", "minimal")
+PROFILES = ("default", "demo")
 ADDONS = ("prometheus", "grafana", "kiali", "jaeger")
 SAMPLES = ("bookinfo", "httpbin", "sleep", "fortio")
 CLUSTER_TYPES = ("kind", "minikube", "k0s", "existing")
@@ -66,17 +66,14 @@ def _sum(items: Iterable[Resources]) -> Resources:
 # --- figures ------------------------------------------------------------------------------
 ISTIOD = {
     "default": Resources(500, 2048),
-    "minimal": Resources(500, 2048),
     "demo": Resources(10, 100),
 }
 GATEWAY = {
     "default": Resources(100, 128),
-    "minimal": Resources(100, 128),
     "demo": Resources(10, 40),
 }
 SIDECAR = {
     "default": Resources(100, 128),
-    "minimal": Resources(100, 128),
     "demo": Resources(10, 40),
 }
 

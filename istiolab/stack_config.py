@@ -16,7 +16,7 @@ istiolab:cluster       type: kind | minikube | k0s | existing, then the settings
                        version (versions.K0S_VERSION), sizingFile, sizingProfile
   existing             kubeconfigPath or kubeconfig (content; use a secret), context,
                        cpus / memoryMb (free capacity, for the sizing preflight; optional)
-istiolab:mesh          profile (default | demo | minimal), revision (''), accessLogFile
+istiolab:mesh          profile (default | demo: the charts' profiles), revision (''), accessLogFile
                        (/dev/stdout), outboundTrafficPolicy (ALLOW_ANY | REGISTRY_ONLY),
                        tracingSampling (percent, 1.0), egressGateway (demo profile: true),
                        gatewayService (auto | NodePort | LoadBalancer | ClusterIP),
@@ -59,7 +59,7 @@ from istiolab.errors import ConfigError, ParameterError
 NAMESPACE = "istiolab"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CLUSTER_TYPES = ("kind", "minikube", "k0s", "existing")
-PROFILES = ("default", "demo", "minimal")
+PROFILES = ("default", "demo")
 SAMPLES = ("bookinfo", "httpbin", "sleep", "fortio")
 ADDONS = ("prometheus", "grafana", "kiali", "jaeger")
 MINIKUBE_DRIVERS = ("docker", "podman", "kvm2", "qemu", "virtualbox", "hyperkit", "vfkit", "hyperv")

@@ -108,7 +108,7 @@ def test_missing_cluster():
     ("extra", "expected"),
     [
         ({"istiolab:mesh": {"profile": "prod"}},
-         "istiolab:mesh.profile='prod' is not allowed: one of default, demo, minimal"),
+         "istiolab:mesh.profile='prod' is not allowed: one of default, demo"),
         ({"istiolab:cluster": {"type": "kind", "workers": -1}},
          "istiolab:cluster.workers=-1 is not allowed: a number from 0 to 10"),
         ({"istiolab:cluster": {"type": "kind", "workers": "two"}},
