@@ -36,7 +36,7 @@ def split_lab(spec) -> LabParts:
     parts = LabParts()
     has_bookinfo = "bookinfo" in spec.samples
     has_samples = any(s != "bookinfo" for s in spec.samples)
-    apps = "bookinfo" if has_bookinfo or not has_samples else "samples"
+    apps = "bookinfo" if has_bookinfo else "samples"  # who creates the apps namespace
 
     def by_host(obj: dict) -> str:
         if has_bookinfo and _short_host(obj) in BOOKINFO_SERVICES:

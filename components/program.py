@@ -132,7 +132,7 @@ def build(cfg: StackConfig, root: Path = REPO_ROOT) -> dict[str, Any]:
         outputs["ingressUrl"] = cluster.ingress_url
     else:
         outputs["ingressAddressCommand"] = ExistingCluster.ingress_url_command
-    if cfg.apps.samples:
+    if parts.bookinfo or parts.samples:
         namespaces.append(spec.namespace)
     if "bookinfo" in spec.samples:
         bookinfo = Bookinfo(

@@ -32,3 +32,9 @@ def test_without_bookinfo_the_samples_own_the_namespace_and_addons_their_own():
     assert parts.bookinfo == []
     assert names(parts.samples)[0] == ("Namespace", "default")
     assert names(parts.addons)[0] == ("Namespace", "observe")
+
+
+def test_no_samples_still_makes_the_apps_namespace():
+    parts = split_lab(LabSpec(samples=(), gateway=False, addons=()))
+    assert names(parts.samples) == [("Namespace", "default")]
+    assert parts.bookinfo == []
