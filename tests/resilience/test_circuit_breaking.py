@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 
 import pytest
 
@@ -117,3 +118,22 @@ def test_cli_fortio_summary_and_proxy_stats(clean):
     found = re.search(rf"^{re.escape(OVERFLOW)}: (\d+)$", stats, re.M)
     assert found and int(found.group(1)) >= int(n503), stats
     assert re.search(rf"^{re.escape(CLUSTER)}.upstream_rq_pending_total: \d+$", stats, re.M)
+
+
+def test_a_changed_rule_acts_at_once(clean):
+    """The circuit-breaking task applies the DestinationRule and runs fortio right away:
+    `apply` returns once every proxy ACKed, and the changed cluster is active at once (not
+    left warming, waiting for endpoints, until Envoy's initial fetch timeout)."""
+    mesh = clean
+    for step in ("apply", "delete"):
+        began = time.monotonic()
+        code, out, err = mesh.cli(step, "-f", "-", stdin=SEED_CIRCUIT_BREAKER)
+        assert code == 0, err
+        assert f"destinationrule.networking.istio.io/httpbin {step.rstrip('e')}" in out
+        assert re.search(r"^\d+ proxies synced in \d+ ms$", err, re.M), err
+        assert time.monotonic() - began < 5
+        assert mesh.stat("fortio-deploy", "cluster_manager.warming_clusters") == 0
+        remaining = mesh.stat(
+            "fortio-deploy", f"{CLUSTER}.circuit_breakers.default.remaining_pending"
+        )
+        assert remaining == (1 if step == "apply" else 4294967295)
