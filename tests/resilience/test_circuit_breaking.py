@@ -125,11 +125,11 @@ def test_a_changed_rule_acts_at_once(clean):
     `apply` returns once every proxy ACKed, and the changed cluster is active at once (not
     left warming, waiting for endpoints, until Envoy's initial fetch timeout)."""
     mesh = clean
-    for step in ("apply", "delete"):
+    for step, done in (("apply", "created"), ("delete", "deleted")):
         began = time.monotonic()
         code, out, err = mesh.cli(step, "-f", "-", stdin=SEED_CIRCUIT_BREAKER)
         assert code == 0, err
-        assert f"destinationrule.networking.istio.io/httpbin {step.rstrip('e')}" in out
+        assert f"destinationrule.networking.istio.io/httpbin {done}" in out
         assert re.search(r"^\d+ proxies synced in \d+ ms$", err, re.M), err
         assert time.monotonic() - began < 5
         assert mesh.stat("fortio-deploy", "cluster_manager.warming_clusters") == 0
