@@ -61,7 +61,7 @@ USER_AGENTS = {"productpage": "python-requests/2.32.3", "reviews": "Apache-CXF/3
 
 def serve(args: argparse.Namespace) -> int:
     try:
-        impl = resolve(args.image, deployment=args.pod_name)
+        impl = resolve(args.image)
     except IstiolabError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
