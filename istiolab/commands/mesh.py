@@ -376,6 +376,11 @@ def status(state_dir: str | None, output: str) -> None:
             ]
         )
     click.echo(table(["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "IP"], rows))
+    notes = [(p, n) for p in data["pods"] for n in p.get("notes") or []]
+    if notes:
+        click.echo("\nNotes:")
+        for p, n in notes:
+            click.echo(f"  {p['namespace']}/{p['name']} {n}")
     if data.get("findings"):
         click.echo("\nConfiguration problems:")
         for f in data["findings"]:

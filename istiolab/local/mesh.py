@@ -11,13 +11,12 @@ waits until the proxies ACK. `Mesh.stop()` stops every process by PID.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ from istiolab.local.supervisor import (
     Managed,
     ProcessSpec,
     Supervisor,
+    can_bind_privileged_ports,
     check_port_free,
     kill_recorded,
 )
@@ -77,10 +77,35 @@ def hosts_map(registry: Registry) -> dict[str, list[str]]:
     return out
 
 
+def pod_notes(pod: Pod, registry: Registry, settings: MeshSettings) -> list[str]:
+    """What `status` says about a pod that does not run as on a cluster: its ports below
+    1024 when this machine cannot bind them (``settings.privileged_ports is False``)."""
+    from istiolab.local.translate.listeners import pod_ports, uncaptured
+
+    if not pod.sidecar:
+        return []
+    return [
+        f"port {port}: not captured by the sidecar (binding ports below 1024 needs root or "
+        "net.ipv4.ip_unprivileged_port_start=0); the app listens on the pod IP itself, so "
+        "callers reach it directly, without its sidecar"
+        for port in sorted(pod_ports(pod, registry.services))
+        if uncaptured(port, settings)
+    ]
+
+
+def listen_ip(pod: Pod, port: int, settings: MeshSettings) -> str:
+    """Where the app serves a port: the pod-local address behind the sidecar, or the pod IP
+    (no sidecar, or a port the sidecar cannot capture, see :func:`pod_notes`)."""
+    from istiolab.local.translate.listeners import uncaptured
+
+    return pod.ip if uncaptured(port, settings) else pod.app_ip
+
+
 @dataclass
 class PodState:
     pod: Pod
     processes: list[str] = field(default_factory=list)  # supervisor names
+    notes: list[str] = field(default_factory=list)  # see pod_notes
 
 
 class Mesh:
@@ -111,6 +136,7 @@ class Mesh:
         self._generation = 0
         self._gateway = gateway_pod(settings)
         self._cache: dict[str, tuple[int, ProxyResources]] = {}
+        self._index: tuple[int, Any] | None = None  # (generation, MeshIndex) of the push
         self.store: Any = None
         self.xds: Any = None
         self.supervisor: Supervisor | None = None
@@ -125,6 +151,8 @@ class Mesh:
         self.started_at = time.time()
         self.state.create()
         self.state.save_settings(self.settings)
+        if self.settings.privileged_ports is None:  # decided once, here; translation reads it
+            self.settings = replace(self.settings, privileged_ports=can_bind_privileged_ports())
         self.envoy_binary = self.envoy_binary or envoy.find_envoy()
         # processes left by a supervisor that was killed (they hold our addresses)
         leftovers = kill_recorded(self.state.read_processes())
@@ -192,7 +220,10 @@ class Mesh:
 
     # xDS callback
     def _resources_for(self, node_id: str) -> ProxyResources | None:
-        from istiolab.local.translate import build_resources
+        """One proxy's resources for the current generation. Every proxy of a push shares
+        one MeshIndex (lookups, and the outbound clusters and routes of proxies that see the
+        same hosts), so a push costs one translation per namespace, not per proxy."""
+        from istiolab.local.translate import MeshIndex, build_resources
 
         with self._lock:
             proxy = self._proxies.get(node_id)
@@ -203,7 +234,10 @@ class Mesh:
             if cached is not None and cached[0] == generation:
                 return cached[1]
             objects, registry = self._objects, self._registry
-        resources = build_resources(objects, registry, proxy, self.settings)
+            if self._index is None or self._index[0] != generation:
+                self._index = (generation, MeshIndex(objects, registry, self.settings))
+            index = self._index[1]
+        resources = build_resources(objects, registry, proxy, self.settings, index=index)
         with self._lock:
             if self._generation == generation:
                 self._cache[node_id] = (generation, resources)
@@ -222,6 +256,8 @@ class Mesh:
         allocations = self.state.read_allocations()
         registry, allocations = build_registry(objects, self.settings, allocations)
         write_json(self.state.allocations_file, dict(allocations))
+        # pods without a sidecar resolve names from this file and re-read it when it changes
+        write_json(self.state.hosts_file, hosts_map(registry))
         gw = next((p for p in registry.pods if p.labels.get("istio") == "ingressgateway"), None)
         gateway = gw or gateway_pod(self.settings)
         self._gateway = gateway
@@ -248,9 +284,9 @@ class Mesh:
         names: list[str] = []
         if initial or self.supervisor.get(GATEWAY_NAME) is None:  # type: ignore[union-attr]
             names.append(self._start_gateway(gateway))
-        env_hosts = hosts_map(registry)
         for pod in start:
-            st = PodState(pod, self._start_pod(pod, env_hosts))
+            st = PodState(pod, self._start_pod(pod))
+            st.notes = pod_notes(pod, registry, self.settings)
             self._pods[f"{pod.namespace}/{pod.name}"] = st
             names += st.processes
         self._wait(names)
@@ -350,7 +386,7 @@ class Mesh:
             )
         )
 
-    def _start_pod(self, pod: Pod, env_hosts: dict[str, list[str]]) -> list[str]:
+    def _start_pod(self, pod: Pod) -> list[str]:
         from istiolab.workloads import images
 
         assert self.supervisor is not None
@@ -364,20 +400,22 @@ class Mesh:
         impl = images.resolve(pod.image, deployment=f"{pod.namespace}/{pod.deployment}")
         ports = impl.listen_ports(pod.container_ports)
         argv = [sys.executable, "-m", "istiolab.workloads", "serve", "--image", pod.image]
-        for port in ports:
-            argv += ["--listen", f"{pod.app_ip}:{port}"]
+        addresses = [f"{listen_ip(pod, p, self.settings)}:{p}" for p in ports]
+        for address in addresses:
+            argv += ["--listen", address]
         argv += ["--pod-name", pod.name, "--namespace", pod.namespace]
         env = dict(os.environ)
         env.update({str(k): str(v) for k, v in pod.env.items()})
         env.update({"POD_NAME": pod.name, "POD_NAMESPACE": pod.namespace, "POD_IP": pod.ip})
         env.update({"INSTANCE_IP": pod.ip, "SERVICE_ACCOUNT": pod.service_account})
-        for var in ("HTTP_PROXY", "http_proxy", "ISTIOLAB_HOSTS", "NO_PROXY", "no_proxy"):
+        for var in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+            env.pop(var, None)
+        for var in ("ISTIOLAB_HOSTS", "ISTIOLAB_HOSTS_FILE"):
             env.pop(var, None)
         if pod.sidecar:
             env["HTTP_PROXY"] = f"http://{pod.ip}:{OUTBOUND_PORT}"
-        else:
-            env["ISTIOLAB_HOSTS"] = json.dumps(env_hosts, separators=(",", ":"))
-        listen = ",".join(f"{pod.app_ip}:{p}" for p in ports)
+        else:  # kube DNS: the hosts file the supervisor keeps current (see state.py)
+            env["ISTIOLAB_HOSTS_FILE"] = str(self.state.hosts_file)
         self.supervisor.start(
             ProcessSpec(
                 name=key,
@@ -385,7 +423,7 @@ class Mesh:
                 log=self.state.logs / f"{pod.namespace}.{pod.name}.log",
                 env=env,
                 ready_line="ready",
-                labels={"role": "app", "pod": key, "listen": listen, "ip": pod.ip},
+                labels={"role": "app", "pod": key, "listen": ",".join(addresses), "ip": pod.ip},
             )
         )
         names.append(key)
@@ -400,9 +438,9 @@ class Mesh:
         assert self.supervisor is not None
         out = []
         gw = self._gateway
-        rows: list[tuple[Pod, list[str]]] = [(gw, [GATEWAY_NAME])]
-        rows += [(st.pod, st.processes) for st in list(self._pods.values())]
-        for pod, names in rows:
+        rows: list[tuple[Pod, list[str], list[str]]] = [(gw, [GATEWAY_NAME], [])]
+        rows += [(st.pod, st.processes, st.notes) for st in list(self._pods.values())]
+        for pod, names, notes in rows:
             procs = [self.supervisor.get(n) for n in names]
             out.append(
                 {
@@ -414,6 +452,7 @@ class Mesh:
                     ),
                     "restarts": sum(m.restarts for m in procs if m is not None),
                     "pids": {n: m.pid for n, m in zip(names, procs, strict=True) if m},
+                    "notes": list(notes),
                 }
             )
         return out

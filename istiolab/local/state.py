@@ -7,6 +7,9 @@ Layout (everything a mesh instance writes lives here)::
     control.sock       the supervisor's control API (HTTP/JSON over a Unix socket)
     processes.json     every process the supervisor started: pid, name, command (for `down`)
     allocations.json   pod name -> pod IP index (stable addresses across restarts)
+    hosts.json         what kube DNS + kube-proxy answer (``<fqdn>:<port>`` -> pod ip:ports),
+                       replaced atomically on every change; pods without a sidecar read it
+                       (``ISTIOLAB_HOSTS_FILE``) again whenever it changed
     store/             the config store (owned by istiolab.local.store)
     logs/              supervisor.log, <pod>.log (app), <pod>.envoy.log (sidecar)
     proxies/           Envoy bootstrap files
@@ -97,6 +100,10 @@ class StateDir:
     @property
     def allocations_file(self) -> Path:
         return self.root / "allocations.json"
+
+    @property
+    def hosts_file(self) -> Path:
+        return self.root / "hosts.json"
 
     @property
     def logs(self) -> Path:

@@ -271,11 +271,12 @@ def _dry_run(objects: list[dict], source: str) -> None:
     from istiolab.errors import MeshError
     from istiolab.local.model import MeshSettings, Proxy
     from istiolab.local.registry import build_registry, gateway_pod
-    from istiolab.local.translate import build_resources
+    from istiolab.local.translate import MeshIndex, build_resources
     from istiolab.local.xds.protos import to_any
 
     settings = MeshSettings()
     registry, _ = build_registry(objects, settings, {})
+    index = MeshIndex(objects, registry, settings)
     proxies = [Proxy("router", gateway_pod(settings))]
     seen: set[str] = set()
     for pod in registry.pods:
@@ -284,7 +285,7 @@ def _dry_run(objects: list[dict], source: str) -> None:
             proxies.append(Proxy("sidecar", pod))
     for proxy in proxies:
         try:
-            resources = build_resources(objects, registry, proxy, settings)
+            resources = build_resources(objects, registry, proxy, settings, index=index)
             for table in resources.by_type().values():
                 for resource in table.values():
                     to_any(resource)

@@ -144,6 +144,18 @@ def check_port_free(host: str, port: int, purpose: str) -> None:
         s.close()
 
 
+def can_bind_privileged_ports() -> bool:
+    """Whether processes started here may bind ports below 1024: as root, or when the kernel
+    lets everyone (``net.ipv4.ip_unprivileged_port_start`` = 0, as in many containers).
+    Decided once per mesh start (``MeshSettings.privileged_ports``); translation never asks."""
+    if os.geteuid() == 0:
+        return True
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text()) == 0
+    except (OSError, ValueError):
+        return False
+
+
 class Supervisor:
     """Starts, watches, restarts and stops child processes; thread-safe."""
 

@@ -11,6 +11,37 @@ from urllib.parse import urlsplit
 from istiolab.workloads.client import Session
 
 
+class HostsFile(Mapping):
+    """A JSON hosts map on disk (``ISTIOLAB_HOSTS_FILE``), read again whenever the file was
+    replaced or changed, so Services created after the pod started resolve too."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._stamp: tuple[int, int, int] | None = None
+        self._data: dict = {}
+
+    def _current(self) -> dict:
+        try:
+            st = os.stat(self.path)
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+            if stamp != self._stamp:
+                with open(self.path, encoding="utf-8") as f:
+                    self._data = json.load(f)
+                self._stamp = stamp
+        except (OSError, ValueError):
+            pass  # missing or mid-replace: keep the last good map
+        return self._data
+
+    def __getitem__(self, key: str):
+        return self._current()[key]
+
+    def __iter__(self):
+        return iter(self._current())
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+
 @dataclass
 class PodContext:
     pod_name: str
@@ -34,13 +65,16 @@ class PodContext:
         """Build from the process env as the runtime sets it (see ``python -m ... --help``).
 
         Outbound calls go through ``HTTP_PROXY`` (the sidecar) when set, else names are
-        resolved with the JSON hosts map in ``ISTIOLAB_HOSTS``. The pod IP (the source
+        resolved with the JSON hosts map in ``ISTIOLAB_HOSTS``, or the file named by
+        ``ISTIOLAB_HOSTS_FILE`` (re-read when it changes). The pod IP (the source
         address of outbound calls) is ``POD_IP``/``INSTANCE_IP``, else the proxy's host,
         else the first listen address.
         """
         env = dict(os.environ if environ is None else environ)
         proxy = env.get("HTTP_PROXY") or env.get("http_proxy") or None
-        hosts = json.loads(env["ISTIOLAB_HOSTS"]) if env.get("ISTIOLAB_HOSTS") else {}
+        hosts: Mapping = json.loads(env["ISTIOLAB_HOSTS"]) if env.get("ISTIOLAB_HOSTS") else {}
+        if env.get("ISTIOLAB_HOSTS_FILE"):  # the runtime's live map (Services come and go)
+            hosts = HostsFile(env["ISTIOLAB_HOSTS_FILE"])
         pod_ip = env.get("POD_IP") or env.get("INSTANCE_IP") or ""
         if not pod_ip and proxy:
             pod_ip = urlsplit(proxy if "://" in proxy else f"http://{proxy}").hostname or ""

@@ -30,11 +30,11 @@ def replace_kind(objects: list[dict], *new: dict) -> list[dict]:
     return [o for o in objects if key(o) not in keys] + list(new)
 
 
-def sidecar(objects: list[dict], app: str = "sleep", namespace: str = "default"):
-    registry, _ = build_registry(objects, SETTINGS, {})
+def sidecar(objects: list[dict], app: str = "sleep", namespace: str = "default", settings=SETTINGS):
+    registry, _ = build_registry(objects, settings, {})
     pod = next(p for p in registry.pods if p.labels.get("app") == app and p.namespace == namespace)
     proxy = Proxy("sidecar", pod)
-    return build_resources(objects, registry, proxy, SETTINGS), proxy, registry
+    return build_resources(objects, registry, proxy, settings), proxy, registry
 
 
 def gateway(objects: list[dict]):

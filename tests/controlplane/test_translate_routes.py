@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from istiolab import manifests as m
 from istiolab.local.translate import findings
 
 from .helpers import (
+    SETTINGS,
     bookinfo_world,
     gateway,
     mesh_config,
@@ -347,15 +350,19 @@ def test_outbound_connections_leave_from_the_pod_ip():
             assert bind == {"address": proxy.pod.ip, "port_value": 0}, name
 
 
-def test_no_inbound_listener_for_ports_the_user_cannot_bind(monkeypatch):
-    from istiolab.local.translate import listeners
-
-    monkeypatch.setattr(listeners, "lowest_bindable_port", lambda: 1024)
-    res, proxy, _ = sidecar(bookinfo_world())  # sleep: service port 80
+def test_no_inbound_listener_below_1024_when_the_runtime_cannot_bind_them():
+    # the runtime's finding arrives in the settings; translation never probes the host
+    unprivileged = replace(SETTINGS, privileged_ports=False)
+    res, proxy, _ = sidecar(bookinfo_world(), settings=unprivileged)  # sleep: service port 80
     assert set(res.listeners) == {"virtualOutbound"}
-    monkeypatch.setattr(listeners, "lowest_bindable_port", lambda: 0)
-    res, proxy, _ = sidecar(bookinfo_world())
-    assert set(res.listeners) == {"virtualOutbound", f"{proxy.pod.ip}_80"}
+    assert not any(name.startswith("inbound|") for name in res.clusters)
+    res, proxy, _ = sidecar(bookinfo_world(), app="productpage", settings=unprivileged)
+    assert f"{proxy.pod.ip}_9080" in res.listeners  # ports from 1024 up are still captured
+    for privileged in (True, None):  # None: not decided yet, every port counts as bindable
+        res, proxy, _ = sidecar(
+            bookinfo_world(), settings=replace(SETTINGS, privileged_ports=privileged)
+        )
+        assert set(res.listeners) == {"virtualOutbound", f"{proxy.pod.ip}_80"}
 
 
 def test_destination_header_operations():

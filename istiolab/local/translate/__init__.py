@@ -29,43 +29,76 @@ from istiolab.local.translate import listeners as _listeners
 from istiolab.local.translate.analysis import Analysis, analyze, findings
 from istiolab.local.translate.context import Context
 from istiolab.local.translate.gateway import gateway_resources
+from istiolab.local.translate.index import MeshIndex
 from istiolab.local.translate.meshconfig import MeshConfig, mesh_config
 from istiolab.local.translate.virtualhosts import sidecar_route_config
 
-__all__ = ["Analysis", "MeshConfig", "analyze", "build_resources", "findings", "mesh_config"]
+__all__ = [
+    "Analysis",
+    "MeshConfig",
+    "MeshIndex",
+    "analyze",
+    "build_resources",
+    "findings",
+    "mesh_config",
+]
 
 
 def build_resources(
-    objects: list[dict], registry: Registry, proxy: Proxy, settings: MeshSettings
+    objects: list[dict],
+    registry: Registry,
+    proxy: Proxy,
+    settings: MeshSettings,
+    *,
+    index: MeshIndex | None = None,
 ) -> ProxyResources:
-    ctx = Context(list(objects), registry, proxy, settings)
-    clusters, endpoints = _clusters.outbound_clusters(ctx)
-    clusters[_clusters.names.PASSTHROUGH] = _clusters.passthrough()
-    clusters[_clusters.names.BLACKHOLE] = _clusters.blackhole()
+    """Everything ``proxy`` is sent for this configuration. Pass the same ``index`` (a
+    :class:`MeshIndex` of these very objects, registry and settings) for every proxy of a
+    push: lookups are then built once, and proxies that see the same hosts (same namespace
+    and Sidecar scope) share their outbound clusters and route config."""
+    index = index if index is not None else MeshIndex(list(objects), registry, settings)
+    ctx = Context(index.objects, registry, proxy, settings, index=index)
+    shared, endpoints = _shared(ctx, ("clusters", ctx.scope_key), _outbound)
     listeners: dict[str, dict] = {}
     routes: dict[str, dict] = {}
+    inbound: dict[str, dict] = {}
     if proxy.type == "router":
         listeners, routes = gateway_resources(ctx)
     else:
         out = _listeners.outbound_listener(ctx)
         listeners[out["name"]] = out
-        route = sidecar_route_config(ctx)
+        labels = tuple(sorted(proxy.pod.labels.items())) if index.uses_source_labels else None
+        route = _shared(ctx, ("routes", ctx.scope_key, labels), sidecar_route_config)
         routes[route["name"]] = route
         for port, protocol in sorted(_listeners.inbound_ports(ctx).items()):
             listener = _listeners.inbound_listener(ctx, port, protocol)
             listeners[listener["name"]] = listener
             cluster = _clusters.inbound_cluster(port, proxy.pod.app_ip)
-            clusters[cluster["name"]] = cluster
+            inbound[cluster["name"]] = cluster
     source = settings.gateway_pod_ip if proxy.type == "router" else proxy.pod.ip
-    for name, cluster in clusters.items():
-        if not name.startswith("inbound|"):
-            # connections leave from the pod's own IP, as on a cluster (not 127.0.0.1)
-            cluster["upstream_bind_config"] = {
-                "source_address": {"address": source, "port_value": 0}
-            }
+    # connections leave from the pod's own IP, as on a cluster (not 127.0.0.1); the shared
+    # cluster dicts are copied, never changed
+    bind = {"source_address": {"address": source, "port_value": 0}}
+    clusters = {name: {**c, "upstream_bind_config": bind} for name, c in shared.items()}
+    clusters.update(inbound)
     return ProxyResources(
         clusters=dict(sorted(clusters.items())),
-        endpoints=dict(sorted(endpoints.items())),
+        endpoints=endpoints,
         listeners=listeners,
         routes=routes,
     )
+
+
+def _shared(ctx: Context, key: tuple, build):
+    """``build(ctx)``, computed once per push for every proxy with the same ``key``."""
+    memo = ctx.index.memo
+    if key not in memo:
+        memo[key] = build(ctx)
+    return memo[key]
+
+
+def _outbound(ctx: Context) -> tuple[dict[str, dict], dict[str, dict]]:
+    clusters, endpoints = _clusters.outbound_clusters(ctx)
+    clusters[_clusters.names.PASSTHROUGH] = _clusters.passthrough()
+    clusters[_clusters.names.BLACKHOLE] = _clusters.blackhole()
+    return clusters, dict(sorted(endpoints.items()))

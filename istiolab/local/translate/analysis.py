@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from istiolab.local.model import MeshSettings, Pod, Proxy, Registry
 from istiolab.local.translate.common import meta, seconds
 from istiolab.local.translate.context import Context
+from istiolab.local.translate.index import MeshIndex
+from istiolab.local.translate.names import gateway_names
 from istiolab.local.translate.policy import subset_labels
-from istiolab.local.translate.routes import gateway_names
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,12 @@ def analyze(
     settings = settings or MeshSettings()
     gateways = {f"{meta(g)[1]}/{meta(g)[0]}" for g in objects if g.get("kind") == "Gateway"}
     mesh_hosts: dict[str, list[str]] = {}
+    index = MeshIndex(objects, registry, settings)
     for vs in objects:
         if vs.get("kind") != "VirtualService":
             continue
         name, ns = meta(vs)
-        ctx = Context(objects, registry, _viewer(ns), settings)
+        ctx = Context(objects, registry, _viewer(ns), settings, index=index)
         spec = vs.get("spec") or {}
 
         def add(level: str, code: str, message: str, name=name, ns=ns) -> None:

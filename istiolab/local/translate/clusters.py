@@ -85,15 +85,7 @@ def outbound_cluster(
 
 def _secret(ctx: Context, name: str, dr: dict | None) -> dict | None:
     """A Secret named by ``credentialName``, in the DestinationRule's or proxy's namespace."""
-    namespaces = {ctx.namespace, meta(dr)[1] if dr else ctx.namespace}
-    return next(
-        (
-            o
-            for o in ctx.objects
-            if o.get("kind") == "Secret" and meta(o)[0] == name and meta(o)[1] in namespaces
-        ),
-        None,
-    )
+    return ctx.index.secret(name, (ctx.namespace, meta(dr)[1] if dr else ctx.namespace))
 
 
 def outbound_clusters(ctx: Context) -> tuple[dict[str, dict], dict[str, dict]]:

@@ -1,4 +1,5 @@
-"""What one translation needs to know, gathered once per proxy (pure, no I/O)."""
+"""What one proxy's translation needs to know (pure, no I/O); the config-wide lookups
+live in the shared :class:`~istiolab.local.translate.index.MeshIndex`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from functools import cached_property
 from istiolab.local.model import ISTIO_SYSTEM, MeshSettings, Proxy, Registry, Service
 from istiolab.local.translate import names
 from istiolab.local.translate.common import labels_match, meta
-from istiolab.local.translate.meshconfig import MeshConfig, mesh_config
+from istiolab.local.translate.index import MeshIndex
+from istiolab.local.translate.meshconfig import MeshConfig
 
 
 @dataclass(frozen=True)
@@ -28,15 +30,20 @@ class ServiceHost:
 
 @dataclass
 class Context:
+    """One proxy's view of a configuration. ``index`` is the configuration's shared
+    :class:`MeshIndex`; pass the same one for every proxy of a push (built if omitted)."""
+
     objects: list[dict]
     registry: Registry
     proxy: Proxy
     settings: MeshSettings
+    index: MeshIndex = None  # type: ignore[assignment]  # built in __post_init__ if None
     mesh: MeshConfig = field(init=False)
 
     def __post_init__(self) -> None:
-        self.mesh = mesh_config(self.objects)
-        self._dr_cache: dict[str, dict | None] = {}
+        if self.index is None:
+            self.index = MeshIndex(self.objects, self.registry, self.settings)
+        self.mesh = self.index.mesh
         mode = ((self.sidecar_scope or {}).get("spec") or {}).get("outboundTrafficPolicy", {})
         if mode.get("mode"):
             self.mesh = replace(self.mesh, outbound_mode=mode["mode"])
@@ -48,7 +55,7 @@ class Context:
         one, else the root namespace's (istio-system) selector-less one."""
         if self.proxy.type != "sidecar":
             return None
-        sidecars = [o for o in self.objects if o.get("kind") == "Sidecar"]
+        sidecars = self.index.of_kind("Sidecar")
         labels = self.proxy.pod.labels
         for obj in sidecars:
             selector = ((obj.get("spec") or {}).get("workloadSelector") or {}).get("labels")
@@ -83,25 +90,32 @@ class Context:
     def namespace(self) -> str:
         return self.proxy.pod.namespace
 
-    @cached_property
-    def namespaces(self) -> set[str]:
-        found = {meta(o)[1] for o in self.objects if o.get("kind") != "Namespace"}
-        found |= {meta(o)[0] for o in self.objects if o.get("kind") == "Namespace"}
-        return found | {"default", ISTIO_SYSTEM}
+    @property
+    def namespaces(self) -> frozenset[str]:
+        return self.index.namespaces
 
     def visible(self, kind: str) -> list[dict]:
-        return [
-            o
-            for o in self.objects
-            if o.get("kind") == kind and names.exported_to(o, self.namespace)
-        ]
+        return self.index.visible(kind, self.namespace)
 
     def fqdn(self, host: str, namespace: str) -> str:
-        return names.fqdn(host, namespace, self.namespaces)
+        return self.index.fqdn(host, namespace)
+
+    @property
+    def scope_key(self) -> tuple:
+        """What, besides the config, decides this proxy's outbound view: its namespace and
+        the Sidecar resource scoping it. Proxies with equal keys see the same hosts."""
+        scope = self.sidecar_scope
+        return (self.proxy.type, self.namespace, meta(scope) if scope else None)
 
     @cached_property
     def hosts(self) -> dict[str, ServiceHost]:
         """Every routable host by name: services first, then ServiceEntry hosts."""
+        key = ("hosts", self.scope_key)
+        if key not in self.index.memo:
+            self.index.memo[key] = self._hosts()
+        return self.index.memo[key]
+
+    def _hosts(self) -> dict[str, ServiceHost]:
         out: dict[str, ServiceHost] = {}
         for svc in self.registry.services:
             ports = tuple((p.port, p.istio_protocol, p.target_port) for p in svc.ports)
@@ -120,30 +134,14 @@ class Context:
             for h in spec.get("hosts") or []:
                 host = self.fqdn(h, ns) if "." not in h else h.lower()
                 out.setdefault(host, ServiceHost(host, ns, ports, entry=se))
+        if self.sidecar_scope is None:
+            return out
         return {h: v for h, v in out.items() if self.in_egress_scope(h, v.namespace)}
 
     def destination_rule(self, host: str) -> dict | None:
         """The DestinationRule for a host as Istio picks it: the proxy's namespace first,
         then the host's namespace, then the root namespace; exact hosts over wildcards."""
-        if host not in self._dr_cache:
-            self._dr_cache[host] = self._find_destination_rule(host)
-        return self._dr_cache[host]
-
-    def _find_destination_rule(self, host: str) -> dict | None:
         target = self.hosts.get(host)
-        order = [self.namespace, target.namespace if target else None, ISTIO_SYSTEM]
-        rules = self.visible("DestinationRule")
-        for ns in order:
-            candidates = []
-            for dr in rules:
-                _, dr_ns = meta(dr)
-                if dr_ns != ns:
-                    continue
-                pattern = self.fqdn(str((dr.get("spec") or {}).get("host", "")), dr_ns)
-                if names.host_matches(pattern, host):
-                    exact = pattern == host
-                    candidates.append((0 if exact else 1, -len(pattern), dr))
-            if candidates:
-                candidates.sort(key=lambda c: (c[0], c[1]))
-                return candidates[0][2]
-        return None
+        return self.index.destination_rule(
+            self.namespace, host, target.namespace if target else None
+        )

@@ -41,7 +41,7 @@ def addresses(
     ctx: Context, host: ServiceHost, port: tuple[int, str, int], labels: Mapping | None
 ) -> list[tuple[str, int]]:
     if host.service is not None:
-        pods = ctx.registry.endpoints(host.service)
+        pods = ctx.index.endpoints(host.service)
         return sorted(
             (p.ip, port[2]) for p in pods if labels is None or labels_match(labels, p.labels)
         )

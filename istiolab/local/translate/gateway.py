@@ -23,7 +23,6 @@ from istiolab.local.translate.context import Context
 from istiolab.local.translate.listeners import LISTENER_TYPE, hcm
 from istiolab.local.translate.routes import (
     ROUTE_TYPE,
-    gateway_names,
     http_routes,
     qualify_match_gateways,
 )
@@ -42,9 +41,8 @@ def bind_port(ctx: Context, number: int) -> int:
 def gateways(ctx: Context) -> list[dict]:
     return [
         gw
-        for gw in ctx.objects
-        if gw.get("kind") == "Gateway"
-        and labels_match((gw.get("spec") or {}).get("selector"), ctx.proxy.pod.labels)
+        for gw in ctx.index.of_kind("Gateway")
+        if labels_match((gw.get("spec") or {}).get("selector"), ctx.proxy.pod.labels)
     ]
 
 
@@ -63,8 +61,8 @@ def virtual_hosts(ctx: Context, gw: Mapping, server: Mapping) -> dict[str, list[
     key = f"{gw_ns}/{gw_name}"
     port = int((server.get("port") or {}).get("number", 80))
     out: dict[str, list[dict]] = {}
-    for vs in ctx.objects:
-        if vs.get("kind") != "VirtualService" or key not in gateway_names(vs):
+    for vs in ctx.index.of_kind("VirtualService"):
+        if key not in names.gateway_names(vs):
             continue
         _, vs_ns = meta(vs)
         for restrict, server_host in _server_hosts(server):
@@ -94,16 +92,7 @@ def _vhost(host: str, port: int, routes: list[dict], https_redirect: bool) -> di
 def _tls_socket(ctx: Context, gw: Mapping, tls: Mapping) -> dict | None:
     credential = tls.get("credentialName")
     _, gw_ns = meta(gw)
-    secret = next(
-        (
-            o
-            for o in ctx.objects
-            if o.get("kind") == "Secret"
-            and meta(o)[0] == credential
-            and meta(o)[1] in (gw_ns, ctx.namespace)
-        ),
-        None,
-    )
+    secret = ctx.index.secret(str(credential), (gw_ns, ctx.namespace))
     if secret is None:
         return None
     data = secret.get("data") or {}

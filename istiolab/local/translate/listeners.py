@@ -14,10 +14,9 @@ Istio's default TEXT format (``%RESPONSE_FLAGS%`` included) or JSON.
 
 from __future__ import annotations
 
-import functools
-import os
-from pathlib import Path
+from collections.abc import Iterable
 
+from istiolab.local.model import MeshSettings, Pod, Service
 from istiolab.local.translate import names
 from istiolab.local.translate.clusters import DNS_CACHE
 from istiolab.local.translate.common import socket_address
@@ -159,35 +158,36 @@ def outbound_listener(ctx: Context) -> dict:
     }
 
 
-@functools.cache
-def lowest_bindable_port() -> int:
-    """The lowest port this machine lets Envoy bind: 0 as root, else the kernel's
-    ``ip_unprivileged_port_start`` (1024 by default). The one fact translation reads from
-    the host: an inbound listener Envoy cannot bind would make it NACK the whole LDS."""
-    if os.geteuid() == 0:
-        return 0
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text())
-    except (OSError, ValueError):
-        return 1024
+PRIVILEGED_PORT_LIMIT = 1024  # ports below it need root (net.ipv4.ip_unprivileged_port_start)
 
 
-def inbound_ports(ctx: Context) -> dict[int, str]:
-    """The pod's ports with their Istio protocol (a port no service names counts as HTTP).
-    Ports below :func:`lowest_bindable_port` get no inbound listener (e.g. sleep's port 80
-    when not run as root); such a port is then served by the app on its pod-local address
-    only, and callers reach it as a pod without sidecar would be reached."""
-    pod = ctx.proxy.pod
+def pod_ports(pod: Pod, services: Iterable[Service]) -> dict[int, str]:
+    """A pod's ports with their Istio protocol: the target ports of the services selecting
+    it, then its container ports (a port no service names counts as HTTP)."""
     ports: dict[int, str] = {}
-    for svc in ctx.registry.services:
+    for svc in services:
         if svc.namespace != pod.namespace or not pod.matches(svc.selector):
             continue
         for sp in svc.ports:
             ports.setdefault(sp.target_port, sp.istio_protocol)
     for port in pod.container_ports:
         ports.setdefault(port, "HTTP")
-    floor = lowest_bindable_port()
-    return {port: proto for port, proto in ports.items() if port >= floor}
+    return ports
+
+
+def uncaptured(port: int, settings: MeshSettings) -> bool:
+    """Whether a pod port stays outside the sidecar: below 1024 when the runtime found it
+    cannot bind such ports (``settings.privileged_ports is False``)."""
+    return settings.privileged_ports is False and port < PRIVILEGED_PORT_LIMIT
+
+
+def inbound_ports(ctx: Context) -> dict[int, str]:
+    """The ports the sidecar captures (one inbound listener each). A port for which
+    :func:`uncaptured` holds gets none (an inbound listener Envoy cannot bind would make it
+    NACK the whole LDS): the runtime runs the app on the pod IP for it instead, so callers
+    reach the app directly, as on a pod without a sidecar."""
+    ports = pod_ports(ctx.proxy.pod, ctx.registry.services)
+    return {p: proto for p, proto in ports.items() if not uncaptured(p, ctx.settings)}
 
 
 def inbound_listener(ctx: Context, port: int, protocol: str) -> dict:

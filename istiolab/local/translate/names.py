@@ -44,7 +44,7 @@ def fqdn(host: str, namespace: str, namespaces: Iterable[str] = ()) -> str:
     parts = host.split(".")
     if len(parts) == 1:
         return f"{host}.{namespace}.svc.{CLUSTER_DOMAIN}"
-    known = set(namespaces)
+    known = namespaces if isinstance(namespaces, set | frozenset) else set(namespaces)
     if len(parts) == 2 and parts[1] in known:
         return f"{host}.svc.{CLUSTER_DOMAIN}"
     if len(parts) == 3 and parts[2] == "svc":
@@ -84,6 +84,13 @@ def exported_to(obj: Mapping, viewer_namespace: str) -> bool:
         if entry == viewer_namespace:
             return True
     return False
+
+
+def gateway_names(vs: Mapping) -> list[str]:
+    """A VirtualService's gateways, namespace-qualified (``mesh`` stays ``mesh``)."""
+    ns = (vs.get("metadata") or {}).get("namespace") or "default"
+    gws = (vs.get("spec") or {}).get("gateways") or ["mesh"]
+    return [g if g == "mesh" or "/" in g else f"{ns}/{g}" for g in gws]
 
 
 def service_domains(name: str, namespace: str, port: int, *, local: bool, portless: bool):

@@ -250,13 +250,6 @@ def default_route(host: ServiceHost, port: int, ctx: Context) -> dict:
     return {"name": "default", "match": {"prefix": "/"}, "route": action}
 
 
-def gateway_names(vs: Mapping) -> list[str]:
-    """The VirtualService's gateways, namespace-qualified (``mesh`` stays ``mesh``)."""
-    _, ns = meta(vs)
-    gws = (vs.get("spec") or {}).get("gateways") or ["mesh"]
-    return [g if g == "mesh" or "/" in g else f"{ns}/{g}" for g in gws]
-
-
 def qualify_match_gateways(vs: Mapping) -> Mapping:
     """A copy of the VirtualService whose per-match ``gateways`` are namespace-qualified."""
     _, ns = meta(vs)

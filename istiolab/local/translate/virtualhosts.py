@@ -5,34 +5,36 @@ VirtualService bound to ``mesh`` that owns each host, and the catch-all for unkn
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from istiolab.local.translate import names
-from istiolab.local.translate.common import meta
 from istiolab.local.translate.context import Context
 from istiolab.local.translate.routes import (
     HTTP_PROTOCOLS,
     ROUTE_TYPE,
     default_route,
-    gateway_names,
     http_routes,
     qualify_match_gateways,
 )
 
 
-def mesh_virtual_service(ctx: Context, host: str) -> dict | None:
+def mesh_virtual_service(ctx: Context, host: str) -> Mapping | None:
     """The VirtualService bound to ``mesh`` that owns a host: an exact host over a
     wildcard (``*.default.svc.cluster.local``), the proxy's namespace first, then the oldest."""
-    found = []
-    for i, vs in enumerate(ctx.visible("VirtualService")):
-        if "mesh" not in gateway_names(vs):
+    best = None
+    for exact, rule in ctx.index.mesh_virtual_services(host):
+        if not names.exported_to(rule.obj, ctx.namespace):
             continue
-        _, ns = meta(vs)
-        hosts = [ctx.fqdn(h, ns) for h in (vs.get("spec") or {}).get("hosts") or []]
-        if host in hosts:
-            found.append((0, 0 if ns == ctx.namespace else 1, i, vs))
-        elif any(h.startswith("*") and names.host_matches(h, host) for h in hosts):
-            found.append((1, 0 if ns == ctx.namespace else 1, i, vs))
-    found.sort(key=lambda f: f[:3])
-    return qualify_match_gateways(found[0][3]) if found else None
+        key = (0 if exact else 1, 0 if rule.namespace == ctx.namespace else 1, rule.order)
+        if best is None or key < best[0]:
+            best = (key, rule.obj)
+    if best is None:
+        return None
+    memo = ctx.index.memo
+    qualified = ("qualified", id(best[1]))
+    if qualified not in memo:
+        memo[qualified] = qualify_match_gateways(best[1])
+    return memo[qualified]
 
 
 def sidecar_route_config(ctx: Context) -> dict:
