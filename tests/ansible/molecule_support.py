@@ -55,10 +55,15 @@ def run(cmd: list[str], *, env: dict[str, str], timeout: float) -> subprocess.Co
 
 
 def molecule(
-    action: str, scenario: str, image: str, *ansible_args: str, timeout: float = 900
+    action: str,
+    scenario: str,
+    image: str,
+    *ansible_args: str,
+    options: tuple[str, ...] = (),
+    timeout: float = 900,
 ) -> subprocess.CompletedProcess:
-    """`molecule <action> -s <scenario> [-- ansible args]` from playbooks/, on `image`."""
-    cmd = [str(BIN / "molecule"), action, "-s", scenario]
+    """`molecule <action> -s <scenario> [options] [-- ansible args]` from playbooks/."""
+    cmd = [str(BIN / "molecule"), action, "-s", scenario, *options]
     if ansible_args:
         cmd += ["--", *ansible_args]
     return run(cmd, env=tool_env(ISTIOLAB_MOLECULE_IMAGE=image), timeout=timeout)
@@ -66,3 +71,13 @@ def molecule(
 
 def tail(proc: subprocess.CompletedProcess, lines: int = 80) -> str:
     return "\n".join((proc.stdout + proc.stderr).splitlines()[-lines:])
+
+
+def docker_exec(container: str, *cmd: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["docker", "exec", container, *cmd],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
