@@ -6,8 +6,10 @@
 - Sidecar: the namespace is labelled ``istio-injection=enabled`` (or the pod template is
   labelled ``sidecar.istio.io/inject: "true"``), and neither the pod template's label nor
   its annotation ``sidecar.istio.io/inject`` says ``"false"``.
-- IPs are stable: ``allocations`` maps pod name -> index for ``settings.pod_ip``; live pods
-  keep theirs, new pods get the lowest free index. The returned mapping holds live pods only.
+- IPs are stable: ``allocations`` maps ``<namespace>/<pod name>`` -> index for
+  ``settings.pod_ip`` (pod names repeat across namespaces: the same template gives the same
+  name); live pods keep theirs, new pods get the lowest free index. The returned mapping
+  holds live pods only.
 - The ingress gateway is not a registry pod; :func:`gateway_pod` describes it.
 """
 
@@ -113,16 +115,17 @@ def build_registry(
                     named_ports.setdefault((ns, cp["name"]), int(cp["containerPort"]))
         for pod_name in pod_names(dep):
             planned.append((pod_name, ns, dname, template))
-    live = {p[0] for p in planned}
-    kept = {name: idx for name, idx in allocations.items() if name in live}
+    live = {f"{p[1]}/{p[0]}" for p in planned}
+    kept = {key: idx for key, idx in allocations.items() if key in live}
     used = set(kept.values())
     next_free = 0
     pods = []
     for pod_name, ns, dname, template in planned:
-        if pod_name not in kept:
+        key = f"{ns}/{pod_name}"
+        if key not in kept:
             while next_free in used:
                 next_free += 1
-            kept[pod_name] = next_free
+            kept[key] = next_free
             used.add(next_free)
         tmeta = template.get("metadata") or {}
         tspec = template.get("spec") or {}
@@ -132,7 +135,7 @@ def build_registry(
             Pod(
                 name=pod_name,
                 namespace=ns,
-                ip=settings.pod_ip(kept[pod_name]),
+                ip=settings.pod_ip(kept[key]),
                 labels=dict(tmeta.get("labels") or {}),
                 service_account=str(
                     tspec.get("serviceAccountName") or tspec.get("serviceAccount") or "default"

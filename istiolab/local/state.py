@@ -6,7 +6,7 @@ Layout (everything a mesh instance writes lives here)::
     supervisor.pid     pid of the running supervisor (absent or stale when it is not running)
     control.sock       the supervisor's control API (HTTP/JSON over a Unix socket)
     processes.json     every process the supervisor started: pid, name, command (for `down`)
-    allocations.json   pod name -> pod IP index (stable addresses across restarts)
+    allocations.json   <namespace>/<pod name> -> pod IP index (stable across restarts)
     hosts.json         what kube DNS + kube-proxy answer (``<fqdn>:<port>`` -> pod ip:ports),
                        replaced atomically on every change; pods without a sidecar read it
                        (``ISTIOLAB_HOSTS_FILE``) again whenever it changed
@@ -16,7 +16,9 @@ Layout (everything a mesh instance writes lives here)::
 
 Resolution: ``--state-dir``, else ``$ISTIOLAB_STATE_DIR``, else ``./.istiolab``.
 Settings: explicit options win, then ``ISTIOLAB_OCTET``, ``ISTIOLAB_GATEWAY_HOST``,
-``ISTIOLAB_GATEWAY_PORT``, ``ISTIOLAB_GATEWAY_HTTPS_PORT``, then the persisted file, then defaults.
+``ISTIOLAB_GATEWAY_PORT``, ``ISTIOLAB_GATEWAY_HTTPS_PORT``, ``ISTIOLAB_PRIVILEGED_PORTS``
+(true/false/auto: may pods bind ports below 1024; auto lets `up` find out), then the persisted
+file, then defaults.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ SETTINGS_ENV = {
     "gateway_host": "ISTIOLAB_GATEWAY_HOST",
     "gateway_http_port": "ISTIOLAB_GATEWAY_PORT",
     "gateway_https_port": "ISTIOLAB_GATEWAY_HTTPS_PORT",
+    "privileged_ports": "ISTIOLAB_PRIVILEGED_PORTS",
 }
+_BOOL_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 
 def resolve_state_dir(option: str | os.PathLike[str] | None = None) -> Path:
@@ -146,6 +150,15 @@ class StateDir:
                         f"{name}={values[name]!r} is not an integer "
                         f"(option or {SETTINGS_ENV[name]})"
                     ) from None
+        word = values.get("privileged_ports")
+        if isinstance(word, str):
+            if word.strip().lower() not in (*_BOOL_WORDS, "auto"):
+                raise ConfigError(
+                    f"privileged_ports={word!r} (ISTIOLAB_PRIVILEGED_PORTS) is not allowed; "
+                    "use true, false or auto (decided at start: root or "
+                    "net.ipv4.ip_unprivileged_port_start=0)"
+                )
+            values["privileged_ports"] = _BOOL_WORDS.get(word.strip().lower())
         try:
             settings = MeshSettings(**values)
         except ValueError as exc:

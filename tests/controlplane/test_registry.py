@@ -76,3 +76,14 @@ def test_injection_rules():
     assert not any(p.sidecar for p in registry.pods)
     assert proxies(registry, SETTINGS)[0].type == "router"
     assert len(proxies(registry, SETTINGS)) == 1
+
+
+def test_same_pod_name_in_two_namespaces_gets_two_ips():
+    # the same Deployment in two namespaces: same template, so the same pod name
+    objects = [m.namespace("default"), m.namespace("plain", injection=False)]
+    objects += [*m.httpbin(), *m.httpbin("plain")]
+    registry, alloc = build_registry(objects, SETTINGS, {})
+    a, b = registry.pods
+    assert a.name == b.name and a.namespace != b.namespace
+    assert a.ip != b.ip
+    assert set(alloc) == {f"{p.namespace}/{p.name}" for p in registry.pods}

