@@ -169,7 +169,8 @@ class ResilienceMesh(Mesh):
         code, _, _ = self.cli("get", "deployment", "httpbin-v2")
         if code == 0:
             self.ok("delete", "deployment", "httpbin-v2")
-        self.apply(manifests.httpbin() + manifests.bookinfo_gateway())
+        # unchanged objects restart nothing; a changed sample Deployment is rolled back
+        self.apply(manifests.bookinfo() + manifests.httpbin() + manifests.bookinfo_gateway())
 
 
 # ------------------------------------------------------------------ outside the mesh
