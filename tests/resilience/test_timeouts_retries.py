@@ -8,7 +8,7 @@ import pytest
 
 from istiolab import manifests
 
-from .harness import Z99, binomial_interval, gateway
+from .harness import Z999, binomial_interval, gateway
 
 pytestmark = [pytest.mark.envoy, pytest.mark.timeout(120)]
 
@@ -160,7 +160,7 @@ def test_retries_hide_a_faulty_ratings_pod(clean):
     """Istio "Retries" on Bookinfo's faulty ratings (ratings-v-faulty answers 503 half of
     the time): without a retry policy about 50 % of the calls fail (Istio's default policy
     does not retry a 503); with the `retries` preset (attempts 3, retryOn 5xx) only calls
-    whose 4 tries all fail do, p = 1/16; both within binomial 99 % intervals, and the
+    whose 4 tries all fail do, p = 1/16; both within binomial 99.9 % intervals, and the
     sidecar's `upstream_rq_retry` counts the retries."""
     mesh = clean
     mesh.apply(faulty_ratings() + manifests.destination_rules(services=("ratings",)))
@@ -168,7 +168,7 @@ def test_retries_hide_a_faulty_ratings_pod(clean):
     n = 200
     codes = mesh.load("sleep", url, n, 4)["codes"]
     assert set(codes) <= {"200", "503"}, codes
-    low, high = binomial_interval(n, 0.5)
+    low, high = binomial_interval(n, 0.5, Z999)
     assert low <= codes.get("503", 0) <= high, (codes, low, high)
 
     mesh.apply(manifests.traffic_preset("retries", attempts=3, retry_on="5xx"))
@@ -176,11 +176,11 @@ def test_retries_hide_a_faulty_ratings_pod(clean):
     retried = mesh.stat("sleep", name)
     codes = mesh.load("sleep", url, n, 4)["codes"]
     assert set(codes) <= {"200", "503"}, codes
-    low, high = binomial_interval(n, 1 / 16)
+    low, high = binomial_interval(n, 1 / 16, Z999)
     assert low <= codes.get("503", 0) <= high, (codes, low, high)
     # a call is retried until a try succeeds, 3 times at most: 0, 1, 2, 3 retries with
     # p = 1/2, 1/4, 1/8, 1/8 (mean 7/8, variance 71/64), summed over n calls
     retries = mesh.stat("sleep", name) - retried
-    half = Z99 * math.sqrt(n * 71 / 64)
+    half = Z999 * math.sqrt(n * 71 / 64)
     assert n * 7 / 8 - half <= retries <= n * 7 / 8 + half, retries
     assert retries >= 3 * codes.get("503", 0)
