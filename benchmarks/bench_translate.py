@@ -3,8 +3,10 @@
 Builds a synthetic mesh (100 Services + Deployments in an injected namespace; per service
 one DestinationRule with 3 subsets, one VirtualService with header match, weights, retries
 and a timeout; plus 400 ServiceEntries each with a VirtualService: 1000 Istio resources)
-and times the pure `build_resources` for one sidecar and for the gateway, and the registry.
-Target: <= 1 s.
+and times the pure `build_resources` for one sidecar and for the gateway (each with its own
+MeshIndex, i.e. cold), the registry, and a whole push: the gateway and all 100 sidecars
+sharing one MeshIndex (as the XdsServer's callback does), against one index per proxy.
+Target: <= 1 s per proxy.
 
     .venv/bin/python benchmarks/bench_translate.py
 """
@@ -19,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _mesh import summary
 
 from istiolab.local.model import MeshSettings, Proxy
-from istiolab.local.registry import build_registry, gateway_pod
-from istiolab.local.translate import build_resources
+from istiolab.local.registry import build_registry, gateway_pod, proxies
+from istiolab.local.translate import MeshIndex, build_resources
 
 NET = "networking.istio.io/v1"
 
@@ -166,6 +168,20 @@ def main() -> None:
             times.append(time.perf_counter() - t0)
         sizes = {k.rsplit(".", 1)[-1]: len(v) for k, v in res.by_type().items()}
         print(f"build_resources({label}): {summary(times)} resources={sizes}")
+    everyone = proxies(registry, settings)
+    for label, shared in (("shared index", True), ("index per proxy", False)):
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            index = MeshIndex(objs, registry, settings)
+            for proxy in everyone:
+                if not shared:
+                    index = MeshIndex(objs, registry, settings)
+                build_resources(objs, registry, proxy, settings, index=index)
+            times.append(time.perf_counter() - t0)
+        per = [t / len(everyone) for t in times]
+        print(f"push, {len(everyone)} proxies, {label}: total {summary(times)}")
+        print(f"  per proxy: {summary(per)}")
 
 
 if __name__ == "__main__":
