@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.client
 import http.server
 import json
-import math
 import random
 import re
 import threading
@@ -30,14 +29,7 @@ OCTET = random.SystemRandom().choice([o for o in range(100, 250) if o != LOCAL_O
 GATEWAY = f"127.{OCTET}.0.3"
 PORT = 8080
 EXTERNAL_HOST = f"127.{OCTET}.250.20"  # outside the mesh: no pod, no sidecar
-Z99 = 2.576  # two-sided 99 % normal quantile (the acceptance criterion's interval)
-Z999 = 3.291  # two-sided 99.9 %: for the extra statistical checks, so the suite rarely flakes
-
-
-def binomial_interval(n: int, p: float, z: float = Z99) -> tuple[float, float]:
-    """The count interval n*p +- z*sqrt(n*p*(1-p)) (normal approximation)."""
-    half = z * math.sqrt(n * p * (1 - p))
-    return n * p - half, n * p + half
+Z999 = 3.291  # two-sided 99.9 % normal quantile (binomial splits: tests/stats.py, 99 %)
 
 
 # ------------------------------------------------------------------ the gateway
