@@ -29,6 +29,7 @@ from istiolab.local.model import (
     Service,
     ServicePort,
 )
+from istiolab.local.translate.common import meta
 
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' SafeEncodeString alphabet
 INJECT = "sidecar.istio.io/inject"
@@ -39,13 +40,8 @@ def _encode(data: str, length: int) -> str:
     return "".join(_SAFE[b % len(_SAFE)] for b in digest[:length])
 
 
-def _meta(obj: Mapping) -> tuple[str, str]:
-    md = obj.get("metadata") or {}
-    return str(md.get("name", "")), str(md.get("namespace") or "default")
-
-
 def pod_names(deployment: Mapping) -> list[str]:
-    name, _ = _meta(deployment)
+    name, _ = meta(deployment)
     spec = deployment.get("spec") or {}
     template = spec.get("template") or {}
     template_hash = _encode(json.dumps(template, sort_keys=True), 10)
@@ -72,7 +68,7 @@ def _services(objects: Iterable[Mapping], named_ports: Mapping[tuple[str, str], 
     for obj in objects:
         if obj.get("kind") != "Service":
             continue
-        name, ns = _meta(obj)
+        name, ns = meta(obj)
         spec = obj.get("spec") or {}
         ports = []
         for p in spec.get("ports") or []:
@@ -101,13 +97,13 @@ def _services(objects: Iterable[Mapping], named_ports: Mapping[tuple[str, str], 
 def build_registry(
     objects: list[dict], settings: MeshSettings, allocations: Mapping[str, int]
 ) -> tuple[Registry, dict[str, int]]:
-    namespaces = {_meta(o)[0]: o for o in objects if o.get("kind") == "Namespace"}
+    namespaces = {meta(o)[0]: o for o in objects if o.get("kind") == "Namespace"}
     planned = []  # (name, namespace, deployment, template)
     named_ports: dict[tuple[str, str], int] = {}
     for dep in sorted(
-        (o for o in objects if o.get("kind") == "Deployment"), key=lambda d: _meta(d)[::-1]
+        (o for o in objects if o.get("kind") == "Deployment"), key=lambda d: meta(d)[::-1]
     ):
-        dname, ns = _meta(dep)
+        dname, ns = meta(dep)
         template = (dep.get("spec") or {}).get("template") or {}
         for container in (template.get("spec") or {}).get("containers") or []:
             for cp in container.get("ports") or []:

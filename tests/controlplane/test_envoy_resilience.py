@@ -12,8 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from .envoy_harness import proxy_get
-from .mesh_fixture import HTTPBIN, base_objects, vs, wait_for
+from .envoy_harness import HTTPBIN, base_objects, proxy_get, vs, wait_for
 
 pytestmark = [pytest.mark.envoy, pytest.mark.timeout(120)]
 URL = "http://httpbin.backend:8000"

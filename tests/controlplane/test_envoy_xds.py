@@ -10,8 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from .envoy_harness import App, dump_names, proxy_get
-from .mesh_fixture import HTTPBIN, base_objects, vs, wait_for
+from .envoy_harness import HTTPBIN, App, base_objects, dump_names, proxy_get, vs, wait_for
 
 pytestmark = [pytest.mark.envoy, pytest.mark.timeout(120)]
 

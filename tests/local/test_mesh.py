@@ -103,6 +103,26 @@ def cli(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+def up_args(
+    root: Path,
+    octet: int,
+    *,
+    detach: bool = True,
+    samples: str | None = None,
+    gateway_port: int | None = None,
+) -> list[str]:
+    """``istiolab up`` arguments for a private mesh: state dir, ``127.<octet>`` prefix and
+    its gateway on ``127.<octet>.0.3``."""
+    args = ["up", "--detach"] if detach else ["up"]
+    args += ["--state-dir", str(root), "--octet", str(octet)]
+    args += ["--gateway-host", f"127.{octet}.0.3"]
+    if samples is not None:
+        args += ["--samples", samples]
+    if gateway_port is not None:
+        args += ["--gateway-port", str(gateway_port)]
+    return args
+
+
 def cli_subprocess(*args: str, env: dict | None = None, timeout: float = 120):
     return subprocess.run(
         [sys.executable, "-m", "istiolab", *args],
@@ -184,20 +204,8 @@ class Mesh:
 def mesh(tmp_path_factory):
     root = tmp_path_factory.mktemp("mesh")
     started = time.monotonic()
-    proc = cli_subprocess(
-        "up",
-        "--detach",
-        "--state-dir",
-        str(root),
-        "--octet",
-        str(SESSION_OCTET),
-        "--gateway-host",
-        GATEWAY,
-        "--gateway-port",
-        str(PORT),
-        "--gateway-https-port",
-        "8443",
-    )
+    up = up_args(root, SESSION_OCTET, gateway_port=PORT)
+    proc = cli_subprocess(*up, "--gateway-https-port", "8443")
     m = Mesh(root)
     try:
         assert proc.returncode == 0, proc.stderr + proc.stdout
@@ -536,24 +544,14 @@ def test_killed_envoy_is_restarted_and_gets_its_config_back(mesh, restore):
 
 
 def test_port_in_use_is_a_clear_error(tmp_path):
-    other = 100 + (SESSION_OCTET - 100 + 77) % 150
+    other = _other_octet(77)
     host = f"127.{other}.0.3"
     holder = socket.socket()
     holder.bind((host, 18080))
     holder.listen(1)
     try:
         proc = cli_subprocess(
-            "up",
-            "--state-dir",
-            str(tmp_path),
-            "--samples",
-            "none",
-            "--octet",
-            str(other),
-            "--gateway-host",
-            host,
-            "--gateway-port",
-            "18080",
+            *up_args(tmp_path, other, detach=False, samples="none", gateway_port=18080)
         )
     finally:
         holder.close()
@@ -580,18 +578,15 @@ def test_ports_below_1024_without_privileges_bypass_the_sidecar(tmp_path):
     """Forced as on a machine where ports below 1024 cannot be bound: the sidecar gets no
     inbound listener for port 80, the app listens on the pod IP itself, status says so, and
     other pods still reach the service (directly, not through its sidecar)."""
-    octet = _other_octet(53)
-    host = f"127.{octet}.0.3"
+    octet = _other_octet(97)
     web = manifests.httpbin()
     for o in web:
         if o["kind"] == "Deployment":
             o["spec"]["template"]["spec"]["containers"][0]["ports"] = [{"containerPort": 80}]
         if o["kind"] == "Service":
             o["spec"]["ports"] = [{"name": "http", "port": 80, "targetPort": 80}]
-    up = ("up", "--detach", "--samples", "sleep", "--octet", str(octet), "--gateway-host", host)
-    proc = cli_subprocess(
-        *up, "--state-dir", str(tmp_path), env={"ISTIOLAB_PRIVILEGED_PORTS": "false"}
-    )
+    up = up_args(tmp_path, octet, samples="sleep")
+    proc = cli_subprocess(*up, env={"ISTIOLAB_PRIVILEGED_PORTS": "false"})
     try:
         assert proc.returncode == 0, proc.stderr + proc.stdout
         Mesh(tmp_path).apply(web)
@@ -658,15 +653,7 @@ def test_foreground_up_tears_down_on_sigterm(tmp_path):
             sys.executable,
             "-m",
             "istiolab",
-            "up",
-            "--state-dir",
-            str(tmp_path),
-            "--samples",
-            "sleep",
-            "--octet",
-            str(octet),
-            "--gateway-host",
-            f"127.{octet}.0.3",
+            *up_args(tmp_path, octet, detach=False, samples="sleep"),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -692,18 +679,7 @@ def test_foreground_up_tears_down_on_sigterm(tmp_path):
 
 def test_down_after_a_killed_supervisor_stops_the_leftovers(tmp_path):
     octet = _other_octet(53)
-    proc = cli_subprocess(
-        "up",
-        "--detach",
-        "--state-dir",
-        str(tmp_path),
-        "--samples",
-        "sleep",
-        "--octet",
-        str(octet),
-        "--gateway-host",
-        f"127.{octet}.0.3",
-    )
+    proc = cli_subprocess(*up_args(tmp_path, octet, samples="sleep"))
     assert proc.returncode == 0, proc.stderr
     state = StateDir(tmp_path)
     supervisor = state.running_pid()
