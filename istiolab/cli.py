@@ -18,6 +18,7 @@ from istiolab.errors import IstiolabError
 COMMANDS: dict[str, str] = {
     "render": "manifests:render",
     "validate": "manifests:validate",
+    "analyze": "analyze:analyze",
     "up": "mesh:up",
     "down": "mesh:down",
     "status": "mesh:status",
