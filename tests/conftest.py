@@ -1,30 +1,10 @@
-"""Suite-wide rules.
-
-Under CI=true a skipped test is reported as a failure: CI can never pass by skipping.
-Tests that need something the machine may lack call `require(...)`, which skips with a
-reason naming the missing thing outside CI.
-"""
+"""Suite-wide rules: under CI=true a skipped test is reported as a failure, so CI can never
+pass by skipping. Helpers for tests live in tests/support.py (`from support import require`)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
-
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def require(condition: bool, what: str) -> None:
-    """Skip (or, under CI=true, fail) unless `condition` holds; `what` names the need."""
-    if not condition:
-        pytest.skip(f"needs {what}")
-
-
-def require_binary(name: str) -> str:
-    path = shutil.which(name)
-    require(path is not None, f"the `{name}` binary on PATH")
-    return path  # type: ignore[return-value]
+from support import IN_CI
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import require
+from support import require
 from local.test_mesh import cli, cli_subprocess
 
 from istiolab.local import envoy
