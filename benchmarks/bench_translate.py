@@ -23,6 +23,8 @@ from _mesh import summary
 from istiolab.local.model import MeshSettings, Proxy
 from istiolab.local.registry import build_registry, gateway_pod, proxies
 from istiolab.local.translate import MeshIndex, build_resources
+from istiolab.local.xds.protos import to_any
+from istiolab.local.xds.server import _Encoder, canonical, content_version
 
 NET = "networking.istio.io/v1"
 
@@ -182,6 +184,22 @@ def main() -> None:
         per = [t / len(everyone) for t in times]
         print(f"push, {len(everyone)} proxies, {label}: total {summary(times)}")
         print(f"  per proxy: {summary(per)}")
+    # what the XdsServer adds per proxy: canonical JSON + version + protobuf Any per resource
+    index = MeshIndex(objs, registry, settings)
+    pushed = [build_resources(objs, registry, p, settings, index=index) for p in everyone]
+    for label, cached in (("encoding memoised by content", True), ("encoding per proxy", False)):
+        encoder = _Encoder()
+        t0 = time.perf_counter()
+        for res in pushed[: len(pushed) if cached else 10]:
+            for table in res.by_type().values():
+                items = sorted(table.items())
+                texts = [canonical(r) for _, r in items]
+                content_version(items, texts)
+                for text, (_, r) in zip(texts, items, strict=True):
+                    encoder.encode(text, r) if cached else to_any(r)
+        n = len(pushed) if cached else 10
+        took = time.perf_counter() - t0
+        print(f"xDS {label}: {took / n * 1000:.1f} ms per proxy ({n} proxies)")
 
 
 if __name__ == "__main__":

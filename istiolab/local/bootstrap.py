@@ -7,6 +7,9 @@
   CDS and LDS come over ADS;
 - stats: tag extraction off (``use_all_default_tags: false``) so stat names keep the raw
   cluster names: ``cluster.outbound|8000||httpbin.default.svc.cluster.local.upstream_rq_...``;
+- every upstream connection leaves from the pod's own IP (``cluster_manager.
+  upstream_bind_config``), as on a cluster, not from 127.0.0.1; set here once rather than
+  on each xDS cluster, so proxies of a namespace share identical clusters (one encoding);
 - static listeners as Istio's bootstrap has them: ``<ip>:15090`` serves
   ``/stats/prometheus`` from the admin API, ``<ip>:15021`` answers ``/healthz/ready``
   (Envoy's ``/ready``).
@@ -123,6 +126,9 @@ def bootstrap(proxy: Proxy, settings: MeshSettings) -> dict:
         },
         "admin": {"address": _address(ip, ADMIN_PORT), "access_log": []},
         "stats_config": {"use_all_default_tags": False},
+        "cluster_manager": {
+            "upstream_bind_config": {"source_address": {"address": ip, "port_value": 0}}
+        },
         "static_resources": {
             "clusters": [xds, _static_cluster("prometheus_stats", ip, ADMIN_PORT)],
             "listeners": [

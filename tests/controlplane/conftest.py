@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import require
+from support import require
 
 from istiolab.local.model import MeshSettings, Proxy
 from istiolab.local.registry import gateway_pod

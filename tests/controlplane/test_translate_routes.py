@@ -7,7 +7,9 @@ from dataclasses import replace
 import pytest
 
 from istiolab import manifests as m
-from istiolab.local.translate import findings
+from istiolab.local.model import Proxy
+from istiolab.local.registry import build_registry, gateway_pod
+from istiolab.local.translate import MeshIndex, build_resources, findings
 
 from .helpers import (
     SETTINGS,
@@ -341,13 +343,30 @@ def test_sidecar_resource_scopes_egress_and_outbound_policy():
 
 
 def test_outbound_connections_leave_from_the_pod_ip():
+    from istiolab.local.bootstrap import bootstrap
+
     res, proxy, _ = sidecar(bookinfo_world())
-    for name, cluster in res.clusters.items():
-        bind = cluster.get("upstream_bind_config", {}).get("source_address")
-        if name.startswith("inbound|"):
-            assert bind is None
-        else:
-            assert bind == {"address": proxy.pod.ip, "port_value": 0}, name
+    # once, in the bootstrap: the xDS clusters stay identical for every proxy of a scope
+    bind = bootstrap(proxy, SETTINGS)["cluster_manager"]["upstream_bind_config"]
+    assert bind == {"source_address": {"address": proxy.pod.ip, "port_value": 0}}
+    assert not any("upstream_bind_config" in c for c in res.clusters.values())
+    gateway_proxy = Proxy("router", gateway_pod(SETTINGS))
+    bind = bootstrap(gateway_proxy, SETTINGS)["cluster_manager"]["upstream_bind_config"]
+    assert bind["source_address"]["address"] == SETTINGS.gateway_pod_ip
+
+
+def test_shared_index_gives_the_same_resources_and_shares_clusters():
+    objects = bookinfo_world()
+    registry, _ = build_registry(objects, SETTINGS, {})
+    index = MeshIndex(objects, registry, SETTINGS)
+    pods = [p for p in registry.pods if p.sidecar]
+    shared = [
+        build_resources(objects, registry, Proxy("sidecar", p), SETTINGS, index=index) for p in pods
+    ]
+    alone = [build_resources(objects, registry, Proxy("sidecar", p), SETTINGS) for p in pods]
+    assert shared == alone
+    name = "outbound|9080||reviews.default.svc.cluster.local"
+    assert shared[0].clusters[name] is shared[1].clusters[name]  # built once per push
 
 
 def test_no_inbound_listener_below_1024_when_the_runtime_cannot_bind_them():

@@ -75,12 +75,9 @@ def build_resources(
             listeners[listener["name"]] = listener
             cluster = _clusters.inbound_cluster(port, proxy.pod.app_ip)
             inbound[cluster["name"]] = cluster
-    source = settings.gateway_pod_ip if proxy.type == "router" else proxy.pod.ip
-    # connections leave from the pod's own IP, as on a cluster (not 127.0.0.1); the shared
-    # cluster dicts are copied, never changed
-    bind = {"source_address": {"address": source, "port_value": 0}}
-    clusters = {name: {**c, "upstream_bind_config": bind} for name, c in shared.items()}
-    clusters.update(inbound)
+    # shared with every proxy of the same scope: never changed here. Upstream connections
+    # leave from the pod IP through the bootstrap (cluster_manager.upstream_bind_config).
+    clusters = {**shared, **inbound}
     return ProxyResources(
         clusters=dict(sorted(clusters.items())),
         endpoints=endpoints,

@@ -112,9 +112,39 @@ class ProxyStatus:
         }
 
 
-def content_version(resources: Iterable[tuple[str, dict]]) -> str:
-    blob = json.dumps(sorted(resources, key=lambda r: r[0]), sort_keys=True).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+def canonical(resource: dict) -> str:
+    """A resource as canonical JSON: its content version and its encoding cache key."""
+    return json.dumps(resource, sort_keys=True, separators=(",", ":"))
+
+
+def content_version(resources: Iterable[tuple[str, dict]], texts: list[str] | None = None) -> str:
+    """A hash of (name, content) pairs, whatever their order; ``texts`` are their
+    :func:`canonical` forms when already computed."""
+    pairs = list(resources)
+    texts = texts if texts is not None else [canonical(r) for _, r in pairs]
+    digest = hashlib.sha256()
+    for name, text in sorted(zip((n for n, _ in pairs), texts, strict=True)):
+        digest.update(f"{name}\0{text}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+class _Encoder:
+    """Resource -> protobuf Any, memoised by content: the proxies of a namespace receive the
+    same clusters, routes and endpoints, so a push parses each distinct resource once (the
+    parse, not the translation, dominates a large push)."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self._cache: dict[str, object] = {}
+        self._limit = limit
+
+    def encode(self, text: str, resource: dict):
+        found = self._cache.get(text)
+        if found is None:
+            found = to_any(resource)  # MeshError for invalid config: never cached
+            if len(self._cache) >= self._limit:
+                self._cache.clear()
+            self._cache[text] = found
+        return found
 
 
 class _Stream:
@@ -140,6 +170,7 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         self._changed = threading.Condition(self._lock)
         self._version = 0
         self._server: grpc.Server | None = None
+        self._encoder = _Encoder()
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -314,12 +345,13 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
             items = []  # nothing requested by name yet
         else:
             items = sorted(table.items())
-        version = content_version(items)
+        texts = [canonical(r) for _, r in items]
+        version = content_version(items, texts)
         status = stream.types.get(SHORT.get(t, t), TypeStatus())
         if not force and version == status.sent_version:
             return None
         try:
-            encoded = [to_any(r) for _, r in items]
+            encoded = [self._encoder.encode(x, r) for x, (_, r) in zip(texts, items, strict=True)]
         except MeshError as exc:
             self._set(stream, t, replace(status, error=str(exc)))
             log.error("not sending %s to %s: %s", SHORT.get(t), stream.node_id, exc)
