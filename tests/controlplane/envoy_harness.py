@@ -31,6 +31,8 @@ from istiolab.local.supervisor import tail, wait_until
 from istiolab.local.translate import MeshIndex, build_resources
 from istiolab.local.xds import XdsServer
 
+from .helpers import istio
+
 HTTPBIN = "httpbin.backend.svc.cluster.local"
 
 
@@ -160,12 +162,7 @@ def vs(spec_http: list[dict], name="httpbin", gateways=None, hosts=("httpbin.bac
     spec: dict = {"hosts": list(hosts), "http": spec_http}
     if gateways:
         spec["gateways"] = gateways
-    return {
-        "apiVersion": "networking.istio.io/v1",
-        "kind": "VirtualService",
-        "metadata": {"name": name, "namespace": "backend"},
-        "spec": spec,
-    }
+    return istio("VirtualService", name, "backend", spec)
 
 
 def base_objects(log_path, mode="ALLOW_ANY") -> list[dict]:

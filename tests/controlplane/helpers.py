@@ -51,24 +51,20 @@ def vhost(resources, name: str) -> dict:
     raise AssertionError(f"no virtual host {name}")
 
 
+def istio(kind: str, name: str, namespace: str = "default", spec: dict | None = None) -> dict:
+    """An Istio networking object (``networking.istio.io/v1``)."""
+    metadata = {"name": name, "namespace": namespace}
+    return {"apiVersion": NET, "kind": kind, "metadata": metadata, "spec": spec or {}}
+
+
 def virtual_service(name: str, hosts: list[str], http: list[dict], **spec) -> dict:
     ns = spec.pop("namespace", "default")
-    return {
-        "apiVersion": NET,
-        "kind": "VirtualService",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {"hosts": hosts, "http": http, **spec},
-    }
+    return istio("VirtualService", name, ns, {"hosts": hosts, "http": http, **spec})
 
 
 def destination_rule(name: str, host: str, **spec) -> dict:
     ns = spec.pop("namespace", "default")
-    return {
-        "apiVersion": NET,
-        "kind": "DestinationRule",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {"host": host, **spec},
-    }
+    return istio("DestinationRule", name, ns, {"host": host, **spec})
 
 
 def mesh_config(text: str) -> dict:

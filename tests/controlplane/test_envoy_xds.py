@@ -11,6 +11,7 @@ from dataclasses import replace
 import pytest
 
 from .envoy_harness import HTTPBIN, App, base_objects, dump_names, proxy_get, vs, wait_for
+from .helpers import istio
 
 pytestmark = [pytest.mark.envoy, pytest.mark.timeout(120)]
 
@@ -125,11 +126,11 @@ def test_outbound_traffic_policy(started, tmp_path):
 
 def test_gateway_listener_and_host_matching(started, tmp_path):
     log = tmp_path / "access.log"
-    gateway = {
-        "apiVersion": "networking.istio.io/v1",
-        "kind": "Gateway",
-        "metadata": {"name": "web", "namespace": "backend"},
-        "spec": {
+    gateway = istio(
+        "Gateway",
+        "web",
+        "backend",
+        {
             "selector": {"istio": "ingressgateway"},
             "servers": [
                 {
@@ -138,7 +139,7 @@ def test_gateway_listener_and_host_matching(started, tmp_path):
                 }
             ],
         },
-    }
+    )
     route = vs(
         [{"match": [{"uri": {"prefix": "/get"}}], "route": [{"destination": {"host": "httpbin"}}]}],
         gateways=["web"],

@@ -17,7 +17,7 @@ from istiolab.local.registry import build_registry, gateway_pod, proxies
 from istiolab.local.translate import build_resources
 from istiolab.local.xds import to_any, to_dict
 
-from .helpers import SETTINGS, bookinfo_world, destination_rule, mesh_config, replace_kind
+from .helpers import SETTINGS, bookinfo_world, destination_rule, istio, mesh_config, replace_kind
 
 
 def every_resource(objects):
@@ -56,11 +56,11 @@ def test_rich_config_parses():
         "metadata": {"name": "bookinfo-cert", "namespace": "istio-system"},
         "data": {"tls.crt": cert.decode(), "tls.key": cert.decode()},
     }
-    gw = {
-        "apiVersion": "networking.istio.io/v1",
-        "kind": "Gateway",
-        "metadata": {"name": "tls", "namespace": "default"},
-        "spec": {
+    gw = istio(
+        "Gateway",
+        "tls",
+        "default",
+        {
             "selector": {"istio": "ingressgateway"},
             "servers": [
                 {
@@ -75,12 +75,12 @@ def test_rich_config_parses():
                 },
             ],
         },
-    }
-    vs = {
-        "apiVersion": "networking.istio.io/v1",
-        "kind": "VirtualService",
-        "metadata": {"name": "tls", "namespace": "default"},
-        "spec": {
+    )
+    vs = istio(
+        "VirtualService",
+        "tls",
+        "default",
+        {
             "hosts": ["bookinfo.app"],
             "gateways": ["tls"],
             "http": [
@@ -95,7 +95,7 @@ def test_rich_config_parses():
                 }
             ],
         },
-    }
+    )
     policies = destination_rule(
         "httpbin",
         "httpbin",

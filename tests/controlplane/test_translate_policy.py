@@ -13,6 +13,7 @@ from istiolab.local.xds import to_any
 from .helpers import (
     bookinfo_world,
     destination_rule,
+    istio,
     mesh_config,
     replace_kind,
     sidecar,
@@ -340,18 +341,18 @@ def test_mirror_and_mirrors():
 
 def test_service_entries():
     def se(name, resolution, **extra):
-        return {
-            "apiVersion": "networking.istio.io/v1",
-            "kind": "ServiceEntry",
-            "metadata": {"name": name, "namespace": "default"},
-            "spec": {
+        return istio(
+            "ServiceEntry",
+            name,
+            "default",
+            {
                 "hosts": [f"{name}.example.com"],
                 "location": "MESH_EXTERNAL",
                 "ports": [{"number": 80, "name": "http", "protocol": "HTTP"}],
                 "resolution": resolution,
                 **extra,
             },
-        }
+        )
 
     objects = bookinfo_world(
         se("dns", "DNS"),
@@ -404,17 +405,17 @@ def test_bad_mesh_config_names_the_field_and_allowed_values():
 
 
 def test_tls_origination_and_istio_mutual():
-    se = {
-        "apiVersion": "networking.istio.io/v1",
-        "kind": "ServiceEntry",
-        "metadata": {"name": "ext", "namespace": "default"},
-        "spec": {
+    se = istio(
+        "ServiceEntry",
+        "ext",
+        "default",
+        {
             "hosts": ["secure.example.com"],
             "location": "MESH_EXTERNAL",
             "ports": [{"number": 443, "name": "https", "protocol": "HTTPS"}],
             "resolution": "DNS",
         },
-    }
+    )
     dr = destination_rule(
         "ext",
         "secure.example.com",
