@@ -105,12 +105,14 @@ def port_holder(host: str, port: int) -> str | None:
     """Name the process listening on host:port (from /proc), or None if unknown."""
     try:
         hexport = f"{port:04X}"
+        ip = socket.inet_aton(host)[::-1].hex().upper()  # /proc/net/tcp: little-endian hex
+        wanted = {f"{ip}:{hexport}", f"00000000:{hexport}", f"{'0' * 32}:{hexport}"}
         inodes: set[str] = set()
         for table in ("/proc/net/tcp", "/proc/net/tcp6"):
             with contextlib.suppress(OSError), open(table) as f:
                 for row in f.read().splitlines()[1:]:
                     cols = row.split()
-                    if cols[1].endswith(":" + hexport) and cols[3] == "0A":  # LISTEN
+                    if cols[1] in wanted and cols[3] == "0A":  # this address (or any), LISTEN
                         inodes.add(cols[9])
         if not inodes:
             return None

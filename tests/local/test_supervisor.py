@@ -128,3 +128,17 @@ def test_kill_recorded_stops_leftovers(tmp_path):
     finally:
         q.kill()
         q.wait()
+
+
+def test_port_holder_looks_at_the_address_not_only_the_port(loopback):
+    from istiolab.local.supervisor import port_holder
+
+    mine, other = loopback(), loopback()
+    s = socket.socket()
+    s.bind((other, 18444))
+    s.listen(1)
+    try:
+        assert port_holder(mine, 18444) is None  # same port, another address: not the holder
+        assert f"pid {os.getpid()}" in (port_holder(other, 18444) or "")
+    finally:
+        s.close()
