@@ -29,6 +29,13 @@ from istiolab.local.translate.routes import (
 
 TLS_CONTEXT = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext"
 HTTP_LIKE = ("HTTP", "HTTP2", "GRPC")
+TLS_INSPECTOR = {
+    "name": "envoy.filters.listener.tls_inspector",
+    "typed_config": {
+        "@type": "type.googleapis.com/"
+        "envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector"
+    },
+}
 
 
 def bind_port(ctx: Context, number: int) -> int:
@@ -154,7 +161,6 @@ def gateway_resources(ctx: Context) -> tuple[dict[str, dict], dict[str, dict]]:
                 https.setdefault(bound, []).append((chain, route, route_name))
     listeners: dict[str, dict] = {}
     routes: dict[str, dict] = {}
-    host_ip = ctx.settings.gateway_host
     for bound, table in sorted(http.items()):
         route_name = f"http.{bound}"
         routes[route_name] = {
@@ -163,37 +169,27 @@ def gateway_resources(ctx: Context) -> tuple[dict[str, dict], dict[str, dict]]:
             "virtual_hosts": [table[h] for h in sorted(table, key=lambda h: (h == "*", h))],
             "validate_clusters": False,
         }
-        name = f"0.0.0.0_{bound}"
-        listeners[name] = {
-            "@type": LISTENER_TYPE,
-            "name": name,
-            "address": socket_address(host_ip, bound),
-            "traffic_direction": "OUTBOUND",
-            "filter_chains": [
-                {"filters": [_gateway_hcm(ctx, f"outbound_0.0.0.0_{bound}", route_name)]}
-            ],
-        }
+        chain = {"filters": [_gateway_hcm(ctx, f"outbound_0.0.0.0_{bound}", route_name)]}
+        listener = _listener(ctx, bound, [chain])
+        listeners[listener["name"]] = listener
     for bound, chains in sorted(https.items()):
-        name = f"0.0.0.0_{bound}"
         filter_chains = []
         for chain, route, route_name in chains:
             routes[route_name] = route
             chain["filters"] = [_gateway_hcm(ctx, f"outbound_0.0.0.0_{bound}", route_name)]
             filter_chains.append(chain)
-        listeners[name] = {
-            "@type": LISTENER_TYPE,
-            "name": name,
-            "address": socket_address(host_ip, bound),
-            "traffic_direction": "OUTBOUND",
-            "listener_filters": [
-                {
-                    "name": "envoy.filters.listener.tls_inspector",
-                    "typed_config": {
-                        "@type": "type.googleapis.com/"
-                        "envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector"
-                    },
-                }
-            ],
-            "filter_chains": filter_chains,
-        }
+        listener = _listener(ctx, bound, filter_chains)
+        listener["listener_filters"] = [TLS_INSPECTOR]
+        listeners[listener["name"]] = listener
     return listeners, routes
+
+
+def _listener(ctx: Context, bound: int, filter_chains: list[dict]) -> dict:
+    """The gateway listener ``0.0.0.0_<port>`` on ``settings.gateway_host:<port>``."""
+    return {
+        "@type": LISTENER_TYPE,
+        "name": f"0.0.0.0_{bound}",
+        "address": socket_address(ctx.settings.gateway_host, bound),
+        "traffic_direction": "OUTBOUND",
+        "filter_chains": filter_chains,
+    }
