@@ -28,24 +28,16 @@ def istiolab(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 
 @contextlib.contextmanager
-def running_mesh(samples: str = "bookinfo,sleep,httpbin") -> Iterator[tuple[Path, int, str]]:
-    """(state dir, octet, gateway host) of a detached mesh, stopped on exit."""
+def running_mesh(samples: str | None = "bookinfo,sleep,httpbin") -> Iterator[tuple[Path, int, str]]:
+    """(state dir, octet, gateway host) of a detached mesh (``samples`` None: `up`'s
+    default), stopped on exit."""
     octet = pick_octet()
     gateway = f"127.{octet}.0.3"
     with tempfile.TemporaryDirectory(prefix="istiolab-bench-") as tmp:
         root = Path(tmp)
-        istiolab(
-            "up",
-            "--detach",
-            "--state-dir",
-            str(root),
-            "--octet",
-            str(octet),
-            "--gateway-host",
-            gateway,
-            "--samples",
-            samples,
-        )
+        up = ["up", "--detach", "--state-dir", tmp, "--octet", str(octet)]
+        up += ["--gateway-host", gateway]
+        istiolab(*up, *(["--samples", samples] if samples is not None else []))
         try:
             yield root, octet, gateway
         finally:

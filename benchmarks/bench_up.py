@@ -10,63 +10,23 @@ first 200 from http://<gateway>/productpage. Target: <= 5 s on 2 cores.
 from __future__ import annotations
 
 import argparse
-import http.client
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _mesh import istiolab, pick_octet, summary
+from _mesh import running_mesh, summary
 
-
-def productpage_ok(host: str) -> bool:
-    conn = http.client.HTTPConnection(host, 8080, timeout=2)
-    try:
-        conn.request("GET", "/productpage")
-        resp = conn.getresponse()
-        resp.read()
-        return resp.status == 200
-    except OSError:
-        return False
-    finally:
-        conn.close()
+from istiolab.local.mesh import wait_http
 
 
 def one_run() -> float:
-    octet = pick_octet()
-    gateway = f"127.{octet}.0.3"
-    with tempfile.TemporaryDirectory(prefix="istiolab-bench-up-") as tmp:
-        t0 = time.perf_counter()
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "istiolab",
-                "up",
-                "--detach",
-                "--state-dir",
-                tmp,
-                "--octet",
-                str(octet),
-                "--gateway-host",
-                gateway,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        try:
-            if proc.returncode != 0:
-                raise SystemExit(proc.stderr + proc.stdout)
-            delay = 0.005
-            while not productpage_ok(gateway):  # `up` already waited; this confirms
-                time.sleep(delay)
-                delay = min(delay * 2, 0.1)
-            return time.perf_counter() - t0
-        finally:
-            istiolab("down", "--state-dir", tmp, check=False)
+    t0 = time.perf_counter()
+    with running_mesh(samples=None) as (_, _, gateway):  # `up`'s default samples
+        status = wait_http(f"http://{gateway}:8080/productpage", 60)  # `up` waited; confirm
+        if status != 200:
+            raise SystemExit(f"productpage answered {status}")
+        return time.perf_counter() - t0
 
 
 def main() -> None:
