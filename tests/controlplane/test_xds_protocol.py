@@ -135,3 +135,30 @@ def test_port_in_use_is_a_mesh_error(server):
     other = XdsServer(server.host, server.port, lambda _: None)
     with pytest.raises(MeshError, match=rf"cannot listen on {server.host}:{server.port}"):
         other.start()
+
+
+def test_each_distinct_resource_is_parsed_once(monkeypatch):
+    from istiolab.local.xds import server
+
+    parsed = []
+    real = server.to_any
+    monkeypatch.setattr(server, "to_any", lambda r: parsed.append(r["name"]) or real(r))
+    encoder = server._Encoder()
+    a, b = cluster("a"), cluster("a")  # equal content, two dicts (two proxies)
+    first = encoder.encode(server.canonical(a), a)
+    assert encoder.encode(server.canonical(b), b) is first and parsed == ["a"]
+    changed = {**a, "connect_timeout": "2s"}
+    assert encoder.encode(server.canonical(changed), changed) is not first
+    bad = {**a, "no_such_field": 1}
+    for _ in range(2):  # an invalid resource is refused every time, never cached
+        with pytest.raises(MeshError, match="'a'.*not valid"):
+            encoder.encode(server.canonical(bad), bad)
+    assert parsed == ["a", "a", "a", "a"]
+
+
+def test_content_version_ignores_order_and_follows_content():
+    from istiolab.local.xds.server import content_version
+
+    a, b = ("a", cluster("a")), ("b", cluster("b"))
+    assert content_version([a, b]) == content_version([b, a])
+    assert content_version([a, b]) != content_version([a, ("b", cluster("c"))])
