@@ -151,7 +151,7 @@ def test_each_distinct_resource_is_parsed_once(monkeypatch):
     assert encoder.encode(server.canonical(changed), changed) is not first
     bad = {**a, "no_such_field": 1}
     for _ in range(2):  # an invalid resource is refused every time, never cached
-        with pytest.raises(MeshError, match="'a'.*not valid"):
+        with pytest.raises(MeshError, match=r"'a'.*not valid"):
             encoder.encode(server.canonical(bad), bad)
     assert parsed == ["a", "a", "a", "a"]
 
