@@ -6,6 +6,15 @@ Envoy, then every pod of the stored Deployments (the app process, plus a real En
 when the namespace is labelled ``istio-injection=enabled``) and waits until all are ready.
 `Mesh.apply()` validates, commits, reconciles pods (start/stop what changed), pushes xDS and
 waits until the proxies ACK. `Mesh.stop()` stops every process by PID.
+
+Host facts are read here, once, never by translation: `start()` records in
+``settings.privileged_ports`` whether processes may bind ports below 1024 (root, or
+``net.ipv4.ip_unprivileged_port_start=0``; ``ISTIOLAB_PRIVILEGED_PORTS`` forces it). When they
+may not, a sidecar pod's port below 1024 (sleep's 80) gets no inbound listener and its app
+serves it on the pod IP itself: callers reach the app directly, without its sidecar, and
+`status` says so per pod (``notes``). Names: pods without a sidecar resolve Services through
+``hosts.json`` in the state directory (``ISTIOLAB_HOSTS_FILE``), rewritten atomically on
+every change and re-read by the app when it changed, so Services created later resolve.
 """
 
 from __future__ import annotations
