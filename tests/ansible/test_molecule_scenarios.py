@@ -14,8 +14,8 @@ from pathlib import Path
 import molecule_image
 import pytest
 import yaml
-from conftest import require
 from molecule_support import PLAYBOOKS, docker_available, docker_exec, molecule, tail
+from support import require
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -107,6 +107,15 @@ def test_preflight_fails_once_listing_every_shortfall_of_every_host(image):
         assert out.count("FAILED!") == 1, out[-4000:]
         header = f"Preflight found {len(report)} shortfall(s) against sizing profile 'production':"
         assert header in out, out[-4000:]
+
+        # A profile that sizing.yml does not define is named, with the ones it does.
+        unknown = molecule("converge", "preflight", image, "-e", "sizing_profile=laptop")
+        assert unknown.returncode != 0, tail(unknown)
+        assert re.search(
+            r"group_vars/all/sizing.yml: sizing_profile 'laptop' is not defined;\s+the\s+"
+            r"profiles\s+are\s+dev,\s+production",
+            unknown.stdout + unknown.stderr,
+        ), tail(unknown)
     finally:
         destroyed = molecule("destroy", "preflight", image, timeout=600)
         assert destroyed.returncode == 0, tail(destroyed)

@@ -82,3 +82,27 @@ def test_single_node_vm_gets_the_controller_figures(tmp_path):
     domain = ET.fromstring(vms["k0s-single"]["domain.xml"])
     assert int(domain.findtext("vcpu")) == 4
     assert int(domain.find("memory").text) == 16384
+
+
+def test_vm_role_without_a_cloud_image_names_the_missing_variables(tmp_path):
+    playbook = tmp_path / "vm.yml"
+    playbook.write_text(RENDER.replace("tasks_from: files", "tasks_from: main"))
+    proc = run(
+        [
+            str(BIN / "ansible-playbook"),
+            "-i",
+            str(PLAYBOOKS / "inventories" / "three-node" / "hosts.yml"),
+            "-e",
+            f"@{PLAYBOOKS / 'group_vars' / 'all' / 'sizing.yml'}",
+            "-e",
+            json.dumps({"vm_ssh_public_keys": [PUBLIC_KEY], "vm_pool_dir": str(tmp_path)}),
+            str(playbook),
+        ],
+        env=tool_env(ANSIBLE_ROLES_PATH=str(PLAYBOOKS / "roles")),
+        timeout=300,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, tail(proc)
+    assert "vm_image_url and vm_image_checksum must be set" in " ".join(out.split()), tail(proc)
+    assert "vm_image_url=''" in out, tail(proc)
+    assert not (tmp_path / "k0s-controller-1").exists()  # nothing done before the check
