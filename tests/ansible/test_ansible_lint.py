@@ -38,3 +38,19 @@ def test_syntax_check(playbook, inventory):
         timeout=120,
     )
     assert proc.returncode == 0, tail(proc)
+
+
+def test_readme_commands_name_existing_inventories_and_playbooks():
+    readme = (PLAYBOOKS / "README.md").read_text()
+    commands = [
+        line.strip() for line in readme.splitlines() if line.strip().startswith("ansible-playbook ")
+    ]
+    assert any("inventories/single-node/hosts.yml site.yml" in c for c in commands)
+    assert any("inventories/three-node/hosts.yml site.yml" in c for c in commands)
+    for command in commands:
+        words = command.split()
+        for i, word in enumerate(words):
+            if word == "-i" and words[i + 1].startswith("inventories/"):
+                assert (PLAYBOOKS / words[i + 1]).is_file(), command
+        playbooks = [w for w in words if w.endswith(".yml") and "/" not in w and "my-" not in w]
+        assert playbooks and all((PLAYBOOKS / p).is_file() for p in playbooks), command
