@@ -59,9 +59,21 @@ class LabSpec:
         check_choice("security", self.security, (NONE, *SECURITY_PRESETS))
         if self.gateway and "bookinfo" not in self.samples:
             raise ParameterError("gateway", self.gateway, "false unless samples include bookinfo")
-        for key in ("traffic_params", "security_params"):
-            if not isinstance(getattr(self, key), dict):
-                raise ParameterError(key, getattr(self, key), "a mapping of preset parameters")
+        for key, preset, presets in (
+            ("traffic_params", self.traffic, TRAFFIC_PRESETS),
+            ("security_params", self.security, SECURITY_PRESETS),
+        ):
+            params = getattr(self, key)
+            if not isinstance(params, dict):
+                raise ParameterError(key, params, "a mapping of preset parameters")
+            if params and preset == NONE:  # parameters of no preset would be silently lost
+                field_name = key.removesuffix("_params")
+                raise ParameterError(
+                    key,
+                    params,
+                    f"parameters of a {field_name} preset, but the {field_name} preset is "
+                    f"none: choose the preset they are for, one of " + ", ".join(presets),
+                )
 
     def replace(self, **changes: Any) -> LabSpec:
         return dataclasses.replace(self, **changes)

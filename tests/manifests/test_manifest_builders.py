@@ -240,3 +240,18 @@ def test_lab_spec_rejects_bad_values():
         LabSpec(samples=("nginx",))
     with pytest.raises(ParameterError, match=r"traffic='canary' is not allowed: one of none, "):
         LabSpec(traffic="canary")
+
+
+@pytest.mark.parametrize(
+    ("field", "params", "example"),
+    [("traffic", {"weights": [90, 10]}, "weighted"), ("security", {"mode": "STRICT"}, "deny-all")],
+)
+def test_lab_spec_refuses_preset_parameters_without_a_preset(field, params, example):
+    """Parameters for no preset would be silently dropped from the rendered lab: refused."""
+    with pytest.raises(ParameterError) as err:
+        LabSpec(**{f"{field}_params": params})
+    message = str(err.value)
+    assert message.startswith(f"{field}_params={params!r} is not allowed: ")
+    assert f"the {field} preset is none: choose the preset they are for, one of " in message
+    assert example in message
+    assert LabSpec(**{field: example, f"{field}_params": {}})  # a preset without parameters

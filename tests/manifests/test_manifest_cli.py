@@ -150,6 +150,12 @@ def test_preset_destination_rule_replaces_the_default_one(tmp_path):
             ["--set", "traffic=canary"],
             "error: traffic='canary' is not allowed: one of none, all-v1",
         ),
+        (
+            ["--set", "traffic.weights=90,10"],  # no traffic preset: would be silently dropped
+            "error: traffic_params={'weights': [90, 10]} is not allowed: parameters of a "
+            "traffic preset, but the traffic preset is none: choose the preset they are for, "
+            "one of all-v1, ",
+        ),
         (["--set", "novalue"], "error: --set='novalue' is not allowed: key=value, with key one of"),
     ],
 )

@@ -131,6 +131,12 @@ def test_missing_cluster():
          "istiolab:apps.trafficParams.weights=(50, 40) is not allowed (traffic preset weighted)"),
         ({"istiolab:apps": {"traffic": "weighted", "trafficParams": {"wieghts": [50, 50]}}},
          "istiolab:apps.trafficParams.wieghts=[50, 50] is not allowed (traffic preset weighted)"),
+        ({"istiolab:apps": {"trafficParams": {"weights": [90, 10]}}},
+         "istiolab:apps.trafficParams={'weights': [90, 10]} is not allowed: parameters of a "
+         "traffic preset, but the traffic preset is none"),
+        ({"istiolab:security": {"presetParams": {"mode": "STRICT"}}},
+         "istiolab:security.presetParams={'mode': 'STRICT'} is not allowed: parameters of a "
+         "security preset, but the security preset is none"),
         ({"istiolab:apps": {"namespace": "Bookinfo"}},
          "istiolab:apps.namespace='Bookinfo' is not allowed: a DNS-1123 label"),
         ({"istiolab:apps": {"samples": ["sleep"], "gateway": True}},
