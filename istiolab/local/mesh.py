@@ -15,26 +15,30 @@ serves it on the pod IP itself: callers reach the app directly, without its side
 `status` says so per pod (``notes``). Names: pods without a sidecar resolve Services through
 ``hosts.json`` in the state directory (``ISTIOLAB_HOSTS_FILE``), rewritten atomically on
 every change and re-read by the app when it changed, so Services created later resolve.
+
+The parts live in their own modules: what runs for a pod (:mod:`istiolab.local.pods`),
+waiting for readiness (:mod:`istiolab.local.readiness`), the control API's routes
+(:mod:`istiolab.local.api`), the samples (:mod:`istiolab.local.samples`); this module
+orchestrates them and re-exports the names other code imports from here.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from istiolab.errors import NotFoundError
 from istiolab.local import envoy
+from istiolab.local.api import control_routes, get_objects
 from istiolab.local.control import ControlServer
 from istiolab.local.model import (
     ADMIN_PORT,
-    OUTBOUND_PORT,
     XDS_PORT,
     MeshSettings,
     Pod,
@@ -42,79 +46,45 @@ from istiolab.local.model import (
     ProxyResources,
     Registry,
 )
+from istiolab.local.pods import (
+    GATEWAY_NAME,
+    PROXY_SUFFIX,
+    PodState,
+    check_images,
+    gateway_spec,
+    hosts_map,
+    pod_dict,
+    pod_notes,
+    pod_specs,
+)
+from istiolab.local.readiness import ready_message, wait_http, wait_processes, wait_synced
 from istiolab.local.registry import gateway_pod
+from istiolab.local.samples import default_samples
 from istiolab.local.state import StateDir, write_json
 from istiolab.local.supervisor import (
     Managed,
-    ProcessSpec,
     Supervisor,
     can_bind_privileged_ports,
     check_port_free,
     kill_recorded,
 )
 
+__all__ = [
+    "GATEWAY_NAME",
+    "PROXY_SUFFIX",
+    "Mesh",
+    "PodState",
+    "Reporter",
+    "check_images",
+    "default_samples",
+    "get_objects",
+    "hosts_map",
+    "pod_notes",
+    "run_foreground",
+    "wait_http",
+]
+
 Reporter = Callable[[str, str], None]  # (event kind, message)
-
-GATEWAY_NAME = "istio-ingressgateway"
-PROXY_SUFFIX = "/istio-proxy"
-
-
-def check_images(objects: Iterable[Mapping[str, Any]]) -> None:
-    """Refuse (before anything is applied) a Deployment whose image has no implementation."""
-    from istiolab.workloads import images
-
-    for o in objects:
-        if o.get("kind") != "Deployment":
-            continue
-        meta = o.get("metadata") or {}
-        where = f"{meta.get('namespace') or 'default'}/{meta.get('name', '?')}"
-        containers = ((((o.get("spec") or {}).get("template") or {}).get("spec")) or {}).get(
-            "containers"
-        ) or []
-        for c in containers:
-            if isinstance(c, Mapping):
-                images.resolve(str(c.get("image") or ""), deployment=where)
-
-
-def hosts_map(registry: Registry) -> dict[str, list[str]]:
-    """What kube DNS + kube-proxy give a pod without a sidecar: ``fqdn:port`` -> pod ip:port."""
-    out: dict[str, list[str]] = {}
-    for svc in registry.services:
-        pods = registry.endpoints(svc)
-        for port in svc.ports:
-            out[f"{svc.fqdn}:{port.port}"] = [f"{p.ip}:{port.target_port}" for p in pods]
-    return out
-
-
-def pod_notes(pod: Pod, registry: Registry, settings: MeshSettings) -> list[str]:
-    """What `status` says about a pod that does not run as on a cluster: its ports below
-    1024 when this machine cannot bind them (``settings.privileged_ports is False``)."""
-    from istiolab.local.translate.listeners import pod_ports, uncaptured
-
-    if not pod.sidecar:
-        return []
-    return [
-        f"port {port}: not captured by the sidecar (binding ports below 1024 needs root or "
-        "net.ipv4.ip_unprivileged_port_start=0); the app listens on the pod IP itself, so "
-        "callers reach it directly, without its sidecar"
-        for port in sorted(pod_ports(pod, registry.services))
-        if uncaptured(port, settings)
-    ]
-
-
-def listen_ip(pod: Pod, port: int, settings: MeshSettings) -> str:
-    """Where the app serves a port: the pod-local address behind the sidecar, or the pod IP
-    (no sidecar, or a port the sidecar cannot capture, see :func:`pod_notes`)."""
-    from istiolab.local.translate.listeners import uncaptured
-
-    return pod.ip if uncaptured(port, settings) else pod.app_ip
-
-
-@dataclass
-class PodState:
-    pod: Pod
-    processes: list[str] = field(default_factory=list)  # supervisor names
-    notes: list[str] = field(default_factory=list)  # see pod_notes
 
 
 class Mesh:
@@ -300,7 +270,7 @@ class Mesh:
             names += st.processes
         self._wait(names)
         # every proxy has the newest config: ACKed (or NACKed) by all of them
-        synced = self._wait_synced(list(proxies))
+        synced = wait_synced(self.xds, list(proxies))
         elapsed = time.perf_counter() - t0
         return {
             "started": [f"{p.namespace}/{p.name}" for p in start],
@@ -312,131 +282,29 @@ class Mesh:
 
     def _wait(self, names: list[str]) -> None:
         assert self.supervisor is not None
-        pending = list(names)
-        deadline = time.monotonic() + self.ready_timeout
-        delay = 0.005
-        while pending:
-            if self.shutdown_requested.is_set() and self.phase == "starting":
-                raise KeyboardInterrupt  # Ctrl-C / SIGTERM / `down` while starting
-            done = [n for n in pending if self.supervisor.is_ready(n)]
-            for n in done:
-                pending.remove(n)
-                self._report_ready(n)
-            if not pending:
-                break
-            if time.monotonic() > deadline:
-                # let the supervisor explain (exit code, log tail)
-                self.supervisor.wait_ready(pending, timeout=0.01)
-            for n in pending:
-                m = self.supervisor.get(n)
-                if m is not None and m.popen.poll() is not None and m.restarts >= 2:
-                    self.supervisor.wait_ready([n], timeout=0.01)  # raises with the log tail
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.1)
+        wait_processes(
+            self.supervisor,
+            names,
+            self.ready_timeout,
+            on_ready=self._report_ready,
+            cancelled=lambda: self.shutdown_requested.is_set() and self.phase == "starting",
+        )
 
     def _report_ready(self, name: str) -> None:
         m = self.supervisor.get(name) if self.supervisor else None
-        if m is None:
-            return
-        labels = dict(m.spec.labels)
-        if labels.get("role") == "sidecar":
-            self.report("proxy", f"{labels['pod']} sidecar ready (admin {labels['ip']}:15000)")
-        elif labels.get("role") == "gateway":
-            s = self.settings
-            self.report(
-                "proxy",
-                f"istio-system/{GATEWAY_NAME} ready "
-                f"(http://{s.gateway_host}:{s.gateway_http_port})",
-            )
-        else:
-            self.report("pod", f"{labels.get('pod')} ready ({labels.get('listen') or 'client'})")
-
-    def _wait_synced(self, node_ids: list[str]) -> dict:
-        t0 = time.perf_counter()
-        ok = self.xds.wait_synced(node_ids, timeout=10.0)
-        out: dict[str, Any] = {"ok": ok, "seconds": round(time.perf_counter() - t0, 4)}
-        if not ok:
-            states = {p.node_id: p for p in self.xds.status()}
-            bad = []
-            for n in node_ids:
-                st = states.get(n)
-                if st is None:
-                    bad.append(f"{n}: not connected")
-                elif not st.synced:
-                    nacks = [f"{k} NACK: {t.nack}" for k, t in st.types.items() if t.nack]
-                    bad.append(f"{n}: " + ("; ".join(nacks) or "not ACKed yet"))
-            out["error"] = " | ".join(bad)
-        return out
+        if m is not None:
+            self.report(*ready_message(m, self.settings))
 
     def _start_gateway(self, pod: Pod) -> str:
-        proxy = Proxy("router", pod)
-        self._start_envoy(proxy, GATEWAY_NAME, {"role": "gateway", "pod": GATEWAY_NAME})
-        return GATEWAY_NAME
-
-    def _start_envoy(self, proxy: Proxy, name: str, labels: dict[str, str]) -> None:
-        from istiolab.local.bootstrap import bootstrap
-
         assert self.supervisor is not None and self.envoy_binary is not None
-        pod = proxy.pod
-        base = f"{pod.namespace}.{pod.name}"
-        path = envoy.write_bootstrap(
-            self.state.proxies / f"{base}.json", bootstrap(proxy, self.settings)
-        )
-        log = self.state.logs / f"{base}.envoy.log"
-        argv = envoy.envoy_argv(self.envoy_binary, path, log, proxy.node_id, proxy.cluster_name)
-        ip = pod.ip
-        self.supervisor.start(
-            ProcessSpec(
-                name=name,
-                argv=argv,
-                log=self.state.logs / f"{base}.envoy.out",
-                probe=lambda: envoy.is_ready(ip),
-                labels={**labels, "ip": ip, "node": proxy.node_id},
-            )
-        )
+        return self.supervisor.start(
+            gateway_spec(pod, self.state, self.settings, self.envoy_binary)
+        ).spec.name
 
     def _start_pod(self, pod: Pod) -> list[str]:
-        from istiolab.workloads import images
-
-        assert self.supervisor is not None
-        key = f"{pod.namespace}/{pod.name}"
-        names: list[str] = []
-        if pod.sidecar:
-            names.append(key + PROXY_SUFFIX)
-            self._start_envoy(
-                Proxy("sidecar", pod), key + PROXY_SUFFIX, {"role": "sidecar", "pod": key}
-            )
-        impl = images.resolve(pod.image, deployment=f"{pod.namespace}/{pod.deployment}")
-        ports = impl.listen_ports(pod.container_ports)
-        argv = [sys.executable, "-m", "istiolab.workloads", "serve", "--image", pod.image]
-        addresses = [f"{listen_ip(pod, p, self.settings)}:{p}" for p in ports]
-        for address in addresses:
-            argv += ["--listen", address]
-        argv += ["--pod-name", pod.name, "--namespace", pod.namespace]
-        env = dict(os.environ)
-        env.update({str(k): str(v) for k, v in pod.env.items()})
-        env.update({"POD_NAME": pod.name, "POD_NAMESPACE": pod.namespace, "POD_IP": pod.ip})
-        env.update({"INSTANCE_IP": pod.ip, "SERVICE_ACCOUNT": pod.service_account})
-        for var in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
-            env.pop(var, None)
-        for var in ("ISTIOLAB_HOSTS", "ISTIOLAB_HOSTS_FILE"):
-            env.pop(var, None)
-        if pod.sidecar:
-            env["HTTP_PROXY"] = f"http://{pod.ip}:{OUTBOUND_PORT}"
-        else:  # kube DNS: the hosts file the supervisor keeps current (see state.py)
-            env["ISTIOLAB_HOSTS_FILE"] = str(self.state.hosts_file)
-        self.supervisor.start(
-            ProcessSpec(
-                name=key,
-                argv=argv,
-                log=self.state.logs / f"{pod.namespace}.{pod.name}.log",
-                env=env,
-                ready_line="ready",
-                labels={"role": "app", "pod": key, "listen": ",".join(addresses), "ip": pod.ip},
-            )
-        )
-        names.append(key)
-        return names
+        assert self.supervisor is not None and self.envoy_binary is not None
+        specs = pod_specs(pod, self.state, self.settings, self.envoy_binary)
+        return [self.supervisor.start(spec).spec.name for spec in specs]
 
     def _on_process_event(self, event: str, m: Managed) -> None:
         code = m.last_exit
@@ -453,7 +321,7 @@ class Mesh:
             procs = [self.supervisor.get(n) for n in names]
             out.append(
                 {
-                    **_pod_dict(pod),
+                    **pod_dict(pod),
                     "gateway": pod is gw,
                     "ready": all(
                         m is not None and self.supervisor.is_ready(n)
@@ -515,50 +383,8 @@ class Mesh:
             return hosts_map(self._registry)
 
     def routes(self) -> dict:
-        def apply(body: dict) -> Any:
-            return self.apply(list(body.get("objects") or []), str(body.get("source", "<apply>")))
-
-        def delete(body: dict) -> Any:
-            refs = [(r["kind"], r["name"], r.get("namespace") or "default") for r in body["refs"]]
-            return self.delete(refs)
-
-        def get(body: dict) -> Any:
-            return _get(self.store, body)
-
-        def shutdown(body: dict) -> Any:
-            self.shutdown_requested.set()
-            return {"pid": os.getpid()}
-
-        return {
-            ("POST", "/apply"): apply,
-            ("POST", "/delete"): delete,
-            ("GET", "/get"): get,
-            ("GET", "/status"): lambda body: self.status(),
-            ("GET", "/proxy-status"): lambda body: self.proxy_status(),
-            ("GET", "/hosts"): lambda body: self.hosts(),
-            ("GET", "/resources"): lambda body: self.resources(str(body.get("node", ""))),
-            ("POST", "/shutdown"): shutdown,
-        }
-
-
-def _get(store: Any, body: Mapping[str, Any]) -> list[dict]:
-    """Objects of `kind` (optionally `name`) in `namespace` ("*": all namespaces)."""
-    ns = body.get("namespace") or "default"
-    return store.get(str(body.get("kind")), body.get("name") or None, None if ns == "*" else ns)
-
-
-def _pod_dict(pod: Pod) -> dict:
-    return {
-        "name": pod.name,
-        "namespace": pod.namespace,
-        "ip": pod.ip,
-        "app_ip": pod.app_ip,
-        "labels": dict(pod.labels),
-        "deployment": pod.deployment,
-        "image": pod.image,
-        "sidecar": pod.sidecar,
-        "service_account": pod.service_account,
-    }
+        """The control API's routes over this mesh (see :mod:`istiolab.local.api`)."""
+        return control_routes(self)
 
 
 def run_foreground(mesh: Mesh, on_ready: Callable[[], None] | None = None) -> None:
@@ -579,50 +405,6 @@ def run_foreground(mesh: Mesh, on_ready: Callable[[], None] | None = None) -> No
         mesh.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def default_samples(samples: Iterable[str], namespace: str = "default") -> list[dict]:
-    """The objects `up` deploys: the namespace (labelled for injection) and the samples."""
-    from istiolab import manifests as m
-
-    allowed = ("bookinfo", "httpbin", "sleep", "fortio")
-    chosen = [s.strip() for s in samples if s.strip() and s.strip() != "none"]
-    bad = [s for s in chosen if s not in allowed]
-    if bad:
-        from istiolab.errors import ParameterError
-
-        raise ParameterError("--samples", ",".join(bad), "any of " + ", ".join(allowed))
-    out: list[dict] = [m.namespace(namespace, injection=True)]
-    for s in chosen:
-        out += getattr(m, s)(namespace)
-        if s == "bookinfo":
-            out += m.bookinfo_gateway(namespace)
-    return out
-
-
-def wait_http(url: str, timeout: float, host_header: str | None = None) -> int:
-    """Poll `url` until it answers 200 (backoff); returns the last status (0 = no answer)."""
-    import http.client
-    from urllib.parse import urlsplit
-
-    split = urlsplit(url)
-    deadline = time.monotonic() + timeout
-    delay, status = 0.01, 0
-    while True:
-        conn = http.client.HTTPConnection(split.hostname, split.port or 80, timeout=5)
-        try:
-            conn.request("GET", split.path or "/", headers={"Host": host_header or split.netloc})
-            resp = conn.getresponse()
-            resp.read()
-            status = resp.status
-        except OSError:
-            status = 0
-        finally:
-            conn.close()
-        if status == 200 or time.monotonic() > deadline:
-            return status
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.2)
 
 
 def state_file_paths(state: StateDir) -> list[Path]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from istiolab import manifests
-from istiolab.commands.mesh import find_pod, kind_of, table
+from istiolab.commands.common import find_pod, table
+from istiolab.commands.config import kind_of
 from istiolab.errors import ConfigError, NotFoundError, ParameterError
 from istiolab.local.mesh import check_images, default_samples, hosts_map
 from istiolab.local.model import MeshSettings

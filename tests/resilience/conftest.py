@@ -8,8 +8,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from support import require
 from local.test_mesh import cli, cli_subprocess
+from support import require
 
 from istiolab.local import envoy
 from istiolab.local.state import pid_alive

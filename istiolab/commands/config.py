@@ -1,0 +1,232 @@
+"""Local mesh config commands: apply, delete, get (kubectl-style kinds and short names).
+
+A running mesh is changed through its control API (validate, commit, reconcile, push);
+a stopped one through its persisted config store.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from istiolab.commands.common import (
+    mesh_client,
+    open_state,
+    state_dir_option,
+    table,
+)
+from istiolab.errors import NotFoundError, ParameterError
+
+# kubectl-style names and short names -> kind
+KINDS = {
+    "namespace": "Namespace",
+    "ns": "Namespace",
+    "deployment": "Deployment",
+    "deploy": "Deployment",
+    "service": "Service",
+    "svc": "Service",
+    "serviceaccount": "ServiceAccount",
+    "sa": "ServiceAccount",
+    "configmap": "ConfigMap",
+    "cm": "ConfigMap",
+    "secret": "Secret",
+    "gateway": "Gateway",
+    "gw": "Gateway",
+    "virtualservice": "VirtualService",
+    "vs": "VirtualService",
+    "destinationrule": "DestinationRule",
+    "dr": "DestinationRule",
+    "serviceentry": "ServiceEntry",
+    "se": "ServiceEntry",
+    "sidecar": "Sidecar",
+    "workloadentry": "WorkloadEntry",
+    "we": "WorkloadEntry",
+    "peerauthentication": "PeerAuthentication",
+    "pa": "PeerAuthentication",
+    "authorizationpolicy": "AuthorizationPolicy",
+    "ap": "AuthorizationPolicy",
+    "requestauthentication": "RequestAuthentication",
+    "ra": "RequestAuthentication",
+    "envoyfilter": "EnvoyFilter",
+    "telemetry": "Telemetry",
+}
+
+
+def kind_of(word: str) -> str:
+    key = word.lower().split(".", 1)[0]
+    if key.endswith("ies") and key[:-3] + "y" in KINDS:
+        key = key[:-3] + "y"
+    elif key.endswith("s") and key not in KINDS and key[:-1] in KINDS:
+        key = key[:-1]
+    if key not in KINDS:
+        allowed = sorted({v for v in KINDS.values()})
+        raise ParameterError("KIND", word, "one of " + ", ".join(allowed) + " (or a short name)")
+    return KINDS[key]
+
+
+def _documents(path: str) -> tuple[list[dict], str]:
+    from istiolab.manifests import load_documents
+
+    docs = load_documents(path)
+    return [d[2] for d in docs], ("<stdin>" if path == "-" else path)
+
+
+@click.command()
+@click.option("-f", "--filename", "path", required=True, help="File, directory or - (stdin).")
+@state_dir_option
+def apply(path: str, state_dir: str | None) -> None:
+    """Create or update objects (validated first; nothing is applied if any is invalid)."""
+    from istiolab.local.mesh import check_images
+
+    objects, source = _documents(path)
+    state = open_state(state_dir)
+    client = mesh_client(state)
+    if client is None:
+        from istiolab.local.store import ConfigStore
+
+        check_images(objects)
+        for line in ConfigStore(state.root).apply(objects, source):
+            click.echo(line)
+        return
+    result = client.post("/apply", {"objects": objects, "source": source})
+    _print_change(result)
+
+
+def _print_change(result: dict) -> None:
+    for line in result.get("lines", []):
+        click.echo(line)
+    for pod in result.get("stopped", []):
+        click.echo(f"pod/{pod} stopped")
+    for pod in result.get("started", []):
+        click.echo(f"pod/{pod} started")
+    synced = result.get("synced") or {}
+    if synced.get("ok", True):
+        click.echo(
+            f"{result.get('proxies', 0)} proxies synced in "
+            f"{result.get('seconds', 0) * 1000:.0f} ms",
+            err=True,
+        )
+    else:
+        click.echo(f"warning: proxies not synced: {synced.get('error')}", err=True)
+
+
+@click.command()
+@click.argument("kind", required=False)
+@click.argument("names", nargs=-1)
+@click.option("-f", "--filename", "path", default=None, help="Delete the objects in a file.")
+@click.option("-n", "--namespace", default="default", show_default=True)
+@state_dir_option
+def delete(
+    kind: str | None,
+    names: tuple[str, ...],
+    path: str | None,
+    namespace: str,
+    state_dir: str | None,
+) -> None:
+    """Delete objects: `delete -f FILE` or `delete KIND NAME... [-n NS]`."""
+    if path:
+        objects, _ = _documents(path)
+        refs = [
+            {
+                "kind": o.get("kind"),
+                "name": (o.get("metadata") or {}).get("name"),
+                "namespace": (o.get("metadata") or {}).get("namespace") or namespace,
+            }
+            for o in objects
+        ]
+    elif kind and names:
+        k = kind_of(kind)
+        refs = [{"kind": k, "name": n, "namespace": namespace} for n in names]
+    else:
+        raise click.UsageError("give -f FILE, or KIND and NAME")
+    state = open_state(state_dir)
+    client = mesh_client(state)
+    if client is None:
+        from istiolab.local.store import ConfigStore
+
+        store = ConfigStore(state.root)
+        missing = []
+        for r in refs:
+            try:
+                click.echo(store.delete(r["kind"], r["name"], r["namespace"]))
+            except NotFoundError as exc:
+                missing.append(str(exc))
+        result: dict = {"errors": missing}
+    else:
+        result = client.post("/delete", {"refs": refs})
+        _print_change(result)
+    if result.get("errors"):
+        raise NotFoundError("; ".join(result["errors"]))
+
+
+@click.command()
+@click.argument("kind")
+@click.argument("name", required=False)
+@click.option("-n", "--namespace", default="default", show_default=True)
+@click.option("-A", "--all-namespaces", is_flag=True)
+@click.option("-o", "--output", type=click.Choice(["table", "yaml", "json"]), default="table")
+@state_dir_option
+def get(
+    kind: str,
+    name: str | None,
+    namespace: str,
+    all_namespaces: bool,
+    output: str,
+    state_dir: str | None,
+) -> None:
+    """Show stored objects, like kubectl get."""
+    k = kind_of(kind)
+    ns = "*" if all_namespaces else namespace
+    state = open_state(state_dir)
+    client = mesh_client(state)
+    if client is None:
+        from istiolab.local.api import get_objects
+        from istiolab.local.store import ConfigStore
+
+        found = get_objects(ConfigStore(state.root), {"kind": k, "name": name, "namespace": ns})
+    else:
+        found = client.get("/get", kind=k, name=name, namespace=ns)
+    if output == "json":
+        click.echo(json.dumps(found[0] if name else {"kind": "List", "items": found}, indent=2))
+    elif output == "yaml":
+        from istiolab.manifests import to_yaml
+
+        click.echo(to_yaml(found).rstrip())
+    elif not found:
+        where = "any namespace" if all_namespaces else f"{namespace} namespace"
+        click.echo(f"No resources found in {where}.", err=True)
+    else:
+        headers, rows = _summary(k, found, all_namespaces)
+        click.echo(table(headers, rows))
+
+
+def _summary(kind: str, objects: list[dict], all_ns: bool) -> tuple[list[str], list[list]]:
+    def cols(o: dict) -> list[str]:
+        spec = o.get("spec") or {}
+        if kind == "VirtualService":
+            return [json.dumps(spec.get("gateways", [])), json.dumps(spec.get("hosts", []))]
+        if kind == "DestinationRule":
+            return [spec.get("host", "")]
+        if kind == "Deployment":
+            return [str(spec.get("replicas", 1))]
+        if kind == "Service":
+            ports = ",".join(
+                f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in spec.get("ports", [])
+            )
+            return [ports]
+        return []
+
+    extra = {
+        "VirtualService": ["GATEWAYS", "HOSTS"],
+        "DestinationRule": ["HOST"],
+        "Deployment": ["REPLICAS"],
+        "Service": ["PORT(S)"],
+    }.get(kind, [])
+    headers = (["NAMESPACE"] if all_ns else []) + ["NAME", *extra]
+    rows = []
+    for o in objects:
+        meta = o.get("metadata") or {}
+        ns = [meta.get("namespace") or "default"] if all_ns else []
+        rows.append([*ns, meta.get("name", ""), *cols(o)])
+    return headers, rows

@@ -1,0 +1,51 @@
+"""The control API's routes: what the CLI asks a running mesh over its Unix socket.
+
+Each route takes the request body (a dict; a GET's query parameters) and returns JSON-able
+data; :class:`istiolab.local.control.ControlServer` turns project errors into error replies.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from istiolab.local.control import Handler
+
+if TYPE_CHECKING:
+    from istiolab.local.mesh import Mesh
+
+
+def get_objects(store: Any, body: Mapping[str, Any]) -> list[dict]:
+    """Objects of `kind` (optionally `name`) in `namespace` ("*": all namespaces)."""
+    ns = body.get("namespace") or "default"
+    return store.get(str(body.get("kind")), body.get("name") or None, None if ns == "*" else ns)
+
+
+def control_routes(mesh: Mesh) -> dict[tuple[str, str], Handler]:
+    """(method, path) -> handler, over one running :class:`Mesh`."""
+
+    def apply(body: dict) -> Any:
+        return mesh.apply(list(body.get("objects") or []), str(body.get("source", "<apply>")))
+
+    def delete(body: dict) -> Any:
+        refs = [(r["kind"], r["name"], r.get("namespace") or "default") for r in body["refs"]]
+        return mesh.delete(refs)
+
+    def get(body: dict) -> Any:
+        return get_objects(mesh.store, body)
+
+    def shutdown(body: dict) -> Any:
+        mesh.shutdown_requested.set()
+        return {"pid": os.getpid()}
+
+    return {
+        ("POST", "/apply"): apply,
+        ("POST", "/delete"): delete,
+        ("GET", "/get"): get,
+        ("GET", "/status"): lambda body: mesh.status(),
+        ("GET", "/proxy-status"): lambda body: mesh.proxy_status(),
+        ("GET", "/hosts"): lambda body: mesh.hosts(),
+        ("GET", "/resources"): lambda body: mesh.resources(str(body.get("node", ""))),
+        ("POST", "/shutdown"): shutdown,
+    }
