@@ -29,6 +29,9 @@ from istiolab.workloads.client import (
 )
 from istiolab.workloads.images import FORTIO_VERSION
 
+# what `fortio load` sends, so access logs and httpbin's /user-agent read as on a cluster
+FORTIO_USER_AGENT = f"fortio.org/fortio-{FORTIO_VERSION}"
+
 PERCENTILES = (50.0, 75.0, 90.0, 99.0, 99.9)
 FORTIO_TIMEOUT = 3.0  # fortio's default connection and read timeout
 
@@ -144,7 +147,9 @@ def load(
                     conn = _open(target.connect, source_ip, timeout)
                     sockets += 1
                     addresses[f"{target.connect[0]}:{target.connect[1]}"] += 1
-                resp, payload = _exchange(conn, method.upper(), target, headers, body)
+                resp, payload = _exchange(
+                    conn, method.upper(), target, headers, body, FORTIO_USER_AGENT
+                )
             except (OSError, http.client.HTTPException, ResolveError, ValueError) as exc:
                 samples.append(Sample(-1, time.perf_counter() - t0, error=classify(exc)[0]))
                 if conn is not None:

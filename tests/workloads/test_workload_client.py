@@ -11,6 +11,7 @@ import pytest
 from wl_helpers import new_ip
 
 from istiolab.workloads.client import Session, resolve, send
+from istiolab.workloads.images import FORTIO_VERSION
 from istiolab.workloads.loadgen import format_fortio, histogram, load
 
 
@@ -171,6 +172,18 @@ def test_load_one_persistent_connection_per_worker_and_fortio_summary(upstream):
     assert text.splitlines()[-1].startswith("All done 30 calls (plus 0 warmup)")
     summary = result.to_dict()
     assert summary["codes"] == {"200": 15, "503": 15} and summary["calls"] == 30
+
+
+def test_load_identifies_itself_as_fortio(upstream):
+    """`fortio load` sends User-Agent fortio.org/fortio-<version> (curl's is for one request);
+    a -H User-Agent of the caller still wins."""
+    server = upstream()
+    url = f"http://{server.ip}:9080/get"
+    assert load(url, count=4, concurrency=2, source_ip=new_ip(), timeout=5).codes == {200: 4}
+    agents = {r.headers["user-agent"] for r in server.requests}
+    assert agents == {f"fortio.org/fortio-{FORTIO_VERSION}"}
+    load(url, count=1, headers={"User-Agent": "mine/1"}, source_ip=new_ip(), timeout=5)
+    assert server.requests[-1].headers["user-agent"] == "mine/1"
 
 
 def test_load_counts_socket_errors_as_code_minus_one():
