@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from istiolab import versions
 from istiolab.errors import ConfigError
 
 BOOKINFO_PORT = 9080
-FORTIO_VERSION = "1.69.5"  # the fortio release whose output format istiolab reproduces
+# the fortio release the lab deploys on a cluster (versions.FORTIO_IMAGE), so the local fortio's
+# banners, echo pages and User-Agent name the same version
+FORTIO_VERSION = versions.FORTIO_IMAGE.rpartition(":")[2]
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from istiolab import versions
 from istiolab.errors import ConfigError
 from istiolab.workloads import SUPPORTED_IMAGES, UnsupportedImageError, repository_name, resolve
+from istiolab.workloads.images import FORTIO_VERSION
 
 
 @pytest.mark.parametrize(
@@ -67,3 +71,9 @@ def test_unsupported_image_names_deployment_image_and_supported_images():
 def test_empty_image_is_refused():
     with pytest.raises(UnsupportedImageError, match="image '' has no local implementation"):
         resolve("")
+
+
+def test_fortio_version_is_the_pinned_image_tag():
+    """The local fortio reports the version the cluster lab deploys (one pin for both)."""
+    assert versions.FORTIO_IMAGE.endswith(f"/fortio:{FORTIO_VERSION}")
+    assert re.fullmatch(r"\d+\.\d+\.\d+", FORTIO_VERSION)
