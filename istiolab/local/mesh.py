@@ -53,21 +53,16 @@ from istiolab.local.pods import (
     check_images,
     gateway_spec,
     hosts_map,
-    pod_dict,
     pod_notes,
+    pod_rows,
     pod_specs,
 )
+from istiolab.local.ports import can_bind_privileged_ports, check_port_free
 from istiolab.local.readiness import ready_message, wait_http, wait_processes, wait_synced
 from istiolab.local.registry import gateway_pod
 from istiolab.local.samples import default_samples
 from istiolab.local.state import StateDir, write_json
-from istiolab.local.supervisor import (
-    Managed,
-    Supervisor,
-    can_bind_privileged_ports,
-    check_port_free,
-    kill_recorded,
-)
+from istiolab.local.supervisor import Managed, Supervisor, kill_recorded
 
 __all__ = [
     "GATEWAY_NAME",
@@ -313,26 +308,7 @@ class Mesh:
     # views for the control API and the CLI
     def pods(self) -> list[dict]:
         assert self.supervisor is not None
-        out = []
-        gw = self._gateway
-        rows: list[tuple[Pod, list[str], list[str]]] = [(gw, [GATEWAY_NAME], [])]
-        rows += [(st.pod, st.processes, st.notes) for st in list(self._pods.values())]
-        for pod, names, notes in rows:
-            procs = [self.supervisor.get(n) for n in names]
-            out.append(
-                {
-                    **pod_dict(pod),
-                    "gateway": pod is gw,
-                    "ready": all(
-                        m is not None and self.supervisor.is_ready(n)
-                        for n, m in zip(names, procs, strict=True)
-                    ),
-                    "restarts": sum(m.restarts for m in procs if m is not None),
-                    "pids": {n: m.pid for n, m in zip(names, procs, strict=True) if m},
-                    "notes": list(notes),
-                }
-            )
-        return out
+        return pod_rows(self._gateway, list(self._pods.values()), self.supervisor)
 
     def findings(self) -> list[str]:
         from istiolab.local.translate.analysis import findings

@@ -17,7 +17,7 @@ from typing import Any
 from istiolab.local import envoy
 from istiolab.local.model import OUTBOUND_PORT, MeshSettings, Pod, Proxy, Registry
 from istiolab.local.state import StateDir
-from istiolab.local.supervisor import ProcessSpec
+from istiolab.local.supervisor import ProcessSpec, Supervisor
 
 GATEWAY_NAME = "istio-ingressgateway"
 PROXY_SUFFIX = "/istio-proxy"
@@ -94,6 +94,31 @@ def pod_dict(pod: Pod) -> dict:
         "sidecar": pod.sidecar,
         "service_account": pod.service_account,
     }
+
+
+def pod_rows(gateway: Pod, states: Iterable[PodState], supervisor: Supervisor) -> list[dict]:
+    """Every pod as `status` reports it, the gateway first: :func:`pod_dict` plus readiness,
+    restarts, PIDs (from the supervisor) and :func:`pod_notes`."""
+    out = []
+    gw = gateway
+    rows: list[tuple[Pod, list[str], list[str]]] = [(gw, [GATEWAY_NAME], [])]
+    rows += [(st.pod, st.processes, st.notes) for st in states]
+    for pod, names, notes in rows:
+        procs = [supervisor.get(n) for n in names]
+        out.append(
+            {
+                **pod_dict(pod),
+                "gateway": pod is gw,
+                "ready": all(
+                    m is not None and supervisor.is_ready(n)
+                    for n, m in zip(names, procs, strict=True)
+                ),
+                "restarts": sum(m.restarts for m in procs if m is not None),
+                "pids": {n: m.pid for n, m in zip(names, procs, strict=True) if m},
+                "notes": list(notes),
+            }
+        )
+    return out
 
 
 def envoy_spec(

@@ -12,11 +12,11 @@ import time
 import pytest
 
 from istiolab.errors import MeshError
+from istiolab.local.ports import check_port_free
 from istiolab.local.state import pid_alive
 from istiolab.local.supervisor import (
     ProcessSpec,
     Supervisor,
-    check_port_free,
     kill_recorded,
     wait_until,
 )
@@ -131,7 +131,7 @@ def test_kill_recorded_stops_leftovers(tmp_path):
 
 
 def test_port_holder_looks_at_the_address_not_only_the_port(loopback):
-    from istiolab.local.supervisor import port_holder
+    from istiolab.local.ports import port_holder
 
     mine, other = loopback(), loopback()
     s = socket.socket()
