@@ -9,6 +9,7 @@ the ports of seed 002 (kiali 30007, its metrics 30008, prometheus 30009) plus gr
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,6 +17,7 @@ import yaml
 
 from istiolab import versions
 from istiolab.errors import ParameterError
+from istiolab.manifests import dashboards
 from istiolab.manifests._base import ISTIO_SYSTEM, check_name, obj
 
 ADDONS: tuple[str, ...] = ("prometheus", "grafana", "kiali", "jaeger")
@@ -192,13 +194,24 @@ def prometheus(namespace: str = ISTIO_SYSTEM, node_port: bool = False) -> list[d
     ]
 
 
+DATASOURCES, PROVIDERS = "datasources.yaml", "dashboardproviders.yaml"
+GRAFANA_DASHBOARDS = "istio-grafana-dashboards"
+
+
+def _item(key: str) -> dict:
+    return {"key": key, "path": key}
+
+
 def grafana(namespace: str = ISTIO_SYSTEM, node_port: bool = False) -> list[dict]:
+    """Grafana with Prometheus as its default datasource and the mesh dashboard
+    (istiolab.manifests.dashboards) provisioned in the folder `istio`."""
     labels = {"app": "grafana"}
     datasources = {
         "apiVersion": 1,
         "datasources": [
             {
                 "name": "Prometheus",
+                "uid": dashboards.PROMETHEUS_UID,
                 "type": "prometheus",
                 "access": "proxy",
                 "url": f"http://prometheus.{namespace}:9090",
@@ -221,7 +234,9 @@ def grafana(namespace: str = ISTIO_SYSTEM, node_port: bool = False) -> list[dict
         "readinessProbe": {"httpGet": {"path": "/api/health", "port": 3000}},
         "volumeMounts": [
             {"name": "config", "mountPath": "/etc/grafana/provisioning/datasources"},
+            {"name": "providers", "mountPath": "/etc/grafana/provisioning/dashboards"},
             {"name": "storage", "mountPath": "/var/lib/grafana"},
+            {"name": "dashboards", "mountPath": dashboards.DASHBOARDS_PATH},
         ],
     }
     pod = {
@@ -229,13 +244,22 @@ def grafana(namespace: str = ISTIO_SYSTEM, node_port: bool = False) -> list[dict
         "securityContext": {"runAsUser": 472, "runAsGroup": 472, "fsGroup": 472},
         "containers": [container],
         "volumes": [
-            {"name": "config", "configMap": {"name": "grafana"}},
+            {"name": "config", "configMap": {"name": "grafana", "items": [_item(DATASOURCES)]}},
+            {"name": "providers", "configMap": {"name": "grafana", "items": [_item(PROVIDERS)]}},
             {"name": "storage", "emptyDir": {}},
+            {"name": "dashboards", "configMap": {"name": GRAFANA_DASHBOARDS}},
         ],
     }
+    dashboard = json.dumps(dashboards.mesh_dashboard(), indent=2, sort_keys=True)
     return [
         obj("v1", "ServiceAccount", "grafana", namespace, labels=labels),
-        _config_map("grafana", namespace, labels, {"datasources.yaml": datasources}),
+        _config_map(
+            "grafana",
+            namespace,
+            labels,
+            {DATASOURCES: datasources, PROVIDERS: dashboards.dashboard_providers()},
+        ),
+        _config_map(GRAFANA_DASHBOARDS, namespace, labels, {dashboards.DASHBOARD_FILE: dashboard}),
         _service(
             "grafana",
             namespace,

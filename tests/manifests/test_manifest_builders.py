@@ -214,6 +214,58 @@ def test_addons_cluster_ip_by_default_and_node_ports_of_seed_002():
     }
 
 
+def test_grafana_provisions_prometheus_and_the_mesh_dashboard():
+    """Grafana opens with Prometheus as its datasource and an Istio dashboard in the folder
+    `istio` (as Istio's Grafana addon does): every mounted file is one the builder wrote,
+    every panel names the provisioned datasource, and queries use Istio's metric names."""
+    import yaml
+
+    objs = addons(names=["prometheus", "grafana"])
+    validate_objects(objs)
+    pod = by(objs, "Deployment", "grafana")["spec"]["template"]["spec"]
+    volumes = {v["name"]: v["configMap"] for v in pod["volumes"] if "configMap" in v}
+    mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+    files = {}  # mounted path -> content
+    for name, source in volumes.items():
+        data = by(objs, "ConfigMap", source["name"])["data"]
+        keys = [i["key"] for i in source.get("items", [])] or list(data)
+        files.update({f"{mounts[name]}/{k}": data[k] for k in keys})
+
+    [datasource] = yaml.safe_load(files["/etc/grafana/provisioning/datasources/datasources.yaml"])[
+        "datasources"
+    ]
+    assert datasource["url"] == "http://prometheus.istio-system:9090"
+    assert datasource["isDefault"] is True
+    [provider] = yaml.safe_load(
+        files["/etc/grafana/provisioning/dashboards/dashboardproviders.yaml"]
+    )["providers"]
+    assert (provider["type"], provider["folder"]) == ("file", "istio")
+    dashboard_files = [p for p in files if p.startswith(provider["options"]["path"] + "/")]
+    assert dashboard_files == ["/var/lib/grafana/dashboards/istio/istiolab-mesh.json"]
+
+    dashboard = json.loads(files[dashboard_files[0]])
+    assert dashboard["uid"] == "istiolab-mesh" and len(dashboard["panels"]) >= 4
+    exprs = []
+    for panel in dashboard["panels"]:
+        assert panel["datasource"] == {"type": "prometheus", "uid": datasource["uid"]}
+        for target in panel["targets"]:
+            expr = target["expr"]
+            assert expr.count("(") == expr.count(")") and expr.count("{") == expr.count("}")
+            exprs.append(expr)
+    text = "\n".join(exprs)
+    for metric in (
+        'istio_requests_total{reporter="destination"}',
+        'istio_requests_total{reporter="source"}',
+        "istio_request_duration_milliseconds_bucket",
+        "envoy_cluster_upstream_rq_pending_overflow",
+    ):
+        assert metric in text
+    assert "response_flags" in text  # UO / UF / URX as the resilience labs show them
+    # the overflow counter reaches Prometheus only through the fortio pod's stats matcher
+    fortio_pod = by(fortio(), "Deployment", "fortio-deploy")["spec"]["template"]
+    assert "cluster.outbound" in fortio_pod["metadata"]["annotations"]["proxy.istio.io/config"]
+
+
 def test_addons_subset_and_unknown():
     objs = addons(names=["kiali"])
     assert {o["metadata"]["name"] for o in objs} == {"kiali"}
