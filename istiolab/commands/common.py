@@ -85,3 +85,22 @@ def find_pod(pods: list[dict], workload: str) -> dict:
             f"no workload {name!r} in namespace {ns} (running: {', '.join(known) or 'none'})"
         )
     return sorted(matches, key=lambda p: p["name"])[0]
+
+
+def print_change(result: dict) -> None:
+    """Print what an apply/delete changed, kubectl-style, and whether the proxies synced."""
+    for line in result.get("lines", []):
+        click.echo(line)
+    for pod in result.get("stopped", []):
+        click.echo(f"pod/{pod} stopped")
+    for pod in result.get("started", []):
+        click.echo(f"pod/{pod} started")
+    synced = result.get("synced") or {}
+    if synced.get("ok", True):
+        click.echo(
+            f"{result.get('proxies', 0)} proxies synced in "
+            f"{result.get('seconds', 0) * 1000:.0f} ms",
+            err=True,
+        )
+    else:
+        click.echo(f"warning: proxies not synced: {synced.get('error')}", err=True)

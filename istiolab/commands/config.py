@@ -13,10 +13,11 @@ import click
 from istiolab.commands.common import (
     mesh_client,
     open_state,
+    print_change,
     state_dir_option,
     table,
 )
-from istiolab.errors import NotFoundError, ParameterError
+from istiolab.errors import ConfigError, NotFoundError, ParameterError
 
 # kubectl-style names and short names -> kind
 KINDS = {
@@ -69,7 +70,10 @@ def _documents(path: str) -> tuple[list[dict], str]:
     from istiolab.manifests import load_documents
 
     docs = load_documents(path)
-    return [d[2] for d in docs], ("<stdin>" if path == "-" else path)
+    source = "<stdin>" if path == "-" else path
+    if not docs:
+        raise ConfigError(f"{source}: no objects passed to apply (the input holds no documents)")
+    return [d[2] for d in docs], source
 
 
 @click.command()
@@ -90,25 +94,7 @@ def apply(path: str, state_dir: str | None) -> None:
             click.echo(line)
         return
     result = client.post("/apply", {"objects": objects, "source": source})
-    _print_change(result)
-
-
-def _print_change(result: dict) -> None:
-    for line in result.get("lines", []):
-        click.echo(line)
-    for pod in result.get("stopped", []):
-        click.echo(f"pod/{pod} stopped")
-    for pod in result.get("started", []):
-        click.echo(f"pod/{pod} started")
-    synced = result.get("synced") or {}
-    if synced.get("ok", True):
-        click.echo(
-            f"{result.get('proxies', 0)} proxies synced in "
-            f"{result.get('seconds', 0) * 1000:.0f} ms",
-            err=True,
-        )
-    else:
-        click.echo(f"warning: proxies not synced: {synced.get('error')}", err=True)
+    print_change(result)
 
 
 @click.command()
@@ -155,7 +141,7 @@ def delete(
         result: dict = {"errors": missing}
     else:
         result = client.post("/delete", {"refs": refs})
-        _print_change(result)
+        print_change(result)
     if result.get("errors"):
         raise NotFoundError("; ".join(result["errors"]))
 

@@ -22,6 +22,8 @@ from istiolab.commands.common import (
     mesh_client,
     open_state,
     output_option,
+    print_change,
+    running_mesh,
     state_dir_option,
     table,
 )
@@ -65,6 +67,9 @@ def up(
     state = open_state(state_dir)
     pid = state.running_pid()
     if pid is not None and pid != os.getpid():
+        if samples and not serve:  # add samples to the running mesh, as kubectl apply would
+            _apply_samples_live(state, samples)
+            return
         raise MeshError(
             f"the local mesh in {state.root} is already running (pid {pid}); "
             "`istiolab status` shows it, `istiolab down` stops it"
@@ -104,6 +109,16 @@ def up(
 
         run_foreground(mesh, on_ready=ready)
         console.print("The local mesh is stopped.")
+
+
+def _apply_samples_live(state: StateDir, samples: str) -> None:
+    from istiolab.local.mesh import check_images, default_samples
+
+    objects = default_samples(samples.split(","))
+    check_images(objects)
+    result = running_mesh(state).post("/apply", {"objects": objects, "source": "<samples>"})
+    click.echo(f"the local mesh in {state.root} is already running; applied samples: {samples}")
+    print_change(result)
 
 
 def _seed_samples(state: StateDir, samples: str | None) -> str:
