@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 CLUSTER_DOMAIN = "cluster.local"
 DEFAULT_TIMEOUT = 30.0
 CURL_USER_AGENT = "curl/8.16.0"
+CURL_FORM_TYPE = "application/x-www-form-urlencoded"  # curl -d's Content-Type
 
 SIDECAR_PORTS = frozenset({15000, 15001, 15006, 15020, 15021, 15090})
 LOCALHOST = frozenset({"localhost", "127.0.0.1", "localhost.localdomain"})
@@ -270,9 +271,14 @@ def send(
     hosts: HostsMap | None = None,
     namespace: str = "",
 ) -> Response:
-    """One request on a fresh connection, like ``curl`` from inside the pod. Never raises."""
+    """One request on a fresh connection, like ``curl`` from inside the pod. Never raises.
+
+    As ``curl -d``, a body without a Content-Type header is sent as a form
+    (``application/x-www-form-urlencoded``)."""
     start = time.perf_counter()
     conn = None
+    if data is not None and not any(k.lower() == "content-type" for k in headers or {}):
+        headers = {**(headers or {}), "Content-Type": CURL_FORM_TYPE}
     try:
         target = target_for(url, proxy, hosts, namespace, source_ip)
         conn = _open(target.connect, source_ip, timeout)

@@ -174,6 +174,21 @@ def test_load_one_persistent_connection_per_worker_and_fortio_summary(upstream):
     assert summary["codes"] == {"200": 15, "503": 15} and summary["calls"] == 30
 
 
+def test_send_with_data_is_a_form_unless_a_content_type_is_given(upstream):
+    """Like `curl -d`: a body goes out as application/x-www-form-urlencoded; a caller's own
+    Content-Type (any letter case) is kept; no body, no Content-Type."""
+    server = upstream()
+    url = f"http://{server.ip}:9080/post"
+    assert send(url, method="POST", data="a=1", source_ip=new_ip()).status == 200
+    assert server.requests[-1].headers["content-type"] == "application/x-www-form-urlencoded"
+    assert server.requests[-1].body == b"a=1"
+    json_type = {"content-type": "application/json"}
+    send(url, method="POST", data="{}", headers=json_type, source_ip=new_ip())
+    assert server.requests[-1].headers["content-type"] == "application/json"
+    send(f"http://{server.ip}:9080/get", source_ip=new_ip())
+    assert "content-type" not in server.requests[-1].headers
+
+
 def test_load_identifies_itself_as_fortio(upstream):
     """`fortio load` sends User-Agent fortio.org/fortio-<version> (curl's is for one request);
     a -H User-Agent of the caller still wins."""

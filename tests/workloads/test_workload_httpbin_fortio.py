@@ -50,16 +50,13 @@ def test_httpbin_endpoints(httpbin):
     json_type = {"Content-Type": "application/json"}
     post = send(f"{u}/post", method="POST", data='{"k": "v"}', headers=json_type)
     assert post.json()["json"] == {"k": "v"} and post.json()["data"] == '{"k": "v"}'
-    form = send(
-        f"{u}/post",
-        method="POST",
-        data="a=1&b=2",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    ).json()
+    form = send(f"{u}/post", method="POST", data="a=1&b=2").json()  # curl -d: a form
     assert form["form"] == {"a": "1", "b": "2"}
+    assert form["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
     assert send(f"{u}/post").status == 405
     assert send(f"{u}/get", method="POST").status == 405
-    anything = send(f"{u}/anything/x/y", method="PUT", data="z").json()
+    text_type = {"content-type": "text/plain"}
+    anything = send(f"{u}/anything/x/y", method="PUT", data="z", headers=text_type).json()
     assert anything["method"] == "PUT" and anything["data"] == "z"
     rh = send(f"{u}/response-headers?X-Test=1&freeform=hi")
     assert rh.headers["x-test"] == "1" and rh.headers["freeform"] == "hi"
@@ -118,5 +115,6 @@ def test_go_httpbin_reports_lists(start):
     assert body["headers"]["X-B3-Sampled"] == ["1"]
     assert body["method"] == "GET"
     assert send(f"{go.url}/headers").json()["headers"]["User-Agent"] == ["curl/8.16.0"]
-    posted = send(f"{go.url}/post", method="POST", data='{"k": 1}').json()
+    json_type = {"Content-Type": "application/json"}
+    posted = send(f"{go.url}/post", method="POST", data='{"k": 1}', headers=json_type).json()
     assert posted["json"] == {"k": 1} and posted["method"] == "POST"
