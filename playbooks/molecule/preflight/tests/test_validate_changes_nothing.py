@@ -27,3 +27,7 @@ def test_data_path_is_the_sized_tmpfs(host):
     mount = host.mount_point("/var/lib/k0s")
     assert mount.filesystem == "tmpfs"
     assert "size=10485760k" in mount.options
+
+
+def test_checks_ran_unprivileged(host):
+    assert host.user().name == "lab"
