@@ -25,6 +25,7 @@ from istiolab.manifests._base import (
 )
 from istiolab.manifests.networking import SUBSETS, check_hosts, destination_rule
 from istiolab.manifests.samples import BOOKINFO_SERVICES
+from istiolab.manifests.validation.semantic import HTTP_CODES, RETRY_ON
 
 
 def _dest(host: str, subset: str | None = None) -> dict:
@@ -212,20 +213,30 @@ def retries(
     per_try_timeout: str = "2s",
     retry_on: str | None = None,
 ) -> list[dict]:
-    """Retry failed calls to `host` up to `attempts` times, `per_try_timeout` each."""
+    """Retry failed calls to `host` up to `attempts` (>= 1) times, `per_try_timeout` each;
+    `retry_on` is a comma-separated list of Envoy retry conditions and HTTP codes."""
     check_name("host", host)
     policy: dict[str, Any] = {
-        "attempts": check_int("attempts", attempts, minimum=0),
+        "attempts": check_int("attempts", attempts, minimum=1),  # 0 turns retries off
         "perTryTimeout": check_duration("per_try_timeout", per_try_timeout),
     }
     if retry_on is not None:
-        if not isinstance(retry_on, str) or not retry_on:
-            raise ParameterError(
-                "retry_on", retry_on, "a comma-separated list such as '5xx,connect-failure'"
-            )
-        policy["retryOn"] = retry_on
+        policy["retryOn"] = _retry_on(retry_on)
     route = [{"destination": _dest(host, _subset("subset", host, subset))}]
     return [_virtual_service(host, namespace, [{"route": route, "retries": policy}])]
+
+
+def _retry_on(value: object) -> str:
+    """retryOn from a comma-separated string or a list (`--set traffic.retry_on=5xx,503`)."""
+    parts = value.split(",") if isinstance(value, str) else value
+    conditions = [str(p) for p in parts] if isinstance(parts, list | tuple) else []
+    if not conditions or any(c not in RETRY_ON and c not in HTTP_CODES for c in conditions):
+        raise ParameterError(
+            "retry_on",
+            value,
+            "comma-separated HTTP status codes and Envoy retry conditions: " + ", ".join(RETRY_ON),
+        )
+    return ",".join(conditions)
 
 
 def circuit_breaker(

@@ -127,6 +127,23 @@ def test_timeout_and_retries():
     }
 
 
+def test_retries_preset_checks_attempts_and_retry_on():
+    """attempts 0 would turn retries off (Istio refuses it with a perTryTimeout); retry_on is
+    a string or a list (`--set traffic.retry_on=gateway-error,503` gives a list), each entry
+    an Envoy retry condition or an HTTP status code."""
+    with pytest.raises(ParameterError, match=r"^attempts=0 is not allowed: an integer >= 1$"):
+        traffic_preset("retries", attempts=0)
+    (vs,) = traffic_preset("retries", retry_on=["gateway-error", 503])
+    assert vs["spec"]["http"][0]["retries"]["retryOn"] == "gateway-error,503"
+    for bad in ("5xx,bogus", "5xx, gateway-error", [], 503):
+        with pytest.raises(ParameterError) as err:
+            traffic_preset("retries", retry_on=bad)
+        assert str(err.value).startswith(
+            f"retry_on={bad!r} is not allowed: comma-separated HTTP status codes and Envoy "
+            "retry conditions: 5xx, gateway-error, reset, "
+        )
+
+
 def test_circuit_breaker_defaults_match_the_task():
     (rule,) = traffic_preset("circuit-breaker")
     assert rule["metadata"]["name"] == "httpbin"
@@ -155,7 +172,7 @@ def test_negative_limits_are_rejected():
         traffic_preset("circuit-breaker", max_pending=-5)
     with pytest.raises(ParameterError, match=r"max_ejection_percent=101 .* from 0 to 100"):
         traffic_preset("circuit-breaker", max_ejection_percent=101)
-    with pytest.raises(ParameterError, match=r"attempts=-1 is not allowed: an integer >= 0"):
+    with pytest.raises(ParameterError, match=r"attempts=-1 is not allowed: an integer >= 1"):
         traffic_preset("retries", attempts=-1)
 
 

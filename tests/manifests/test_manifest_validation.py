@@ -201,6 +201,73 @@ def test_semantic_required_fields_and_limits():
     }
 
 
+def test_webhook_duration_and_retry_rules():
+    """Istio's webhook refuses durations under 1ms or finer than 1ms (timeout: 0s included),
+    unknown retryOn conditions (no spaces after commas), and retry settings while attempts
+    is 0 (off); it accepts HTTP codes and Envoy's conditions, e.g. the docs' retryOn."""
+    vs = yaml.safe_load(
+        """
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: ratings}
+        spec:
+          hosts: [ratings]
+          http:
+          - route: [{destination: {host: ratings}}]
+            timeout: 0s
+            fault: {delay: {fixedDelay: 500us, percentage: {value: 10}}}
+            retries: {perTryTimeout: 1500us, retryOn: "5xx, gateway-error,bogus,599,503"}
+          - route: [{destination: {host: ratings}}]
+            fault: {delay: {exponentialDelay: 1s}}
+          - route: [{destination: {host: ratings}}]
+            timeout: 1.5s
+            fault: {delay: {fixedDelay: 7s, percentage: {value: 100}}}
+            retries:
+              attempts: 3
+              perTryTimeout: 1m30s
+              retryOn: gateway-error,connect-failure,refused-stream,retriable-status-codes,503
+        """
+    )
+    dr = {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "DestinationRule",
+        "metadata": {"name": "ratings"},
+        "spec": {
+            "host": "ratings",
+            "trafficPolicy": {
+                "connectionPool": {"tcp": {"connectTimeout": "0s"}, "http": {"idleTimeout": "1s"}},
+                "outlierDetection": {"interval": "0.5ms", "baseEjectionTime": "30s"},
+            },
+        },
+    }
+    got = {(f.path, f.message) for f in check_objects([vs, dr])}
+    retry_on = "spec.http[0].retries.retryOn"
+    assert got == {
+        ("spec.http[0].timeout", "'0s' is shorter than 1ms"),
+        ("spec.http[0].fault.delay.fixedDelay", "'500us' is shorter than 1ms"),
+        ("spec.http[0].retries.perTryTimeout", "'1500us' is finer than 1ms"),
+        (
+            "spec.http[0].retries.attempts",
+            "retries are off (attempts 0) but perTryTimeout, retryOn are set",
+        ),
+        (retry_on, "' gateway-error' is not a valid retryOn policy"),
+        (retry_on, "'bogus' is not a valid retryOn policy"),
+        (retry_on, "'599' is not a valid retryOn policy"),
+        ("spec.http[1].fault.delay.exponentialDelay", "is not supported yet"),
+        ("spec.trafficPolicy.connectionPool.tcp.connectTimeout", "'0s' is shorter than 1ms"),
+        ("spec.trafficPolicy.outlierDetection.interval", "'0.5ms' is shorter than 1ms"),
+    }
+    [bogus] = [f for f in check_objects([vs]) if "'bogus'" in f.message]
+    assert str(bogus) == (
+        "<builder>: document 0 (VirtualService/ratings): spec.http[0].retries.retryOn: 'bogus' "
+        "is not a valid retryOn policy (a comma-separated list, no spaces, of HTTP status "
+        "codes and of 5xx, gateway-error, reset, reset-before-request, connect-failure, "
+        "retriable-4xx, refused-stream, retriable-status-codes, retriable-headers, "
+        "envoy-ratelimited, http3-post-connect-failure, cancelled, deadline-exceeded, "
+        "internal, resource-exhausted, unavailable)"
+    )
+
+
 def test_seed_yaml_in_older_api_versions_is_accepted():
     docs = list(
         yaml.safe_load_all(

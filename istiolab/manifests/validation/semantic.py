@@ -11,12 +11,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
+from http import HTTPStatus
 from typing import Any
 
 from istiolab.manifests.validation._util import Problem, join, short
 
 _DURATION = re.compile(r"^(\d+(\.\d+)?(h|m|s|ms|us|µs|ns))+$")
 _STRING_MATCH = ("exact", "prefix", "regex")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)")
+_NS = {"h": 3600 * 10**9, "m": 60 * 10**9, "s": 10**9, "ms": 10**6, "us": 1000, "µs": 1000, "ns": 1}
+_MS = 10**6
+# Envoy's retry-on conditions Istio's webhook accepts in retries.retryOn (besides HTTP codes)
+RETRY_ON = (
+    "5xx", "gateway-error", "reset", "reset-before-request", "connect-failure", "retriable-4xx",
+    "refused-stream", "retriable-status-codes", "retriable-headers", "envoy-ratelimited",
+    "http3-post-connect-failure", "cancelled", "deadline-exceeded", "internal",
+    "resource-exhausted", "unavailable",
+)  # fmt: skip
+HTTP_CODES = {str(int(s)) for s in HTTPStatus}
 
 
 def _list(value: Any) -> list:
@@ -38,6 +51,54 @@ def duration(value: Any, path: str, out: list[Problem]) -> None:
                 "use a non-negative duration such as 500ms, 5s, 3m or 1h",
             )
         )
+
+
+def istio_duration(value: Any, path: str, out: list[Problem]) -> None:
+    """A duration Istio's webhook checks further: at least 1ms, to ms precision."""
+    before = len(out)
+    duration(value, path, out)
+    if value is None or len(out) > before:
+        return
+    ns = sum(Decimal(n) * _NS[unit] for n, unit in _DURATION_PART.findall(value))
+    if ns < _MS:
+        out.append(Problem(path, f"{short(value)} is shorter than 1ms", "Istio needs at least 1ms"))
+    elif ns % _MS:
+        out.append(
+            Problem(
+                path,
+                f"{short(value)} is finer than 1ms",
+                "Istio supports durations to ms precision only, e.g. 1500ms",
+            )
+        )
+
+
+def _retries(retries: dict, path: str, out: list[Problem]) -> None:
+    attempts = retries.get("attempts")
+    non_negative(attempts, join(path, "attempts"), out)
+    istio_duration(retries.get("perTryTimeout"), join(path, "perTryTimeout"), out)
+    istio_duration(retries.get("backoff"), join(path, "backoff"), out)
+    configured = [k for k in ("perTryTimeout", "retryOn", "retryRemoteLocalities") if k in retries]
+    if attempts in (None, 0) and configured:
+        out.append(
+            Problem(
+                join(path, "attempts"),
+                f"retries are off (attempts {attempts or 0}) but {', '.join(configured)} "
+                + ("are set" if len(configured) > 1 else "is set"),
+                "set attempts to 1 or more, or remove the retry settings",
+            )
+        )
+    retry_on = retries.get("retryOn")
+    if isinstance(retry_on, str) and retry_on:
+        for policy in retry_on.split(","):
+            if policy not in RETRY_ON and policy not in HTTP_CODES:
+                out.append(
+                    Problem(
+                        join(path, "retryOn"),
+                        f"{policy!r} is not a valid retryOn policy",
+                        "a comma-separated list, no spaces, of HTTP status codes and of "
+                        + ", ".join(RETRY_ON),
+                    )
+                )
 
 
 def percent(value: Any, path: str, out: list[Problem]) -> None:
@@ -120,8 +181,11 @@ def _http_route(route: dict, path: str, out: list[Problem]) -> None:
         delay = _dict(fault["delay"])
         dp = join(fp, "delay")
         one_of(delay, ("fixedDelay", "exponentialDelay"), dp, out)
-        duration(delay.get("fixedDelay"), join(dp, "fixedDelay"), out)
-        duration(delay.get("exponentialDelay"), join(dp, "exponentialDelay"), out)
+        istio_duration(delay.get("fixedDelay"), join(dp, "fixedDelay"), out)
+        if delay.get("exponentialDelay") is not None:
+            out.append(
+                Problem(join(dp, "exponentialDelay"), "is not supported yet", "use fixedDelay")
+            )
         percent(_dict(delay.get("percentage")).get("value"), join(dp, "percentage.value"), out)
         percent(delay.get("percent"), join(dp, "percent"), out)
     if "abort" in fault:
@@ -136,12 +200,10 @@ def _http_route(route: dict, path: str, out: list[Problem]) -> None:
         percent(_dict(abort.get("percentage")).get("value"), join(ap, "percentage.value"), out)
     if fault and not ({"delay", "abort"} & set(fault)):
         out.append(Problem(fp, "a fault needs a delay or an abort"))
-    duration(route.get("timeout"), join(path, "timeout"), out)
+    istio_duration(route.get("timeout"), join(path, "timeout"), out)
     retries = _dict(route.get("retries"))
     if retries:
-        rp = join(path, "retries")
-        non_negative(retries.get("attempts"), join(rp, "attempts"), out)
-        duration(retries.get("perTryTimeout"), join(rp, "perTryTimeout"), out)
+        _retries(retries, join(path, "retries"), out)
     if route.get("mirror") is not None:
         required(_dict(route["mirror"]), "host", join(path, "mirror"), out)
     percent(
@@ -174,7 +236,9 @@ def _traffic_policy(policy: Any, path: str, out: list[Problem]) -> None:
     pool = _dict(policy.get("connectionPool"))
     for section in ("tcp", "http"):
         for key, value in _dict(pool.get(section)).items():
-            if key in ("connectTimeout", "idleTimeout", "maxConnectionDuration"):
+            if key in ("connectTimeout", "idleTimeout"):
+                istio_duration(value, join(path, f"connectionPool.{section}.{key}"), out)
+            elif key == "maxConnectionDuration":
                 duration(value, join(path, f"connectionPool.{section}.{key}"), out)
             else:
                 non_negative(value, join(path, f"connectionPool.{section}.{key}"), out)
@@ -184,7 +248,7 @@ def _traffic_policy(policy: Any, path: str, out: list[Problem]) -> None:
     od = _dict(policy.get("outlierDetection"))
     op = join(path, "outlierDetection")
     for key in ("interval", "baseEjectionTime"):
-        duration(od.get(key), join(op, key), out)
+        istio_duration(od.get(key), join(op, key), out)
     for key in (
         "consecutive5xxErrors",
         "consecutiveGatewayErrors",
