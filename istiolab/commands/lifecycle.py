@@ -7,12 +7,14 @@ the persisted store of a stopped mesh).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -80,7 +82,6 @@ def up(
         gateway_http_port=gateway_port,
         gateway_https_port=gateway_https_port,
     )
-    state.save_settings(settings)
     if serve:  # the detached supervisor: plain log lines, no colours
 
         def log(kind: str, msg: str) -> None:
@@ -94,7 +95,10 @@ def up(
     if seeded:
         console.print(f"[dim]applied {seeded}[/]")
     if detach:
-        _detach(state, console, timeout, t0)
+        # the detached supervisor reads the settings file: write it, put the old one back
+        # if the mesh does not start
+        with _settings_kept_on_success(state, settings):
+            _detach(state, console, timeout, t0)
     else:
 
         def report(kind: str, msg: str) -> None:
@@ -109,6 +113,23 @@ def up(
 
         run_foreground(mesh, on_ready=ready)
         console.print("The local mesh is stopped.")
+
+
+@contextlib.contextmanager
+def _settings_kept_on_success(state: StateDir, settings: Any) -> Iterator[None]:
+    """Save `settings` for the block; if it raises, restore the previous settings file (or
+    none), so a failed `up --gateway-host ...` does not stick to the state directory."""
+    path = state.settings_file
+    previous = path.read_bytes() if path.exists() else None
+    state.save_settings(settings)
+    try:
+        yield
+    except BaseException:
+        if previous is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_bytes(previous)
+        raise
 
 
 def _apply_samples_live(state: StateDir, samples: str) -> None:

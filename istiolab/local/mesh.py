@@ -46,6 +46,7 @@ from istiolab.local.model import (
     ProxyResources,
     Registry,
 )
+from istiolab.local.pki import MeshCA
 from istiolab.local.pods import (
     GATEWAY_NAME,
     PROXY_SUFFIX,
@@ -111,6 +112,7 @@ class Mesh:
         self._gateway = gateway_pod(settings)
         self._cache: dict[str, tuple[int, ProxyResources]] = {}
         self._index: tuple[int, Any] | None = None  # (generation, MeshIndex) of the push
+        self._ca = MeshCA(state.root)  # workload certificates (istiolab.local.pki)
         self.store: Any = None
         self.xds: Any = None
         self.supervisor: Supervisor | None = None
@@ -124,7 +126,7 @@ class Mesh:
         self.phase = "starting"
         self.started_at = time.time()
         self.state.create()
-        self.state.save_settings(self.settings)
+        requested = self.settings  # saved once the mesh runs (a failed start keeps the old)
         if self.settings.privileged_ports is None:  # decided once, here; translation reads it
             self.settings = replace(self.settings, privileged_ports=can_bind_privileged_ports())
         self.envoy_binary = self.envoy_binary or envoy.find_envoy()
@@ -152,6 +154,7 @@ class Mesh:
             self.control.start()
             self.state.write_pid()
             self._reconcile(initial=True)
+            self.state.save_settings(requested)
             self.phase = "running"
         except BaseException:
             self.stop()
@@ -212,6 +215,8 @@ class Mesh:
                 self._index = (generation, MeshIndex(objects, registry, self.settings))
             index = self._index[1]
         resources = build_resources(objects, registry, proxy, self.settings, index=index)
+        # SDS: the proxy's workload certificate and the mesh root (istiod's CA role)
+        resources = replace(resources, secrets=self._ca.secrets(proxy.pod.spiffe_id, objects))
         with self._lock:
             if self._generation == generation:
                 self._cache[node_id] = (generation, resources)
