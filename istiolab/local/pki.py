@@ -1,0 +1,236 @@
+"""The mesh CA (istiod's role): a root CA kept in the state directory, or plug-in certs.
+
+- Self-signed root: generated once per state directory (``<state>/pki/root-key.pem``,
+  mode 0600, and ``root-cert.pem``), ECDSA P-256, so every restart keeps the same trust.
+- Plug-in CA: a Secret ``cacerts`` in ``istio-system`` with ``ca-cert.pem``, ``ca-key.pem``,
+  ``root-cert.pem`` and ``cert-chain.pem`` (``data`` base64 or ``stringData``), as istiod
+  reads it; workload certs are then signed by ``ca-cert.pem`` and carry ``cert-chain.pem``.
+- Workload certificates: ECDSA P-256, 24 h like Istio's default, URI SAN
+  ``spiffe://cluster.local/ns/<ns>/sa/<sa>``, cached per identity and re-issued when half
+  their life is gone (or the CA changed). :func:`secrets` gives one proxy its SDS secrets
+  ``default`` (cert chain and key) and ``ROOTCA`` (trust anchor), as Envoy JSON dicts.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from istiolab.errors import ConfigError
+from istiolab.local.model import ISTIO_SYSTEM, SECRET_TYPE
+
+CACERTS = "cacerts"
+CACERTS_KEYS = ("ca-cert.pem", "ca-key.pem", "root-cert.pem", "cert-chain.pem")
+WORKLOAD_TTL = dt.timedelta(hours=24)
+ROOT_TTL = dt.timedelta(days=3650)
+
+
+@dataclass(frozen=True)
+class Authority:
+    """A signing CA: its key and cert, the chain to append to leaf certs, the root."""
+
+    key: object
+    cert: x509.Certificate
+    chain_pem: str  # appended after the leaf (empty for a self-signed root)
+    root_pem: str
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+def _pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _key_pem(key) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def new_root(org: str = "cluster.local") -> tuple[object, x509.Certificate]:
+    """A self-signed root CA (pure: returns the key and certificate)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, org)])
+    now = _now()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + ROOT_TTL)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def workload_cert(
+    authority: Authority, spiffe_id: str, ttl: dt.timedelta = WORKLOAD_TTL
+) -> tuple[str, str, dt.datetime]:
+    """(cert chain PEM, key PEM, not-after) of a workload certificate for ``spiffe_id``."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = _now()
+    expires = now + ttl
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([]))
+        .issuer_name(authority.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(expires)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.UniformResourceIdentifier(spiffe_id)]),
+            critical=True,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, True, False, False, False, False, False, False),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [x509.ExtendedKeyUsageOID.SERVER_AUTH, x509.ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
+            critical=False,
+        )
+        .sign(authority.key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    chain = _pem(cert) + authority.chain_pem
+    return chain, _key_pem(key), expires
+
+
+def _secret_value(secret: Mapping, key: str) -> str | None:
+    string_data = secret.get("stringData") or {}
+    if string_data.get(key):
+        return str(string_data[key])
+    data = secret.get("data") or {}
+    if data.get(key):
+        try:
+            return base64.b64decode(str(data[key])).decode()
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"Secret {CACERTS} (namespace {ISTIO_SYSTEM}): data.{key} is not base64 PEM"
+            ) from exc
+    return None
+
+
+def plugin_authority(secret: Mapping) -> Authority:
+    """The CA of a ``cacerts`` Secret; a clear ConfigError when it is incomplete or bad."""
+    values = {k: _secret_value(secret, k) for k in CACERTS_KEYS}
+    missing = [k for k, v in values.items() if not v]
+    if missing:
+        raise ConfigError(
+            f"Secret {CACERTS} (namespace {ISTIO_SYSTEM}) lacks {', '.join(missing)}: a plug-in "
+            f"CA needs {', '.join(CACERTS_KEYS)}"
+        )
+    try:
+        cert = x509.load_pem_x509_certificate(str(values["ca-cert.pem"]).encode())
+        key = serialization.load_pem_private_key(str(values["ca-key.pem"]).encode(), None)
+        x509.load_pem_x509_certificates(str(values["root-cert.pem"]).encode())
+    except ValueError as exc:
+        raise ConfigError(
+            f"Secret {CACERTS} (namespace {ISTIO_SYSTEM}): ca-cert.pem, ca-key.pem and "
+            f"root-cert.pem must be PEM certificates and a PEM private key ({exc})"
+        ) from exc
+    chain = str(values["cert-chain.pem"])
+    if not chain.endswith("\n"):
+        chain += "\n"
+    return Authority(key, cert, chain, str(values["root-cert.pem"]))
+
+
+def find_cacerts(objects: list[dict]) -> dict | None:
+    for o in objects:
+        md = o.get("metadata") or {}
+        if (
+            o.get("kind") == "Secret"
+            and md.get("name") == CACERTS
+            and md.get("namespace") == ISTIO_SYSTEM
+        ):
+            return o
+    return None
+
+
+def secret_resources(chain_pem: str, key_pem: str, root_pem: str) -> dict[str, dict]:
+    """The SDS secrets ``default`` and ``ROOTCA`` as Envoy JSON (pure)."""
+    return {
+        "ROOTCA": {
+            "@type": SECRET_TYPE,
+            "name": "ROOTCA",
+            "validation_context": {"trusted_ca": {"inline_string": root_pem}},
+        },
+        "default": {
+            "@type": SECRET_TYPE,
+            "name": "default",
+            "tls_certificate": {
+                "certificate_chain": {"inline_string": chain_pem},
+                "private_key": {"inline_string": key_pem},
+            },
+        },
+    }
+
+
+class MeshCA:
+    """The CA of one state directory (thread-safe)."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.dir = Path(root) / "pki"
+        self._lock = threading.Lock()
+        self._own: Authority | None = None
+        self._certs: dict[tuple[str, str], tuple[str, str, dt.datetime]] = {}
+
+    def own_authority(self) -> Authority:
+        """The state directory's self-signed root, created on first use (key 0600)."""
+        if self._own is None:
+            key_file, cert_file = self.dir / "root-key.pem", self.dir / "root-cert.pem"
+            if key_file.exists() and cert_file.exists():
+                key = serialization.load_pem_private_key(key_file.read_bytes(), None)
+                cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+            else:
+                self.dir.mkdir(parents=True, exist_ok=True)
+                key, cert = new_root()
+                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(_key_pem(key))
+                cert_file.write_text(_pem(cert))
+            self._own = Authority(key, cert, "", _pem(cert))
+        return self._own
+
+    def authority(self, objects: list[dict]) -> Authority:
+        secret = find_cacerts(objects)
+        return plugin_authority(secret) if secret is not None else self.own_authority()
+
+    def secrets(self, spiffe_id: str, objects: list[dict]) -> dict[str, dict]:
+        """SDS secrets for a proxy with identity ``spiffe_id``."""
+        with self._lock:
+            ca = self.authority(objects)
+            key = (ca.fingerprint, spiffe_id)
+            found = self._certs.get(key)
+            if found is None or found[2] - _now() < WORKLOAD_TTL / 2:
+                found = self._certs[key] = workload_cert(ca, spiffe_id)
+            return secret_resources(found[0], found[1], ca.root_pem)
