@@ -204,6 +204,7 @@ def _detach(state: StateDir, console: Any, timeout: float, t0: float) -> None:
     argv = [sys.executable, "-m", "istiolab", "up", "--serve", "--state-dir", str(state.root)]
     argv += ["--timeout", str(timeout)]
     with open(log_path, "ab") as log:
+        offset = log.tell()  # this run's lines start here (the log is appended to)
         child = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -222,7 +223,9 @@ def _detach(state: StateDir, console: Any, timeout: float, t0: float) -> None:
         if code is not None:
             from istiolab.local.supervisor import tail
 
-            raise MeshError(f"the mesh supervisor exited with code {code}: {tail(log_path, 4)}")
+            raise MeshError(
+                f"the mesh supervisor exited with code {code}: {tail(log_path, 4, offset)}"
+            )
         status = None
         if state.socket.exists():
             try:

@@ -80,9 +80,12 @@ def wait_until(
         delay = min(delay * 1.6, 0.2)
 
 
-def tail(path: Path, lines: int = 8) -> str:
+def tail(path: Path, lines: int = 8, offset: int = 0) -> str:
+    """The last `lines` lines of `path` written after byte `offset`, joined by " | "."""
     try:
-        text = path.read_text(errors="replace")
+        with open(path, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode(errors="replace")
     except OSError:
         return ""
     return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])

@@ -51,3 +51,21 @@ def test_failed_up_keeps_the_previous_settings(tmp_path, detach):
     assert state.running_pid() is None
     code, out, err = cli("gateway-url", "--state-dir", str(tmp_path))
     assert (code, out.strip()) == (0, f"http://{host}:18081"), err
+
+
+def test_failed_detached_up_reports_only_what_this_run_logged(tmp_path):
+    """supervisor.log is appended to by every run: the error quotes this run's lines only."""
+    octet = _other_octet(131)
+    messages = []
+    for name in ("first-envoy", "second-envoy"):
+        proc = cli_subprocess(
+            *up_args(tmp_path, octet, samples="none"),
+            env={"ISTIOLAB_ENVOY": str(tmp_path / name)},
+        )
+        assert proc.returncode == 1
+        messages.append(proc.stderr)
+    log = (tmp_path / "logs" / "supervisor.log").read_text()
+    assert "first-envoy" in log and "second-envoy" in log
+    assert "the mesh supervisor exited with code 1" in messages[1]
+    assert "second-envoy: no executable Envoy there" in messages[1]
+    assert "first-envoy" not in messages[1], messages[1]
