@@ -124,7 +124,9 @@ def test_delay_fault_and_mirror(started, tmp_path):
     began = time.monotonic()
     code, _, body = proxy_get(t.outbound, f"{URL}/mirrored")
     assert code == 200 and json.loads(body)["server"] == "v1"
-    assert time.monotonic() - began >= 0.3
+    # Envoy's timers have millisecond granularity and may fire up to 1 ms early: a 10 ms
+    # margin keeps the check deterministic; an undelayed answer takes far less than 0.29 s
+    assert time.monotonic() - began >= 0.29
     log_has(t.log, " 200 DI ")
     v2 = t.mesh.apps["v2"]
     wait_for(lambda: any(p == "/mirrored" for p, _ in v2.hits), what="mirrored request")
