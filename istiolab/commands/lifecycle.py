@@ -49,7 +49,13 @@ from istiolab.local.state import StateDir, pid_alive
 @click.option("--gateway-host", default=None, help="Gateway listen address (default 127.0.0.1).")
 @click.option("--gateway-port", type=int, default=None, help="Gateway HTTP port (default 8080).")
 @click.option("--gateway-https-port", type=int, default=None, help="Gateway HTTPS port (8443).")
-@click.option("--timeout", type=float, default=60.0, show_default=True, help="Readiness timeout.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    help="Readiness timeout in seconds (> 0).",
+)
 @click.option("--serve", is_flag=True, hidden=True, help="Internal: the detached supervisor.")
 def up(
     detach: bool,
@@ -82,6 +88,12 @@ def up(
         gateway_http_port=gateway_port,
         gateway_https_port=gateway_https_port,
     )
+    if settings.gateway_host == "0.0.0.0" and not serve:
+        click.echo(
+            "note: the gateway listens on 0.0.0.0 (every interface): "
+            "it is reachable from other machines",
+            err=True,
+        )
     if serve:  # the detached supervisor: plain log lines, no colours
 
         def log(kind: str, msg: str) -> None:

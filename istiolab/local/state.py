@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import ipaddress
 import json
 import os
 from pathlib import Path
@@ -40,6 +41,12 @@ SETTINGS_ENV = {
     "gateway_http_port": "ISTIOLAB_GATEWAY_PORT",
     "gateway_https_port": "ISTIOLAB_GATEWAY_HTTPS_PORT",
     "privileged_ports": "ISTIOLAB_PRIVILEGED_PORTS",
+}
+SETTINGS_OPTION = {
+    "octet": "--octet",
+    "gateway_host": "--gateway-host",
+    "gateway_http_port": "--gateway-port",
+    "gateway_https_port": "--gateway-https-port",
 }
 _BOOL_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
@@ -125,16 +132,22 @@ class StateDir:
     def load_settings(self, **overrides: Any) -> MeshSettings:
         """Persisted settings, overridden by env vars, overridden by non-None `overrides`."""
         values: dict[str, Any] = {}
+        origin: dict[str, str] = {}  # setting -> "file", "env" or "option"
         if self.settings_file.exists():
             try:
                 values.update(json.loads(self.settings_file.read_text()))
             except (OSError, ValueError) as exc:
                 raise ConfigError(f"{self.settings_file}: unreadable settings ({exc})") from exc
+            origin.update(dict.fromkeys(values, "file"))
         fields = {f.name: f.type for f in dataclasses.fields(MeshSettings)}
         for name, env in SETTINGS_ENV.items():
             if os.environ.get(env):
                 values[name] = os.environ[env]
-        values.update({k: v for k, v in overrides.items() if v is not None})
+                origin[name] = "env"
+        for k, v in overrides.items():
+            if v is not None:
+                values[k] = v
+                origin[k] = "option"
         unknown = sorted(set(values) - set(fields))
         if unknown:
             raise ConfigError(
@@ -159,6 +172,10 @@ class StateDir:
                     "net.ipv4.ip_unprivileged_port_start=0)"
                 )
             values["privileged_ports"] = _BOOL_WORDS.get(word.strip().lower())
+        if "gateway_host" in values:
+            values["gateway_host"] = self._gateway_host(
+                values["gateway_host"], origin["gateway_host"]
+            )
         try:
             settings = MeshSettings(**values)
         except ValueError as exc:
@@ -168,6 +185,29 @@ class StateDir:
             if not 1 <= port <= 65535:
                 raise ConfigError(f"{name}={port} must be within 1..65535")
         return settings
+
+    def _where(self, name: str, value: Any, origin: str) -> str:
+        """How the user gave a setting: ``--gateway-port 70000``, ``ISTIOLAB_...=...`` or
+        the settings file's key."""
+        if origin == "option" and name in SETTINGS_OPTION:
+            return f"{SETTINGS_OPTION[name]} {value}"
+        if origin == "env":
+            return f"{SETTINGS_ENV[name]}={value}"
+        return f"{self.settings_file}: {name}={value!r}"
+
+    def _gateway_host(self, value: Any, origin: str) -> str:
+        """An IPv4 address, or ``localhost`` (as 127.0.0.1): Envoy listens on addresses."""
+        text = str(value).strip()
+        if text.lower() == "localhost":
+            return "127.0.0.1"
+        try:
+            return str(ipaddress.IPv4Address(text))
+        except ValueError:
+            raise ConfigError(
+                f"{self._where('gateway_host', value, origin)}: the gateway host must be an "
+                "IPv4 address or localhost (e.g. 127.0.0.1; 0.0.0.0 for every interface); "
+                f"set with --gateway-host or {SETTINGS_ENV['gateway_host']}"
+            ) from None
 
     def save_settings(self, settings: MeshSettings) -> None:
         self.create()

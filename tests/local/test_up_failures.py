@@ -69,3 +69,53 @@ def test_failed_detached_up_reports_only_what_this_run_logged(tmp_path):
     assert "the mesh supervisor exited with code 1" in messages[1]
     assert "second-envoy: no executable Envoy there" in messages[1]
     assert "first-envoy" not in messages[1], messages[1]
+
+
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_up_refuses_a_timeout_that_is_not_positive(tmp_path, value):
+    code, _, err = cli("up", "--state-dir", str(tmp_path), "--timeout", value)
+    assert code == 2
+    assert (
+        "Invalid value for '--timeout'" in err and f"{float(value)} is not in the range x>0" in err
+    )
+    assert not (tmp_path / "settings.json").exists()
+
+
+@pytest.mark.parametrize("value", ["gateway.local", "127.0.0.300", "::1", ""])
+def test_up_refuses_a_gateway_host_that_is_no_ipv4_address(tmp_path, value):
+    code, _, err = cli("up", "--state-dir", str(tmp_path), "--gateway-host", value)
+    assert code == 1
+    assert f"--gateway-host {value}: the gateway host must be an IPv4 address or localhost" in err
+    assert "ISTIOLAB_GATEWAY_HOST" in err
+    assert not (tmp_path / "settings.json").exists()
+
+
+def test_gateway_host_from_the_environment_is_named_as_such(tmp_path, monkeypatch):
+    monkeypatch.setenv("ISTIOLAB_GATEWAY_HOST", "my-laptop")
+    code, _, err = cli("up", "--state-dir", str(tmp_path))
+    assert code == 1
+    assert "ISTIOLAB_GATEWAY_HOST=my-laptop: the gateway host must be an IPv4 address" in err
+
+
+def test_localhost_is_the_loopback_address():
+    state = StateDir("/nonexistent-istiolab-state")
+    assert state.load_settings(gateway_host="localhost").gateway_host == "127.0.0.1"
+    assert state.load_settings(gateway_host=" 127.1.2.3").gateway_host == "127.1.2.3"
+
+
+def test_every_interface_gets_a_note(tmp_path):
+    """0.0.0.0 is allowed, with a one-line note (the start fails here before binding:
+    no Envoy)."""
+    proc = cli_subprocess(
+        "up",
+        "--state-dir",
+        str(tmp_path),
+        "--samples",
+        "none",
+        "--gateway-host",
+        "0.0.0.0",
+        env={"ISTIOLAB_ENVOY": str(tmp_path / "no-envoy")},
+    )
+    assert proc.returncode == 1 and "no-envoy" in proc.stderr
+    note = "note: the gateway listens on 0.0.0.0 (every interface): it is reachable from other"
+    assert note in proc.stderr
