@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "proxy-status": "proxy:proxy_status",
     "proxy-config": "proxy:proxy_config",
     "proxy-stats": "proxy:proxy_stats",
+    "jwt": "jwt:jwt",
 }
 
 

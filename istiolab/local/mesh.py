@@ -214,9 +214,10 @@ class Mesh:
             if self._index is None or self._index[0] != generation:
                 self._index = (generation, MeshIndex(objects, registry, self.settings))
             index = self._index[1]
-        resources = build_resources(objects, registry, proxy, self.settings, index=index)
-        # SDS: the proxy's workload certificate and the mesh root (istiod's CA role)
-        resources = replace(resources, secrets=self._ca.secrets(proxy.pod.spiffe_id, objects))
+        # SDS secrets: the proxy's workload certificate and the mesh root (istiod's CA role)
+        resources = build_resources(
+            objects, registry, proxy, self.settings, index=index, ca=self._ca
+        )
         with self._lock:
             if self._generation == generation:
                 self._cache[node_id] = (generation, resources)

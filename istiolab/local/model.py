@@ -186,7 +186,9 @@ ENDPOINT_TYPE = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignm
 LISTENER_TYPE = "type.googleapis.com/envoy.config.listener.v3.Listener"
 ROUTE_TYPE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
 SECRET_TYPE = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
-TYPE_ORDER = (CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, SECRET_TYPE)
+# ECDS: HTTP filter configs by name (RBAC, jwt_authn), so policy changes reach every stream
+EXTENSION_TYPE = "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig"
+TYPE_ORDER = (CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, SECRET_TYPE, EXTENSION_TYPE)
 
 
 @dataclass(frozen=True)
@@ -194,8 +196,8 @@ class ProxyResources:
     """Everything one proxy is sent, as Envoy v3 JSON dicts (``json_format`` shape).
 
     Each dict is keyed by resource name (cluster name, listener name, route config name,
-    ClusterLoadAssignment cluster_name, secret name). Pure data: easy to test and to print
-    with `istiolab proxy-config`.
+    ClusterLoadAssignment cluster_name, secret name, ECDS filter config name). Pure data:
+    easy to test and to print with `istiolab proxy-config`.
     """
 
     clusters: Mapping[str, dict] = field(default_factory=dict)
@@ -203,6 +205,7 @@ class ProxyResources:
     listeners: Mapping[str, dict] = field(default_factory=dict)
     routes: Mapping[str, dict] = field(default_factory=dict)
     secrets: Mapping[str, dict] = field(default_factory=dict)
+    extensions: Mapping[str, dict] = field(default_factory=dict)  # ECDS filter configs
 
     def by_type(self) -> dict[str, Mapping[str, dict]]:
         return {
@@ -211,4 +214,5 @@ class ProxyResources:
             LISTENER_TYPE: self.listeners,
             ROUTE_TYPE: self.routes,
             SECRET_TYPE: self.secrets,
+            EXTENSION_TYPE: self.extensions,
         }

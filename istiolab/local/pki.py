@@ -234,3 +234,28 @@ class MeshCA:
             if found is None or found[2] - _now() < WORKLOAD_TTL / 2:
                 found = self._certs[key] = workload_cert(ca, spiffe_id)
             return secret_resources(found[0], found[1], ca.root_pem)
+
+
+class EphemeralCA(MeshCA):
+    """A CA kept in memory only (a root per process): for translation without a state
+    directory (dry runs, tests driving :func:`build_resources` directly)."""
+
+    def __init__(self) -> None:
+        super().__init__("/nonexistent")
+
+    def own_authority(self) -> Authority:
+        if self._own is None:
+            key, cert = new_root()
+            self._own = Authority(key, cert, "", _pem(cert))
+        return self._own
+
+
+_DEFAULT: EphemeralCA | None = None
+
+
+def default_ca() -> MeshCA:
+    """The process's in-memory CA (see :class:`EphemeralCA`)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = EphemeralCA()
+    return _DEFAULT

@@ -252,6 +252,9 @@ def _validate(batch: list[dict], source: str) -> None:
 
     validate_objects(batch, source)
     from istiolab.local.translate.meshconfig import parse_mesh
+    from istiolab.local.translate.security import check_objects
+
+    check_objects(batch, source)  # what the local mesh cannot enforce (CUSTOM, remote JWKS)
 
     for i, obj in enumerate(batch):
         md = obj.get("metadata") or {}

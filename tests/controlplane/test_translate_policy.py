@@ -442,4 +442,8 @@ def test_tls_origination_and_istio_mutual():
     to_any(res.clusters["outbound|443||secure.example.com"])  # parses into protos
     mutual = replace_kind(bookinfo_world(), *m.destination_rules(mtls=True))
     res, _, _ = sidecar(mutual)
-    assert "transport_socket" not in res.clusters["outbound|9080||" + RATINGS]
+    # ISTIO_MUTUAL: the security layer's socket (workload cert over SDS, SPIFFE SANs)
+    common = res.clusters["outbound|9080||" + RATINGS]["transport_socket"]["typed_config"][
+        "common_tls_context"
+    ]
+    assert common["tls_certificate_sds_secret_configs"][0]["name"] == "default"

@@ -16,14 +16,15 @@ Conventions the runtime relies on:
 - access logs: ``accessLogFile`` of that mesh config, default ``/dev/stdout`` of each Envoy
   (capture each Envoy's stdout to its own log file), Istio's TEXT format by default
   (``accessLogEncoding: JSON`` for JSON, ``accessLogFile: ""`` turns them off);
-- extension point for security: ``listeners.hcm(..., filters=[...])`` puts extra HTTP
-  filters (RBAC, jwt_authn) before cors/fault/router; DestinationRule ``ISTIO_MUTUAL`` is
-  left to that layer (no transport socket is set here for it).
+- security (security/): auto mTLS on outbound clusters, PeerAuthentication filter chains,
+  jwt_authn and RBAC filters before cors/fault/router; the SDS secrets ``default`` and
+  ``ROOTCA`` are added per proxy by the runtime (istiolab.local.pki).
 """
 
 from __future__ import annotations
 
 from istiolab.local.model import MeshSettings, Proxy, ProxyResources, Registry
+from istiolab.local.pki import MeshCA, default_ca
 from istiolab.local.translate import clusters as _clusters
 from istiolab.local.translate import listeners as _listeners
 from istiolab.local.translate.analysis import Analysis, analyze, findings
@@ -31,6 +32,7 @@ from istiolab.local.translate.context import Context
 from istiolab.local.translate.gateway import gateway_resources
 from istiolab.local.translate.index import MeshIndex
 from istiolab.local.translate.meshconfig import MeshConfig, mesh_config
+from istiolab.local.translate.security import auto_mtls, secure
 from istiolab.local.translate.virtualhosts import sidecar_route_config
 
 __all__ = [
@@ -51,11 +53,13 @@ def build_resources(
     settings: MeshSettings,
     *,
     index: MeshIndex | None = None,
+    ca: MeshCA | None = None,
 ) -> ProxyResources:
     """Everything ``proxy`` is sent for this configuration. Pass the same ``index`` (a
     :class:`MeshIndex` of these very objects, registry and settings) for every proxy of a
     push: lookups are then built once, and proxies that see the same hosts (same namespace
-    and Sidecar scope) share their outbound clusters and route config."""
+    and Sidecar scope) share their outbound clusters and route config. ``ca`` issues the proxy's
+    SDS secrets (``default``, ``ROOTCA``); without one, the process's in-memory CA."""
     index = index if index is not None else MeshIndex(list(objects), registry, settings)
     ctx = Context(index.objects, registry, proxy, settings, index=index)
     shared, endpoints = _shared(ctx, ("clusters", ctx.scope_key), _outbound)
@@ -78,11 +82,16 @@ def build_resources(
     # shared with every proxy of the same scope: never changed here. Upstream connections
     # leave from the pod IP through the bootstrap (cluster_manager.upstream_bind_config).
     clusters = {**shared, **inbound}
+    # the security layer: PeerAuthentication chains, jwt_authn and RBAC (security/)
+    listeners, extra, extensions = secure(ctx, listeners)
+    clusters.update(extra)
     return ProxyResources(
         clusters=dict(sorted(clusters.items())),
         endpoints=endpoints,
         listeners=listeners,
         routes=routes,
+        extensions=extensions,
+        secrets=(ca or default_ca()).secrets(proxy.pod.spiffe_id, index.objects),
     )
 
 
@@ -96,6 +105,7 @@ def _shared(ctx: Context, key: tuple, build):
 
 def _outbound(ctx: Context) -> tuple[dict[str, dict], dict[str, dict]]:
     clusters, endpoints = _clusters.outbound_clusters(ctx)
+    clusters = auto_mtls(ctx, clusters)  # Istio mTLS where the destination has a sidecar
     clusters[_clusters.names.PASSTHROUGH] = _clusters.passthrough()
     clusters[_clusters.names.BLACKHOLE] = _clusters.blackhole()
     return clusters, dict(sorted(endpoints.items()))

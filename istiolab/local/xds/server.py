@@ -33,6 +33,7 @@ from istiolab.errors import MeshError
 from istiolab.local.model import (
     CLUSTER_TYPE,
     ENDPOINT_TYPE,
+    EXTENSION_TYPE,
     ROUTE_TYPE,
     SECRET_TYPE,
     TYPE_ORDER,
@@ -43,7 +44,7 @@ from istiolab.local.xds.status import SHORT, ProxyStatus, TypeStatus
 
 log = logging.getLogger(__name__)
 
-NAMED_TYPES = (ENDPOINT_TYPE, ROUTE_TYPE, SECRET_TYPE)  # subscribed by name, not wildcard
+NAMED_TYPES = (ENDPOINT_TYPE, ROUTE_TYPE, SECRET_TYPE, EXTENSION_TYPE)  # subscribed by name
 
 
 def canonical(resource: dict) -> str:

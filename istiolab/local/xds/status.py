@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from istiolab.local.model import (
     CLUSTER_TYPE,
     ENDPOINT_TYPE,
+    EXTENSION_TYPE,
     LISTENER_TYPE,
     ROUTE_TYPE,
     SECRET_TYPE,
@@ -20,6 +21,7 @@ SHORT = {
     LISTENER_TYPE: "LDS",
     ROUTE_TYPE: "RDS",
     SECRET_TYPE: "SDS",
+    EXTENSION_TYPE: "ECDS",
 }
 
 

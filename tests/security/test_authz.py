@@ -1,0 +1,138 @@
+"""AuthorizationPolicy on real Envoy (Istio's authorization tasks and the seeds' DENY POST
+from namespace bar): allow-nothing, ALLOW by service account and method, DENY by source
+namespace, header and `when` conditions, DENY over ALLOW, AUDIT, the ingress gateway."""
+
+from __future__ import annotations
+
+import http.client
+
+from istiolab import manifests
+
+HTTPBIN = "http://httpbin.foo:8000"
+
+
+def ap(name: str, body: str, namespace: str = "foo") -> str:
+    return (
+        "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+        f"metadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n{body}"
+    )
+
+
+def test_allow_nothing_denies_every_request(clean):
+    mesh = clean
+    mesh.apply_yaml(ap("allow-nothing", "  {}\n").replace("spec:\n  {}", "spec: {}"))
+    r = mesh.curl("foo", HTTPBIN + "/ip")
+    assert (r.status, r.text) == (403, "RBAC: access denied")
+    assert mesh.code("bar", "http://httpbin.bar:8000/ip") == 200  # other namespaces untouched
+
+
+def test_allow_get_from_the_sleep_service_account(clean):
+    mesh = clean
+    mesh.apply(
+        manifests.security_preset(
+            "allow-service-account",
+            namespace="foo",
+            app="httpbin",
+            service_account="sleep",
+            methods=["GET"],
+        )
+    )
+    assert mesh.code("foo", HTTPBIN + "/get") == 200
+    assert mesh.code("foo", HTTPBIN + "/post", method="POST", data="a=1") == 403
+    assert mesh.code("bar", HTTPBIN + "/get") == 403  # another namespace's sleep
+    assert mesh.code("legacy", HTTPBIN + "/get") == 403  # plaintext: no principal at all
+
+
+def test_seed_deny_post_from_namespace_bar(clean):
+    mesh = clean
+    mesh.apply_yaml(
+        ap(
+            "authdenypolicy",
+            '  action: DENY\n  rules:\n  - from:\n    - source:\n        namespaces: ["bar"]\n'
+            '    to:\n    - operation:\n        methods: ["POST"]\n',
+        )
+    )
+    assert mesh.code("foo", HTTPBIN + "/post", method="POST", data="a=1") == 200
+    r = mesh.curl("bar", HTTPBIN + "/post", method="POST", data="a=1")
+    assert (r.status, r.text) == (403, "RBAC: access denied")
+    assert mesh.code("bar", HTTPBIN + "/get") == 200
+
+
+def test_paths_headers_and_when_conditions(clean):
+    mesh = clean
+    mesh.apply_yaml(
+        ap(
+            "headers",
+            "  selector:\n    matchLabels:\n      app: httpbin\n  action: ALLOW\n  rules:\n"
+            '  - to:\n    - operation:\n        paths: ["/headers", "/status/*"]\n'
+            '    when:\n    - key: request.headers[x-token]\n      values: ["admin"]\n'
+            '    - key: source.namespace\n      notValues: ["bar"]\n',
+        )
+    )
+    admin = {"x-token": "admin"}
+    assert mesh.code("foo", HTTPBIN + "/headers", headers=admin) == 200
+    assert mesh.code("foo", HTTPBIN + "/status/201", headers=admin) == 201
+    assert mesh.code("foo", HTTPBIN + "/headers", headers={"x-token": "guest"}) == 403
+    assert mesh.code("foo", HTTPBIN + "/ip", headers=admin) == 403
+    assert mesh.code("bar", HTTPBIN + "/headers", headers=admin) == 403
+
+
+def test_deny_wins_over_allow_and_audit_never_blocks(clean):
+    mesh = clean
+    mesh.apply_yaml(
+        ap(
+            "allow-all-get",
+            '  action: ALLOW\n  rules:\n  - to:\n    - operation:\n        methods: ["GET"]\n',
+        )
+        + "---\n"
+        + ap(
+            "deny-ip",
+            '  action: DENY\n  rules:\n  - to:\n    - operation:\n        paths: ["/ip"]\n',
+        )
+        + "---\n"
+        + ap("audit-all", "  action: AUDIT\n  rules:\n  - {}\n")
+    )
+    assert mesh.code("foo", HTTPBIN + "/get") == 200
+    assert mesh.code("foo", HTTPBIN + "/ip") == 403
+    assert mesh.code("foo", HTTPBIN + "/delete", method="DELETE") == 403
+
+
+def test_policy_on_the_ingress_gateway(clean):
+    mesh = clean
+    gw = (
+        "apiVersion: networking.istio.io/v1\nkind: Gateway\n"
+        "metadata:\n  name: httpbin-gateway\n  namespace: foo\nspec:\n"
+        "  selector:\n    istio: ingressgateway\n  servers:\n  - port:\n      number: 80\n"
+        '      name: http\n      protocol: HTTP\n    hosts: ["*"]\n---\n'
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+        'metadata:\n  name: httpbin\n  namespace: foo\nspec:\n  hosts: ["*"]\n'
+        "  gateways: [httpbin-gateway]\n  http:\n  - route:\n    - destination:\n"
+        "        host: httpbin\n        port:\n          number: 8000\n"
+    )
+    mesh.apply_yaml(gw)
+    host = mesh.status()["settings"]["gateway_host"]
+
+    def get(path: str) -> tuple[int, str]:
+        conn = http.client.HTTPConnection(host, 8080, timeout=10)
+        try:
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            return resp.status, resp.read().decode()
+        finally:
+            conn.close()
+
+    try:
+        assert get("/ip")[0] == 200  # through the gateway, mTLS to httpbin's sidecar
+        mesh.apply_yaml(
+            ap(
+                "ingress-deny",
+                "  selector:\n    matchLabels:\n      istio: ingressgateway\n"
+                '  action: DENY\n  rules:\n  - to:\n    - operation:\n        paths: ["/ip"]\n',
+                namespace="istio-system",
+            )
+        )
+        assert get("/ip") == (403, "RBAC: access denied")
+        assert get("/get")[0] == 200
+    finally:
+        mesh.ok("delete", "VirtualService", "httpbin", "-n", "foo")
+        mesh.ok("delete", "Gateway", "httpbin-gateway", "-n", "foo")
