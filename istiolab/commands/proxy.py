@@ -59,6 +59,8 @@ def proxy_status(state_dir: str | None, output: str) -> None:
             "route",
             "cluster",
             "endpoint",
+            "secrets",
+            "secret",
             "all",
         ]
     ),
@@ -72,6 +74,15 @@ def proxy_config(what: str, workload: str, output: str, state_dir: str | None) -
 
     host, _ = _admin_host(open_state(state_dir), workload)
     what = what if what.endswith("s") or what == "all" else what + "s"
+    if what == "secrets":  # SDS: the workload certificate and the root (istiolab.local.pki)
+        from istiolab.local import secretview
+
+        dump = envoy.admin_json(host, "/config_dump")
+        if output == "json":
+            click.echo(json.dumps(secretview.secrets(dump), indent=2))
+            return
+        click.echo(table(*secretview.secret_rows(dump)))
+        return
     if what == "endpoints":
         data = envoy.admin_json(host, "/clusters?format=json")
     else:

@@ -3,6 +3,9 @@ namespace, workload and port level (Istio's mutual TLS migration task)."""
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 
 HTTPBIN = "http://httpbin.{ns}:8000"
@@ -92,3 +95,69 @@ def test_destination_rule_disable_sends_plaintext_to_a_strict_server(clean):
         assert mesh.code("foo", HTTPBIN.format(ns="foo") + "/ip") == 200
     finally:
         mesh.ok("delete", "DestinationRule", "httpbin-plain", "-n", "bar")
+
+
+def _plug_in_ca() -> tuple[dict, str, int]:
+    """A cacerts Secret (root -> intermediate, like the seed's Makefile.selfsigned.mk
+    localcluster-cacerts) and the root's PEM and serial."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    from istiolab.local import pki
+
+    root_key, root = pki.new_root("Istio Root CA")
+    inter_key, draft = pki.new_root("Intermediate CA")
+    inter = (
+        x509.CertificateBuilder()
+        .subject_name(draft.subject)
+        .issuer_name(root.subject)
+        .public_key(inter_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(draft.not_valid_before_utc)
+        .not_valid_after(draft.not_valid_after_utc)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(root_key, hashes.SHA256())
+    )
+    root_pem, inter_pem = pki._pem(root), pki._pem(inter)
+    data = {
+        "ca-cert.pem": inter_pem,
+        "ca-key.pem": pki._key_pem(inter_key),
+        "root-cert.pem": root_pem,
+        "cert-chain.pem": inter_pem + root_pem,
+    }
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "cacerts", "namespace": "istio-system"},
+        "type": "Opaque",
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+    }
+    return secret, root_pem, root.serial_number
+
+
+def _root_serial(mesh, workload: str) -> str:
+    out = mesh.ok("proxy-config", "secrets", workload)
+    rows = [line.split() for line in out.splitlines()[1:] if line.strip()]
+    names = {r[0]: r for r in rows}
+    assert names["default"][1:5] == ["Cert", "Chain", "ACTIVE", "true"], out
+    assert names["ROOTCA"][1:4] == ["CA", "ACTIVE", "true"], out
+    return names["ROOTCA"][4]
+
+
+def test_plug_in_ca_from_cacerts_secret(mesh):
+    own = _root_serial(mesh, "httpbin.foo")
+    secret, root_pem, serial = _plug_in_ca()
+    mesh.apply([secret])
+    try:
+        for workload in ("httpbin.foo", "sleep.bar"):
+            assert _root_serial(mesh, workload) == format(serial, "x")
+        dump = json.loads(mesh.ok("proxy-config", "secrets", "httpbin.foo", "-o", "json"))
+        [ca] = [s for s in dump if s["name"] == "ROOTCA"]
+        assert ca["secret"]["validation_context"]["trusted_ca"]["inline_string"] == root_pem
+        r = mesh.curl("bar", HTTPBIN.format(ns="foo") + "/headers")
+        assert r.status == 200, (r.error, r.text)
+        assert "URI=spiffe://cluster.local/ns/bar/sa/sleep" in str(r.json()["headers"])
+    finally:
+        mesh.ok("delete", "Secret", "cacerts", "-n", "istio-system")
+    assert _root_serial(mesh, "httpbin.foo") == own  # back to the state directory's root
+    assert mesh.code("bar", HTTPBIN.format(ns="foo") + "/ip") == 200
