@@ -368,6 +368,14 @@ def test_all_traffic_to_v1(mesh, restore):
     out = mesh.apply(manifests.destination_rules() + manifests.traffic_preset("all-v1"))
     assert "virtualservice.networking.istio.io/reviews" in out
     assert versions(100) == {"v1": 100}
+    # istioctl proxy-config clusters: the DestinationRule that shapes each cluster
+    rows = [
+        line.split() for line in mesh.ok("proxy-config", "clusters", "productpage").splitlines()
+    ]
+    assert rows[0][-2:] == ["DESTINATION", "RULE"]
+    reviews = "reviews.default.svc.cluster.local"
+    for subset in ("-", "v1", "v2", "v3"):
+        assert [reviews, "9080", subset, "outbound", "EDS", "reviews.default"] in rows, rows
 
 
 def test_end_user_jason_gets_v2(mesh, restore):

@@ -67,6 +67,7 @@ def outbound_cluster(
         cluster["eds_cluster_config"] = dict(EDS, service_name=name)
         assignment = load_assignment(name, addresses(ctx, host, port, labels))
     dr = ctx.destination_rule(host.host)
+    cluster["metadata"] = istio_metadata(host, dr)
     policy = effective_policy(dr, port[0], subset)
     tls = policy.get("tls") or {}
     secret = _secret(ctx, tls.get("credentialName"), dr) if tls.get("credentialName") else None
@@ -81,6 +82,20 @@ def outbound_cluster(
         if cluster.get("type") == "ORIGINAL_DST":
             assignment = None
     return cluster, assignment
+
+
+def istio_metadata(host: ServiceHost, dr: dict | None) -> dict:
+    """Istio's cluster metadata: the service(s) behind the cluster and, when one shapes it,
+    the DestinationRule's config path (what `istioctl proxy-config clusters` shows)."""
+    if host.service is not None:
+        service = {"host": host.host, "name": host.service.name, "namespace": host.namespace}
+    else:
+        service = {"host": host.host, "name": host.host, "namespace": host.namespace}
+    istio: dict = {"services": [service]}
+    if dr is not None:
+        name, ns = meta(dr)
+        istio["config"] = f"/apis/networking.istio.io/v1/namespaces/{ns}/destination-rule/{name}"
+    return {"filter_metadata": {"istio": istio}}
 
 
 def _secret(ctx: Context, name: str, dr: dict | None) -> dict | None:
