@@ -90,6 +90,7 @@ def _vhost(host: str, port: int, routes: list[dict], https_redirect: bool) -> di
         "name": f"{host}:{port}",
         "domains": ["*"] if host == "*" else [host, f"{host}:*"],
         "routes": routes,
+        "include_request_attempt_count": True,  # x-envoy-attempt-count, as Istio
     }
     if https_redirect:
         vh["require_tls"] = "ALL"

@@ -70,7 +70,14 @@ def sidecar_route_config(ctx: Context) -> dict:
             routes = http_routes(ctx, vs, port=port[0], gateway="mesh") if vs else []
             if not routes:
                 routes = [default_route(host, port[0], ctx)]
-            vhosts.append({"name": f"{host.host}:{port[0]}", "domains": domains, "routes": routes})
+            vhosts.append(
+                {
+                    "name": f"{host.host}:{port[0]}",
+                    "domains": domains,
+                    "routes": routes,
+                    "include_request_attempt_count": True,  # x-envoy-attempt-count, as Istio
+                }
+            )
     vhosts.append(catch_all(ctx))
     return {
         "@type": ROUTE_TYPE,
@@ -88,6 +95,7 @@ def catch_all(ctx: Context) -> dict:
             "routes": [
                 {"name": "block_all", "match": {"prefix": "/"}, "direct_response": {"status": 502}}
             ],
+            "include_request_attempt_count": True,
         }
     return {
         "name": "allow_any",
@@ -99,4 +107,5 @@ def catch_all(ctx: Context) -> dict:
                 "route": {"cluster": names.PASSTHROUGH, "timeout": "0s"},
             }
         ],
+        "include_request_attempt_count": True,
     }
