@@ -16,6 +16,9 @@ class SecurityMesh(Mesh):
     def apply_yaml(self, text: str) -> str:
         return self.ok("apply", "-f", "-", stdin=text)
 
+    def delete_yaml(self, text: str) -> str:
+        return self.ok("delete", "-f", "-", stdin=text)
+
     def remove_security(self) -> None:
         for kind in SECURITY_KINDS:
             code, out, _ = self.cli("get", kind, "-A", "-o", "json")

@@ -136,3 +136,88 @@ def test_policy_on_the_ingress_gateway(clean):
     finally:
         mesh.ok("delete", "VirtualService", "httpbin", "-n", "foo")
         mesh.ok("delete", "Gateway", "httpbin-gateway", "-n", "foo")
+
+
+TCPBIN = """apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: tcpbin
+  namespace: foo
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: tcpbin
+  namespace: foo
+spec:
+  selector:
+    app: tcpbin
+  ports:
+  - name: tcp-web
+    port: 8000
+    targetPort: 8080
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: tcpbin
+  namespace: foo
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: tcpbin
+  template:
+    metadata:
+      labels:
+        app: tcpbin
+    spec:
+      serviceAccountName: tcpbin
+      containers:
+      - name: httpbin
+        image: {image}
+        ports:
+        - containerPort: 8080
+"""
+
+
+def test_tcp_port_gets_network_rbac_with_istio_tcp_semantics(clean):
+    """A TCP port (Service port `tcp-web`), reached from `legacy` (plaintext, as apps reach
+    TCP services locally: the sidecar proxies HTTP only): an ALLOW by principal refuses the
+    connection (no certificate), by ipBlock lets it in; a DENY rule's HTTP-only fields are
+    dropped so it denies every connection (Istio's authorization for TCP traffic task)."""
+    from istiolab import versions
+
+    mesh = clean
+    url = "http://tcpbin.foo:8000/ip"
+    legacy_ip = mesh.pod_in("sleep", "legacy")["ip"]
+    mesh.apply_yaml(TCPBIN.format(image=versions.HTTPBIN_IMAGE))
+    try:
+        assert mesh.code("legacy", url) == 200
+        mesh.apply_yaml(
+            ap(
+                "tcp-allow",
+                "  selector:\n    matchLabels:\n      app: tcpbin\n  rules:\n"
+                "  - from:\n    - source:\n        principals: [cluster.local/ns/foo/sa/sleep]\n",
+            )
+        )
+        r = mesh.curl("legacy", url)
+        assert (r.status, r.error) in ((0, "reset"), (0, "empty")), (r.status, r.error)
+        mesh.apply_yaml(
+            ap(
+                "tcp-allow",
+                "  selector:\n    matchLabels:\n      app: tcpbin\n  rules:\n"
+                f"  - from:\n    - source:\n        ipBlocks: [{legacy_ip}/32]\n",
+            )
+        )
+        assert mesh.code("legacy", url) == 200
+        mesh.apply_yaml(
+            ap(
+                "tcp-deny-get",
+                "  selector:\n    matchLabels:\n      app: tcpbin\n  action: DENY\n  rules:\n"
+                "  - to:\n    - operation:\n        methods: [GET]\n        ports: ['8080']\n",
+            )
+        )
+        assert mesh.curl("legacy", url).status == 0
+    finally:
+        mesh.delete_yaml(TCPBIN.format(image=versions.HTTPBIN_IMAGE))

@@ -304,3 +304,48 @@ def test_tokens_verify_with_the_printed_jwks(tmp_path):
     assert (claims["sub"], claims["groups"]) == ("alice", ["a"])
     assert (tmp_path / "jwt" / "key.pem").stat().st_mode & 0o777 == 0o600
     assert tokens.jwk(tokens.load_key(tmp_path)) == tokens.jwk(key)  # kept in the state dir
+
+
+def test_tcp_rules_follow_istio_tcp_semantics():
+    http_allow = {"to": [{"operation": {"methods": ["GET"]}}]}
+    assert rbac.tcp_rule(http_allow, "ALLOW") is None
+    deny = {
+        "from": [{"source": {"namespaces": ["bar"], "requestPrincipals": ["*"]}}],
+        "to": [{"operation": {"methods": ["GET"], "ports": ["8080"]}}],
+        "when": [{"key": "request.headers[x]", "values": ["1"]}],
+    }
+    assert rbac.tcp_rule(deny, "DENY") == {
+        "from": [{"source": {"namespaces": ["bar"]}}],
+        "to": [{"operation": {"ports": ["8080"]}}],
+    }
+    allow = {"metadata": {"name": "a", "namespace": "foo"}, "spec": {"rules": [http_allow]}}
+    [only] = rbac.network_rbac_filters([allow], "tcp.")
+    assert only["typed_config"]["rules"] == {"action": "ALLOW", "policies": {}}  # nothing
+    to_any(
+        {
+            "@type": "type.googleapis.com/envoy.config.listener.v3.Listener",
+            "name": "l",
+            "filter_chains": [{"filters": [only]}],
+        }
+    )
+    assert rbac.network_rbac_filters([], "tcp.") == []
+
+
+def test_jwt_cli_issue_and_jwks(tmp_path):
+    import jwt as pyjwt
+    from local.test_mesh import cli
+
+    sd = ("--state-dir", str(tmp_path))
+    code, out, err = cli("jwt", "jwks", *sd)
+    assert code == 0, err
+    public = pyjwt.PyJWK(json.loads(out)["keys"][0]).key
+    args = ["--sub", "bob", "--iss", "me", "--exp", "120", "--claim", "level=3"]
+    code, out, err = cli("jwt", "issue", *args, "--claim", "team=blue", "--groups", "a,b", *sd)
+    assert code == 0, err
+    claims = pyjwt.decode(out.strip(), public, algorithms=["RS256"])
+    assert (claims["sub"], claims["iss"]) == ("bob", "me")
+    assert (claims["level"], claims["team"]) == (3, "blue")
+    assert claims["groups"] == ["a", "b"] and claims["exp"] - claims["iat"] == 120
+    code, out, err = cli("jwt", "issue", "--claim", "novalue", *sd)
+    assert code == 1
+    assert "--claim='novalue' is not allowed: KEY=VALUE (e.g. --claim role=admin)" in err

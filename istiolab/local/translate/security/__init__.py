@@ -5,8 +5,9 @@ dicts the rest of translation builds:
 - :func:`auto_mtls` (tls.py) puts the Istio mTLS socket on outbound clusters;
 - :func:`secure` rewrites one proxy's listeners: a sidecar's inbound listeners get their
   PeerAuthentication filter chains, the client-certificate header (XFCC) and the jwt_authn
-  and RBAC filters; the gateway's HCMs get jwt_authn and RBAC; it also returns the extra
-  clusters remote JWKS need and the filters' configs. The filters are always there and
+  and RBAC filters (TCP ports: the network RBAC filter, with Istio's TCP semantics); the
+  gateway's HCMs get jwt_authn and RBAC; it also returns the extra clusters remote JWKS
+  need and the filters' configs. The HTTP filters are always there and
   get their config over ECDS (``istio.jwt_authn``, ``istio.rbac.audit|deny|allow``, no-ops
   without policies): a policy change reaches the next request on every open connection,
   with no listener update (whose old filter chains would keep serving pooled connections);
@@ -14,7 +15,7 @@ dicts the rest of translation builds:
   authorization, a jwksUri off loopback, an unknown condition key), naming the field.
 
 The certificates themselves (SDS secrets ``default`` and ``ROOTCA``) come from
-:mod:`istiolab.local.pki`, added per proxy by the runtime.
+:mod:`istiolab.local.pki` (``build_resources(..., ca=...)``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from istiolab.local.translate.security.tls import auto_mtls, peer_mode, secure_i
 __all__ = ["auto_mtls", "check_objects", "filter_configs", "secure"]
 
 HCM = "envoy.filters.network.http_connection_manager"
+TCP_PROXY = "envoy.filters.network.tcp_proxy"
 ADS = {"ads": {}, "resource_api_version": "V3"}
 JWT_NAME = "istio.jwt_authn"
 RBAC_PREFIX = "istio.rbac."
@@ -77,6 +79,16 @@ def _patch_hcms(listener: dict, filters: list[dict], extra: dict | None = None) 
     return out
 
 
+def _patch_tcp(listener: dict, filters: list[dict]) -> dict:
+    """Network RBAC before the tcp_proxy of a TCP port's chains (checked per connection)."""
+    if not filters:
+        return listener
+    for chain in listener.get("filter_chains") or []:
+        if any(f.get("name") == TCP_PROXY for f in chain.get("filters") or []):
+            chain["filters"] = [*copy.deepcopy(filters), *chain["filters"]]
+    return listener
+
+
 def secure(
     ctx: Context, listeners: dict[str, dict]
 ) -> tuple[dict[str, dict], dict[str, dict], dict[str, dict]]:
@@ -92,12 +104,14 @@ def secure(
             out[name] = _patch_hcms(listener, filters)
         return out, clusters, extensions
     pas = ctx.index.of_kind("PeerAuthentication")
+    aps = _rbac.selected(ctx.index.of_kind("AuthorizationPolicy"), ctx.proxy)
     for name, listener in listeners.items():
         if listener.get("traffic_direction") != "INBOUND":
             out[name] = listener
             continue
         port = int(listener["address"]["socket_address"]["port_value"])
         patched = _patch_hcms(listener, filters, XFCC)
+        patched = _patch_tcp(patched, _rbac.network_rbac_filters(aps, f"tcp.inbound_{port}."))
         out[name] = secure_inbound(patched, peer_mode(pas, ctx.proxy.pod, port))
     return out, clusters, extensions
 

@@ -298,3 +298,74 @@ def rbac_configs(policies: list[dict]) -> dict[str, dict]:
             config["rules"] = {"action": envoy_action, "policies": by_action[action]}
         out[action.lower()] = config
     return out
+
+
+# -- TCP ports: the network RBAC filter ----------------------------------------------------
+
+NETWORK_RBAC = "envoy.filters.network.rbac"
+NETWORK_RBAC_TYPE = "type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC"
+HTTP_ONLY_SOURCE = ("requestPrincipals", "notRequestPrincipals")
+HTTP_ONLY_OPERATION = ("hosts", "notHosts", "methods", "notMethods", "paths", "notPaths")
+HTTP_ONLY_KEYS = ("request.headers", "request.auth.")
+
+
+def _http_only_condition(cond: Mapping) -> bool:
+    return str(cond.get("key", "")).startswith(HTTP_ONLY_KEYS)
+
+
+def tcp_rule(rule: Mapping, action: str) -> dict | None:
+    """A rule as Istio applies it to TCP traffic: HTTP-only fields (methods, paths, hosts,
+    requestPrincipals, request.* conditions) cannot match a TCP connection, so an ALLOW or
+    AUDIT rule using them is dropped, and a DENY rule drops them (it denies more)."""
+    froms = [dict((f or {}).get("source") or {}) for f in rule.get("from") or []]
+    tos = [dict((t or {}).get("operation") or {}) for t in rule.get("to") or []]
+    when = [dict(c or {}) for c in rule.get("when") or []]
+    http = (
+        any(k in f for f in froms for k in HTTP_ONLY_SOURCE)
+        or any(k in t for t in tos for k in HTTP_ONLY_OPERATION)
+        or any(_http_only_condition(c) for c in when)
+    )
+    if not http:
+        return dict(rule)
+    if action != "DENY":
+        return None
+    out: dict = {}
+    froms = [{k: v for k, v in f.items() if k not in HTTP_ONLY_SOURCE} for f in froms]
+    tos = [{k: v for k, v in t.items() if k not in HTTP_ONLY_OPERATION} for t in tos]
+    if any(froms):
+        out["from"] = [{"source": f} for f in froms if f]
+    if any(tos):
+        out["to"] = [{"operation": t} for t in tos if t]
+    kept = [c for c in when if not _http_only_condition(c)]
+    if kept:
+        out["when"] = kept
+    return out
+
+
+def network_rbac_filters(policies: list[dict], stat_prefix: str) -> list[dict]:
+    """Network RBAC filters (DENY, then ALLOW) for a TCP port of one proxy; none when no
+    policy applies, ALLOW with no matching rule when only HTTP rules allow."""
+    by_action: dict[str, dict[str, dict]] = {"DENY": {}, "ALLOW": {}}
+    present: set[str] = set()
+    for policy in policies:
+        spec = policy.get("spec") or {}
+        action = str(spec.get("action") or "ALLOW").upper()
+        if action not in by_action:
+            continue
+        present.add(action)
+        name, ns = meta(policy)
+        for i, rule in enumerate(spec.get("rules") or []):
+            tcp = tcp_rule(rule or {}, action)
+            if tcp is not None:
+                by_action[action][f"ns[{ns}]-policy[{name}]-rule[{i}]"] = rule_policy(tcp)
+    out = []
+    for action in ("DENY", "ALLOW"):
+        if action not in present or (action == "DENY" and not by_action[action]):
+            continue
+        config = {
+            "@type": NETWORK_RBAC_TYPE,
+            "stat_prefix": stat_prefix,
+            "rules": {"action": action, "policies": by_action[action]},
+        }
+        out.append({"name": NETWORK_RBAC, "typed_config": config})
+    return out
