@@ -3,12 +3,25 @@ its sidecar when it has one), like ``kubectl exec sleep -n foo -- curl ...``."""
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
+from collections.abc import Callable, Iterator
 
 from local.test_mesh import Mesh
 
 from istiolab.workloads import client
 
+GATEWAY = (
+    "apiVersion: networking.istio.io/v1\nkind: Gateway\n"
+    "metadata:\n  name: httpbin-gateway\n  namespace: foo\nspec:\n"
+    "  selector:\n    istio: ingressgateway\n  servers:\n  - port:\n      number: 80\n"
+    '      name: http\n      protocol: HTTP\n    hosts: ["*"]\n---\n'
+    "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+    'metadata:\n  name: httpbin\n  namespace: foo\nspec:\n  hosts: ["*"]\n'
+    "  gateways: [httpbin-gateway]\n  http:\n  - route:\n    - destination:\n"
+    "        host: httpbin\n        port:\n          number: 8000\n"
+)
 SECURITY_KINDS = ("PeerAuthentication", "AuthorizationPolicy", "RequestAuthentication")
 
 
@@ -51,3 +64,24 @@ class SecurityMesh(Mesh):
 
     def code(self, src_ns: str, url: str, **kwargs) -> int:
         return self.curl(src_ns, url, **kwargs).status
+
+    @contextlib.contextmanager
+    def httpbin_gateway(self) -> Iterator[Callable[..., tuple[int, str]]]:
+        """foo's httpbin behind the ingress gateway for the block; yields
+        ``get(path, headers=None) -> (status, body)`` through the gateway."""
+        self.apply_yaml(GATEWAY)
+        host = self.status()["settings"]["gateway_host"]
+
+        def get(path: str, headers: dict | None = None) -> tuple[int, str]:
+            conn = http.client.HTTPConnection(host, 8080, timeout=10)
+            try:
+                conn.request("GET", path, headers=headers or {})
+                resp = conn.getresponse()
+                return resp.status, resp.read().decode()
+            finally:
+                conn.close()
+
+        try:
+            yield get
+        finally:
+            self.delete_yaml(GATEWAY)

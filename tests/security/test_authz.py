@@ -4,8 +4,6 @@ namespace, header and `when` conditions, DENY over ALLOW, AUDIT, the ingress gat
 
 from __future__ import annotations
 
-import http.client
-
 from istiolab import manifests
 
 HTTPBIN = "http://httpbin.foo:8000"
@@ -99,30 +97,14 @@ def test_deny_wins_over_allow_and_audit_never_blocks(clean):
 
 def test_policy_on_the_ingress_gateway(clean):
     mesh = clean
-    gw = (
-        "apiVersion: networking.istio.io/v1\nkind: Gateway\n"
-        "metadata:\n  name: httpbin-gateway\n  namespace: foo\nspec:\n"
-        "  selector:\n    istio: ingressgateway\n  servers:\n  - port:\n      number: 80\n"
-        '      name: http\n      protocol: HTTP\n    hosts: ["*"]\n---\n'
-        "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
-        'metadata:\n  name: httpbin\n  namespace: foo\nspec:\n  hosts: ["*"]\n'
-        "  gateways: [httpbin-gateway]\n  http:\n  - route:\n    - destination:\n"
-        "        host: httpbin\n        port:\n          number: 8000\n"
-    )
-    mesh.apply_yaml(gw)
-    host = mesh.status()["settings"]["gateway_host"]
-
-    def get(path: str) -> tuple[int, str]:
-        conn = http.client.HTTPConnection(host, 8080, timeout=10)
-        try:
-            conn.request("GET", path)
-            resp = conn.getresponse()
-            return resp.status, resp.read().decode()
-        finally:
-            conn.close()
-
-    try:
+    with mesh.httpbin_gateway() as get:
         assert get("/ip")[0] == 200  # through the gateway, mTLS to httpbin's sidecar
+        mesh.apply_yaml(
+            "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
+            "metadata:\n  name: default\n  namespace: istio-system\n"
+            "spec:\n  mtls:\n    mode: STRICT\n"
+        )
+        assert get("/ip")[0] == 200  # the gateway is a mesh client: mTLS, so STRICT holds
         mesh.apply_yaml(
             ap(
                 "ingress-deny",
@@ -133,9 +115,6 @@ def test_policy_on_the_ingress_gateway(clean):
         )
         assert get("/ip") == (403, "RBAC: access denied")
         assert get("/get")[0] == 200
-    finally:
-        mesh.ok("delete", "VirtualService", "httpbin", "-n", "foo")
-        mesh.ok("delete", "Gateway", "httpbin-gateway", "-n", "foo")
 
 
 TCPBIN = """apiVersion: v1

@@ -132,3 +132,25 @@ def test_output_payload_to_header_and_jwks_uri_on_loopback(clean, jwks):
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def test_jwt_at_the_ingress_gateway(clean, jwks):
+    """Istio's ingress JWT task: RequestAuthentication and a requestPrincipals ALLOW policy
+    selecting the gateway (istio-system)."""
+    mesh = clean
+    mesh.apply(
+        manifests.security_preset(
+            "request-authentication",
+            namespace="istio-system",
+            jwks=jwks,
+            selector={"istio": "ingressgateway"},
+            require=True,
+        )
+    )
+    with mesh.httpbin_gateway() as get:
+        assert get("/headers") == (403, "RBAC: access denied")
+        assert get("/headers", bearer("bad"))[0] == 401
+        status, body = get("/headers", bearer(token(mesh)))
+        assert status == 200, body
+    # the sidecars are not selected: no token needed inside the mesh
+    assert mesh.code("foo", HTTPBIN + "/headers") == 200

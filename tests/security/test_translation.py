@@ -109,6 +109,15 @@ def test_disable_on_the_server_turns_client_mtls_off():
     res = resources(objects(pa("bar", "DISABLE"), dr), "sleep", "foo")
     assert "transport_socket" in res.clusters["outbound|8000||httpbin.bar.svc.cluster.local"]
     assert "transport_socket" in res.clusters["outbound|8000|v1|httpbin.bar.svc.cluster.local"]
+    dr["spec"]["trafficPolicy"]["tls"].update(
+        sni="httpbin.example", subjectAltNames=["spiffe://cluster.local/ns/bar/sa/other"]
+    )
+    res = resources(objects(dr), "sleep", "foo")
+    ctx = res.clusters["outbound|8000||httpbin.bar.svc.cluster.local"]["transport_socket"]
+    assert ctx["typed_config"]["sni"] == "httpbin.example"
+    validation = ctx["typed_config"]["common_tls_context"]["combined_validation_context"]
+    sans = validation["default_validation_context"]["match_typed_subject_alt_names"]
+    assert [s["matcher"]["exact"] for s in sans] == ["spiffe://cluster.local/ns/bar/sa/other"]
 
 
 def test_inbound_hcm_gets_xfcc_and_ecds_filters():

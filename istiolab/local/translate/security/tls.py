@@ -1,7 +1,8 @@
 """Workload mTLS: auto mTLS on outbound clusters and PeerAuthentication on inbound listeners.
 
 Outbound (client side), per cluster, as istiod decides it:
-- DestinationRule ``tls.mode`` ISTIO_MUTUAL -> the Istio TLS socket; DISABLE, SIMPLE,
+- DestinationRule ``tls.mode`` ISTIO_MUTUAL -> the Istio TLS socket (its ``sni`` and
+  ``subjectAltNames`` override the defaults); DISABLE, SIMPLE,
   MUTUAL -> what the traffic policy set (plaintext or TLS origination);
 - no ``tls`` (auto mTLS) -> the Istio TLS socket when every endpoint of the cluster has a
   sidecar that captures the target port and whose PeerAuthentication for it is not
@@ -174,7 +175,8 @@ def auto_mtls(ctx: Context, clusters: dict[str, dict]) -> dict[str, dict]:
             continue
         _, port, subset, host = parsed
         dr = ctx.destination_rule(host)
-        mode = (effective_policy(dr, port, subset).get("tls") or {}).get("mode")
+        tls_policy = effective_policy(dr, port, subset).get("tls") or {}
+        mode = tls_policy.get("mode")
         if mode not in (None, "ISTIO_MUTUAL"):
             out[name] = cluster
             continue
@@ -193,7 +195,8 @@ def auto_mtls(ctx: Context, clusters: dict[str, dict]) -> dict[str, dict]:
             if not secure:
                 out[name] = cluster
                 continue
-        sans = [p.spiffe_id for p in pods or []]
-        sni = f"outbound_.{port}_.{subset}_.{host}"
+        # ISTIO_MUTUAL may name the SANs to accept and the SNI to send (Istio's fields)
+        sans = list(tls_policy.get("subjectAltNames") or [p.spiffe_id for p in pods or []])
+        sni = str(tls_policy.get("sni") or f"outbound_.{port}_.{subset}_.{host}")
         out[name] = {**cluster, "transport_socket": istio_mutual_socket(sni, sans)}
     return out
