@@ -320,21 +320,7 @@ def status(state_dir: str | None, output: str) -> None:
         f"Local mesh running (pid {data['pid']}, {data['state_dir']}, up {data['uptime']:.0f}s)"
     )
     click.echo(f"Gateway: {data['gateway_url']}   xDS: {data['xds']}\n")
-    rows = []
-    for p in data["pods"]:
-        containers = 2 if p["sidecar"] else 1
-        ready = containers if p["ready"] else 0
-        rows.append(
-            [
-                p["namespace"],
-                p["name"],
-                f"{ready}/{containers}",
-                "Running" if p["ready"] else "NotReady",
-                p["restarts"],
-                p["ip"],
-            ]
-        )
-    click.echo(table(["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "IP"], rows))
+    click.echo(table(["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "IP"], pod_rows(data)))
     notes = [(p, n) for p in data["pods"] for n in p.get("notes") or []]
     if notes:
         click.echo("\nNotes:")
@@ -344,6 +330,19 @@ def status(state_dir: str | None, output: str) -> None:
         click.echo("\nConfiguration problems:")
         for f in data["findings"]:
             click.echo(f"  {f}")
+
+
+def pod_rows(status: dict) -> list[list]:
+    """`status` table rows; READY counts ready containers (app, sidecar) like kubectl."""
+    rows = []
+    for p in status["pods"]:
+        containers = p.get("containers", 2 if p["sidecar"] else 1)
+        ready = p.get("ready_containers", containers if p["ready"] else 0)
+        state = "Running" if p["ready"] else "NotReady"
+        rows.append(
+            [p["namespace"], p["name"], f"{ready}/{containers}", state, p["restarts"], p["ip"]]
+        )
+    return rows
 
 
 @click.command("gateway-url")

@@ -105,14 +105,16 @@ def pod_rows(gateway: Pod, states: Iterable[PodState], supervisor: Supervisor) -
     rows += [(st.pod, st.processes, st.notes) for st in states]
     for pod, names, notes in rows:
         procs = [supervisor.get(n) for n in names]
+        ready = sum(
+            1 for n, m in zip(names, procs, strict=True) if m is not None and supervisor.is_ready(n)
+        )
         out.append(
             {
                 **pod_dict(pod),
                 "gateway": pod is gw,
-                "ready": all(
-                    m is not None and supervisor.is_ready(n)
-                    for n, m in zip(names, procs, strict=True)
-                ),
+                "ready": ready == len(names),
+                "containers": len(names),  # app (+ sidecar), or the gateway's Envoy
+                "ready_containers": ready,
                 "restarts": sum(m.restarts for m in procs if m is not None),
                 "pids": {n: m.pid for n, m in zip(names, procs, strict=True) if m},
                 "notes": list(notes),
