@@ -151,7 +151,13 @@ def delete(
 @click.argument("name", required=False)
 @click.option("-n", "--namespace", default="default", show_default=True)
 @click.option("-A", "--all-namespaces", is_flag=True)
-@click.option("-o", "--output", type=click.Choice(["table", "yaml", "json"]), default="table")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["table", "wide", "yaml", "json"]),
+    default="table",
+    help="wide: pods with their IP.",
+)
 @state_dir_option
 def get(
     kind: str,
@@ -161,10 +167,13 @@ def get(
     output: str,
     state_dir: str | None,
 ) -> None:
-    """Show stored objects, like kubectl get."""
+    """Show stored objects (and the running mesh's pods), like kubectl get."""
+    state = open_state(state_dir)
+    if kind.lower() in POD_WORDS:
+        _get_pods(state, name, namespace, all_namespaces, output)
+        return
     k = kind_of(kind)
     ns = "*" if all_namespaces else namespace
-    state = open_state(state_dir)
     client = mesh_client(state)
     if client is None:
         from istiolab.local.api import get_objects
@@ -173,18 +182,62 @@ def get(
         found = get_objects(ConfigStore(state.root), {"kind": k, "name": name, "namespace": ns})
     else:
         found = client.get("/get", kind=k, name=name, namespace=ns)
+    if output in ("table", "wide"):
+        _print_table(found, all_namespaces, namespace, lambda: _summary(k, found, all_namespaces))
+    else:
+        _print_objects(found[0] if name else None, found, output)
+
+
+POD_WORDS = ("pod", "pods", "po")
+
+
+def _get_pods(state, name: str | None, namespace: str, all_ns: bool, output: str) -> None:
+    from istiolab.commands.common import running_pods
+    from istiolab.commands.getpods import pod_object, pod_table
+
+    pods = [
+        p
+        for p in running_pods(state)
+        if (all_ns or p["namespace"] == namespace) and (name is None or p["name"] == name)
+    ]
+    pods.sort(key=lambda p: (p["namespace"], p["name"]))
+    if name is not None and not pods:
+        raise NotFoundError(f'pods "{name}" not found in namespace {namespace}')
+    if output in ("json", "yaml"):
+        items = [pod_object(p) for p in pods]
+        _print_objects(items[0] if name else None, items, output)
+        return
+    wide = output == "wide"
+    _print_table(pods, all_ns, namespace, lambda: pod_table(pods, wide=wide, all_namespaces=all_ns))
+
+
+def _print_table(found: list, all_ns: bool, namespace: str, rows) -> None:
+    """kubectl: "No resources found in NS namespace." (stderr) for an empty table."""
+    if not found:
+        where = "" if all_ns else f" in {namespace} namespace"
+        click.echo(f"No resources found{where}.", err=True)
+        return
+    click.echo(table(*rows()))
+
+
+def _print_objects(one: dict | None, items: list[dict], output: str) -> None:
+    """One object, or kubectl's List (also when nothing matched), as JSON or YAML."""
+    data = (
+        one
+        if one is not None
+        else {
+            "apiVersion": "v1",
+            "items": items,
+            "kind": "List",
+            "metadata": {"resourceVersion": ""},
+        }
+    )
     if output == "json":
-        click.echo(json.dumps(found[0] if name else {"kind": "List", "items": found}, indent=2))
-    elif output == "yaml":
+        click.echo(json.dumps(data, indent=2))
+    else:
         from istiolab.manifests import to_yaml
 
-        click.echo(to_yaml(found).rstrip())
-    elif not found:
-        where = "any namespace" if all_namespaces else f"{namespace} namespace"
-        click.echo(f"No resources found in {where}.", err=True)
-    else:
-        headers, rows = _summary(k, found, all_namespaces)
-        click.echo(table(headers, rows))
+        click.echo(to_yaml([data]).rstrip())
 
 
 def _summary(kind: str, objects: list[dict], all_ns: bool) -> tuple[list[str], list[list]]:

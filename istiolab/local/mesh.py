@@ -314,7 +314,7 @@ class Mesh:
     # views for the control API and the CLI
     def pods(self) -> list[dict]:
         assert self.supervisor is not None
-        return pod_rows(self._gateway, list(self._pods.values()), self.supervisor)
+        return pod_rows(self._gateway, list(self._pods.values()), self.supervisor, self.started_at)
 
     def findings(self) -> list[str]:
         from istiolab.local.translate.analysis import findings

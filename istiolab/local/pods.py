@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ class PodState:
     pod: Pod
     processes: list[str] = field(default_factory=list)  # supervisor names
     notes: list[str] = field(default_factory=list)  # see pod_notes
+    created: float = field(default_factory=time.time)  # wall clock (kubectl's AGE)
 
 
 def check_images(objects: Iterable[Mapping[str, Any]]) -> None:
@@ -96,14 +98,21 @@ def pod_dict(pod: Pod) -> dict:
     }
 
 
-def pod_rows(gateway: Pod, states: Iterable[PodState], supervisor: Supervisor) -> list[dict]:
+def pod_rows(
+    gateway: Pod,
+    states: Iterable[PodState],
+    supervisor: Supervisor,
+    gateway_created: float | None = None,
+) -> list[dict]:
     """Every pod as `status` reports it, the gateway first: :func:`pod_dict` plus readiness,
-    restarts, PIDs (from the supervisor) and :func:`pod_notes`."""
+    restarts, PIDs (from the supervisor), creation time and :func:`pod_notes`."""
     out = []
     gw = gateway
-    rows: list[tuple[Pod, list[str], list[str]]] = [(gw, [GATEWAY_NAME], [])]
-    rows += [(st.pod, st.processes, st.notes) for st in states]
-    for pod, names, notes in rows:
+    rows: list[tuple[Pod, list[str], list[str], float | None]] = [
+        (gw, [GATEWAY_NAME], [], gateway_created)
+    ]
+    rows += [(st.pod, st.processes, st.notes, st.created) for st in states]
+    for pod, names, notes, created in rows:
         procs = [supervisor.get(n) for n in names]
         ready = sum(
             1 for n, m in zip(names, procs, strict=True) if m is not None and supervisor.is_ready(n)
@@ -118,6 +127,7 @@ def pod_rows(gateway: Pod, states: Iterable[PodState], supervisor: Supervisor) -
                 "restarts": sum(m.restarts for m in procs if m is not None),
                 "pids": {n: m.pid for n, m in zip(names, procs, strict=True) if m},
                 "notes": list(notes),
+                "created": created,
             }
         )
     return out

@@ -361,6 +361,39 @@ def test_get_delete_and_gateway_url(mesh):
     assert mesh.ok("get", "dr", "-o", "json").count('"name": "details"') == 0
 
 
+def test_get_pods_like_kubectl(mesh):
+    pods = {p["name"]: p for p in mesh.status()["pods"]}
+    lines = mesh.ok("get", "pods").splitlines()
+    assert lines[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    rows = {line.split()[0]: line.split() for line in lines[1:]}
+    assert set(rows) == {n for n, p in pods.items() if p["namespace"] == "default"}
+    for _, ready, phase, restarts, age in rows.values():
+        assert (ready, phase) == ("2/2", "Running") and restarts.isdigit()
+        assert re.fullmatch(r"\d+s|\d+m(\d+s)?", age), age
+
+    wide = mesh.ok("get", "pods", "-o", "wide", "-A").splitlines()
+    assert wide[0].split() == ["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP"]
+    by_name = {line.split()[1]: line.split() for line in wide[1:]}
+    assert set(by_name) == set(pods)
+    assert by_name["istio-ingressgateway"][:3] == ["istio-system", "istio-ingressgateway", "1/1"]
+    assert all(by_name[n][-1] == p["ip"] for n, p in pods.items())
+
+    items = json.loads(mesh.ok("get", "pods", "-o", "json"))["items"]
+    reviews = next(i for i in items if i["metadata"]["labels"].get("app") == "reviews")
+    pod = pods[reviews["metadata"]["name"]]
+    assert reviews["kind"] == "Pod" and reviews["metadata"]["labels"] == pod["labels"]
+    assert reviews["spec"]["serviceAccountName"] == "bookinfo-reviews"
+    assert reviews["status"]["podIP"] == pod["ip"]
+    assert [c["name"] for c in reviews["spec"]["containers"]] == ["reviews", "istio-proxy"]
+    one = yaml.safe_load(mesh.ok("get", "pod", pod["name"], "-o", "yaml"))
+    assert (one["kind"], one["metadata"]["name"]) == ("Pod", pod["name"])
+
+    code, out, err = mesh.cli("get", "pods", "-n", "nosuch")
+    assert (code, out, err) == (0, "", "No resources found in nosuch namespace.\n")
+    code, _, err = mesh.cli("get", "pod", "nosuch")
+    assert code == 1 and 'pods "nosuch" not found in namespace default' in err
+
+
 # ------------------------------------------------------------------ request routing task
 
 
