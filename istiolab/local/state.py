@@ -154,15 +154,23 @@ class StateDir:
                 f"{self.settings_file}: unknown setting(s) {', '.join(unknown)}; "
                 f"allowed: {', '.join(fields)}"
             )
-        for name in ("octet", "gateway_http_port", "gateway_https_port"):
-            if name in values:
-                try:
-                    values[name] = int(values[name])
-                except (TypeError, ValueError):
-                    raise ConfigError(
-                        f"{name}={values[name]!r} is not an integer "
-                        f"(option or {SETTINGS_ENV[name]})"
-                    ) from None
+        ranges = {
+            "octet": (1, 254),
+            "gateway_http_port": (1, 65535),
+            "gateway_https_port": (1, 65535),
+        }
+        for name, (low, high) in ranges.items():
+            if name not in values:
+                continue
+            where = self._where(name, values[name], origin[name])
+            try:
+                values[name] = int(values[name])
+            except (TypeError, ValueError):
+                raise ConfigError(
+                    f"{where}: not an integer (allowed: {low}..{high}; {self._names(name)})"
+                ) from None
+            if not low <= values[name] <= high:
+                raise ConfigError(f"{where}: must be within {low}..{high} ({self._names(name)})")
         word = values.get("privileged_ports")
         if isinstance(word, str):
             if word.strip().lower() not in (*_BOOL_WORDS, "auto"):
@@ -180,10 +188,6 @@ class StateDir:
             settings = MeshSettings(**values)
         except ValueError as exc:
             raise ConfigError(f"mesh settings: {exc}") from exc
-        for name in ("gateway_http_port", "gateway_https_port"):
-            port = getattr(settings, name)
-            if not 1 <= port <= 65535:
-                raise ConfigError(f"{name}={port} must be within 1..65535")
         return settings
 
     def _where(self, name: str, value: Any, origin: str) -> str:
@@ -194,6 +198,10 @@ class StateDir:
         if origin == "env":
             return f"{SETTINGS_ENV[name]}={value}"
         return f"{self.settings_file}: {name}={value!r}"
+
+    def _names(self, name: str) -> str:
+        """Where a setting can be given: ``--gateway-port or ISTIOLAB_GATEWAY_PORT``."""
+        return f"set with {SETTINGS_OPTION[name]} or {SETTINGS_ENV[name]}"
 
     def _gateway_host(self, value: Any, origin: str) -> str:
         """An IPv4 address, or ``localhost`` (as 127.0.0.1): Envoy listens on addresses."""
@@ -206,7 +214,7 @@ class StateDir:
             raise ConfigError(
                 f"{self._where('gateway_host', value, origin)}: the gateway host must be an "
                 "IPv4 address or localhost (e.g. 127.0.0.1; 0.0.0.0 for every interface); "
-                f"set with --gateway-host or {SETTINGS_ENV['gateway_host']}"
+                f"{self._names('gateway_host')}"
             ) from None
 
     def save_settings(self, settings: MeshSettings) -> None:

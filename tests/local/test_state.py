@@ -10,6 +10,7 @@ import pytest
 from istiolab.errors import ConfigError
 from istiolab.local.model import MeshSettings
 from istiolab.local.state import StateDir, resolve_state_dir
+from local.test_mesh import cli
 
 
 def test_resolution_order(tmp_path, monkeypatch):
@@ -37,9 +38,21 @@ def test_settings_precedence_and_persistence(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"octet": 0}, "octet=0 must be within 1..254"),
-        ({"octet": "ten"}, "octet='ten' is not an integer"),
-        ({"gateway_http_port": 70000}, "gateway_http_port=70000 must be within 1..65535"),
+        (
+            {"octet": 0},
+            r"^--octet 0: must be within 1..254 \(set with --octet or ISTIOLAB_OCTET\)$",
+        ),
+        ({"octet": "ten"}, r"^--octet ten: not an integer \(allowed: 1..254; set with --octet"),
+        (
+            {"gateway_http_port": 70000},
+            r"^--gateway-port 70000: must be within 1..65535 "
+            r"\(set with --gateway-port or ISTIOLAB_GATEWAY_PORT\)$",
+        ),
+        (
+            {"gateway_https_port": 0},
+            r"^--gateway-https-port 0: must be within 1..65535 "
+            r"\(set with --gateway-https-port or ISTIOLAB_GATEWAY_HTTPS_PORT\)$",
+        ),
         (
             {"privileged_ports": "maybe"},
             r"privileged_ports='maybe' \(ISTIOLAB_PRIVILEGED_PORTS\) is not allowed; "
@@ -50,6 +63,32 @@ def test_settings_precedence_and_persistence(tmp_path, monkeypatch):
 def test_bad_settings(tmp_path, overrides, message):
     with pytest.raises(ConfigError, match=message):
         StateDir(tmp_path).load_settings(**overrides)
+
+
+def test_bad_settings_name_the_env_var_or_file_they_came_from(tmp_path, monkeypatch):
+    state = StateDir(tmp_path)
+    monkeypatch.setenv("ISTIOLAB_GATEWAY_PORT", "http")
+    with pytest.raises(ConfigError, match=r"^ISTIOLAB_GATEWAY_PORT=http: not an integer"):
+        state.load_settings()
+    monkeypatch.delenv("ISTIOLAB_GATEWAY_PORT")
+    state.create()
+    state.settings_file.write_text('{"gateway_http_port": 70000}')
+    with pytest.raises(ConfigError) as exc:
+        state.load_settings()
+    assert str(exc.value) == (
+        f"{state.settings_file}: gateway_http_port=70000: must be within 1..65535 "
+        "(set with --gateway-port or ISTIOLAB_GATEWAY_PORT)"
+    )
+
+
+def test_cli_names_the_flag(tmp_path):
+    code, _, err = cli("up", "--state-dir", str(tmp_path), "--gateway-port", "70000")
+    assert code == 1
+    assert err == (
+        "error: --gateway-port 70000: must be within 1..65535 "
+        "(set with --gateway-port or ISTIOLAB_GATEWAY_PORT)\n"
+    )
+    assert not (tmp_path / "settings.json").exists()
 
 
 def test_privileged_ports_setting(tmp_path, monkeypatch):
