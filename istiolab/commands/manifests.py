@@ -13,9 +13,14 @@ from istiolab.errors import ConfigError, Finding, IstiolabError, ValidationError
 class FindingsReported(ValidationError):
     """The findings were printed already; the CLI's error line is the summary."""
 
-    def __init__(self, findings: list[Finding], documents: int) -> None:
+    def __init__(
+        self, findings: list[Finding], documents: int, unreadable: list[str] | None = None
+    ) -> None:
         super().__init__(findings)
-        self.args = (f"{len(findings)} problem(s) found in {documents} document(s)",)
+        unreadable = unreadable or []
+        problems = len(findings) - len(unreadable)  # in documents that could be read
+        parts = [f"{problems} problem(s) found in {documents} document(s)"] if problems else []
+        self.args = ("; ".join(parts + unreadable),)
 
 
 def _lab_spec(stack: str | None, sets: tuple[str, ...]):
@@ -111,6 +116,7 @@ def validate(paths: tuple[str, ...]) -> None:
     from istiolab.manifests import check_documents, read_documents
 
     findings: list[Finding] = []
+    unreadable: list[str] = []  # paths with nothing to read: the summary names them
     documents = 0
     for path in paths:
         try:
@@ -118,6 +124,8 @@ def validate(paths: tuple[str, ...]) -> None:
         except IstiolabError as exc:
             findings.append(Finding(str(path), 0, "", "", "", str(exc)))
             click.echo(str(exc))
+            missing = path != "-" and not Path(path).exists()
+            unreadable.append(f"no such file or directory: {path}" if missing else str(exc))
             continue
         documents += len(docs)
         in_order = sorted(problems + check_documents(docs), key=lambda f: (f.source, f.index))
@@ -125,5 +133,5 @@ def validate(paths: tuple[str, ...]) -> None:
             findings.append(finding)
             click.echo(str(finding))
     if findings:
-        raise FindingsReported(findings, documents)
+        raise FindingsReported(findings, documents, unreadable)
     click.echo(f"{documents} document(s) valid")
