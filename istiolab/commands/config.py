@@ -66,14 +66,15 @@ def kind_of(word: str) -> str:
     return KINDS[key]
 
 
-def _documents(path: str) -> tuple[list[dict], str]:
+def _documents(path: str) -> tuple[list[dict], str, list[tuple[str, int]]]:
+    """The objects under `path`, its name, and each object's (file, document index)."""
     from istiolab.manifests import load_documents
 
     docs = load_documents(path)
     source = "<stdin>" if path == "-" else path
     if not docs:
         raise ConfigError(f"{source}: no objects passed to apply (the input holds no documents)")
-    return [d[2] for d in docs], source
+    return [d[2] for d in docs], source, [(d[0], d[1]) for d in docs]
 
 
 @click.command()
@@ -83,13 +84,13 @@ def apply(path: str, state_dir: str | None) -> None:
     """Create or update objects (validated first; nothing is applied if any is invalid)."""
     from istiolab.local.mesh import check_images
 
-    objects, source = _documents(path)
+    objects, source, positions = _documents(path)
+    check_images(objects, positions)  # names the file and document of an unsupported image
     state = open_state(state_dir)
     client = mesh_client(state)
     if client is None:
         from istiolab.local.store import ConfigStore
 
-        check_images(objects)
         for line in ConfigStore(state.root).apply(objects, source):
             click.echo(line)
         return
@@ -112,7 +113,7 @@ def delete(
 ) -> None:
     """Delete objects: `delete -f FILE` or `delete KIND NAME... [-n NS]`."""
     if path:
-        objects, _ = _documents(path)
+        objects, _, _ = _documents(path)
         refs = [
             {
                 "kind": o.get("kind"),

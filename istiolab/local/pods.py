@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,21 +32,30 @@ class PodState:
     created: float = field(default_factory=time.time)  # wall clock (kubectl's AGE)
 
 
-def check_images(objects: Iterable[Mapping[str, Any]]) -> None:
-    """Refuse (before anything is applied) a Deployment whose image has no implementation."""
+def check_images(
+    objects: Iterable[Mapping[str, Any]], positions: Sequence[tuple[str, int]] | None = None
+) -> None:
+    """Refuse (before anything is applied) a Deployment whose image has no implementation.
+
+    `positions` (the (file, document index) of each object, as `apply -f` read them) make
+    the error name the file and document; without them it names the Deployment."""
     from istiolab.workloads import images
 
-    for o in objects:
+    for i, o in enumerate(objects):
         if o.get("kind") != "Deployment":
             continue
         meta = o.get("metadata") or {}
-        where = f"{meta.get('namespace') or 'default'}/{meta.get('name', '?')}"
+        deployment = f"{meta.get('namespace') or 'default'}/{meta.get('name', '?')}"
+        where = ""
+        if positions is not None:
+            source, index = positions[i]
+            where = f"{source}: document {index} (Deployment/{meta.get('name', '?')})"
         containers = ((((o.get("spec") or {}).get("template") or {}).get("spec")) or {}).get(
             "containers"
         ) or []
         for c in containers:
             if isinstance(c, Mapping):
-                images.resolve(str(c.get("image") or ""), deployment=where)
+                images.resolve(str(c.get("image") or ""), deployment=deployment, where=where)
 
 
 def hosts_map(registry: Registry) -> dict[str, list[str]]:

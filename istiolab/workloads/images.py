@@ -85,11 +85,11 @@ SUPPORTED_IMAGES: tuple[str, ...] = (
 class UnsupportedImageError(ConfigError):
     """A Deployment names an image istiolab has no local implementation for."""
 
-    def __init__(self, image: str, deployment: str = "") -> None:
+    def __init__(self, image: str, deployment: str = "", where: str = "") -> None:
         self.image, self.deployment = image, deployment
-        where = f"Deployment {deployment}: " if deployment else ""
+        where = where or (f"Deployment {deployment}" if deployment else "")
         super().__init__(
-            f"{where}image {image!r} has no local implementation "
+            f"{where + ': ' if where else ''}image {image!r} has no local implementation "
             f"(supported images, any registry and tag: {', '.join(SUPPORTED_IMAGES)})"
         )
 
@@ -106,14 +106,15 @@ def repository_name(image: str) -> str:
     return "/".join(parts).lower()
 
 
-def resolve(image: str, *, deployment: str = "") -> WorkloadImpl:
+def resolve(image: str, *, deployment: str = "", where: str = "") -> WorkloadImpl:
     """The implementation for `image`; `UnsupportedImageError` names the supported images.
 
-    `deployment` (``namespace/name``) only makes the error message name the Deployment.
+    `deployment` (``namespace/name``) only makes the error message name the Deployment;
+    `where` (``FILE: document N (Deployment/name)``), when given, is named instead.
     """
     repo = repository_name(image) if image else ""
     entry = _CATALOGUE.get(repo.rsplit("/", 1)[-1]) if repo else None
     if entry is None:
-        raise UnsupportedImageError(image, deployment)
+        raise UnsupportedImageError(image, deployment, where)
     kind, version, ports, serves = entry
     return WorkloadImpl(kind=kind, version=version, ports=ports, serves=serves, image=image)

@@ -11,6 +11,7 @@ from istiolab.errors import ConfigError, NotFoundError, ParameterError
 from istiolab.local.mesh import check_images, default_samples, hosts_map
 from istiolab.local.model import MeshSettings
 from istiolab.local.registry import build_registry
+from local.test_mesh import cli
 
 
 def test_kind_names_like_kubectl():
@@ -109,3 +110,24 @@ def test_hosts_map_is_what_kube_dns_and_kube_proxy_give():
     hosts = hosts_map(registry)
     pods = sorted(p.ip for p in registry.pods)
     assert sorted(hosts["httpbin.default.svc.cluster.local:8000"]) == [f"{ip}:8080" for ip in pods]
+
+
+def test_unsupported_image_in_a_file_names_file_and_document(tmp_path):
+    """`apply -f FILE`: the file and the document (0-based, blank documents counted, as in
+    every other finding) of the Deployment."""
+    objs = [manifests.namespace("legacy", injection=False), *manifests.sleep("legacy")]
+    for o in objs:
+        if o["kind"] == "Deployment":
+            o["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.27"
+    path = tmp_path / "legacy.yaml"
+    path.write_text("---\n# a blank document\n---\n" + manifests.to_yaml(objs))
+    index = 1 + [o["kind"] for o in objs].index("Deployment")
+    code, _, err = cli("apply", "-f", str(path), "--state-dir", str(tmp_path / "state"))
+    assert code == 1
+    assert err.startswith(
+        f"error: {path}: document {index} (Deployment/sleep): image 'nginx:1.27' has no local "
+        "implementation (supported images, any registry and tag: "
+    ), err
+    state = ["--state-dir", str(tmp_path / "state")]
+    assert cli("get", "deploy", "sleep", "-n", "legacy", *state)[0] == 1  # nothing applied
+    assert cli("get", "ns", "legacy", *state)[0] == 1

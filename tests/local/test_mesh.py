@@ -524,6 +524,11 @@ def test_unsupported_image_is_refused_before_anything_is_applied(mesh):
     code, _, err = mesh.cli("apply", "-f", "-", stdin=manifests.to_yaml(objs))
     assert code == 1
     assert "nginx:1.27" in err and "examples-bookinfo-productpage-v1" in err
+    index = [o["kind"] for o in objs].index("Deployment")
+    assert err.startswith(
+        f"error: <stdin>: document {index} (Deployment/httpbin-v1): image 'nginx:1.27' has no "
+        "local implementation"
+    ), err
     code, _, _ = mesh.cli("get", "service", "httpbin")
     assert code == 1  # the Service in the same file was not applied either
 
