@@ -116,3 +116,17 @@ def test_files_are_laid_over_the_stored_config(tmp_path, state, capsys):
     dr = write(tmp_path, "dr.yaml", REVIEWS_DR)
     assert main(["analyze", "--state-dir", state, "-f", dr]) == 0
     assert main(["analyze", "--state-dir", state, "-f", dr, "--no-use-store"]) == 0
+
+
+def test_deprecated_abort_percent_is_a_warning(tmp_path, state, capsys):
+    vs = (
+        "apiVersion: networking.istio.io/v1alpha3\nkind: VirtualService\n"
+        "metadata: {name: reviews}\nspec:\n  hosts: [reviews]\n  http:\n"
+        "  - fault: {abort: {httpStatus: 500, percent: 50}}\n"
+        "    route: [{destination: {host: reviews}}]\n"
+    )
+    f = write(tmp_path, "vs.yaml", REVIEWS_SVC, vs)
+    assert main(["analyze", "--state-dir", state, "-f", f]) == 0
+    out = capsys.readouterr().out
+    assert "Warning [ISTL0002] (VirtualService default/reviews) fault.abort.percent 50" in out
+    assert "use percentage: {value: 50}" in out

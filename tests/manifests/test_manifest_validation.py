@@ -311,23 +311,25 @@ spec:
     validate_objects(docs)
 
 
-def test_removed_fields_of_old_seeds_are_reported():
-    # seed 004 aborts with `percent: 100`, which the current API no longer has
-    vs = yaml.safe_load(
-        """
+def test_deprecated_abort_percent_of_old_seeds_is_accepted_and_range_checked():
+    # seed 004 aborts with `percent: 100`, the deprecated integer form of `percentage`
+    text = """
         apiVersion: networking.istio.io/v1alpha3
         kind: VirtualService
         metadata: {name: backend-app}
         spec:
           hosts: [backend-app]
           http:
-          - fault: {abort: {httpStatus: 500, percent: 100}}
+          - fault: {abort: {httpStatus: 500, percent: %s}}
             route: [{destination: {host: backend-app}, weight: 100}]
         """
-    )
-    finding = one([vs])
+    validate_objects([yaml.safe_load(text % 100)])
+    finding = one([yaml.safe_load(text % 150)])
     assert finding.path == "spec.http[0].fault.abort.percent"
-    assert finding.hint == "did you mean percentage?"
+    assert finding.message == "150 is outside 0..100"
+    finding = one([yaml.safe_load((text % 100).replace("percent:", "percnt:"))])
+    assert finding.path == "spec.http[0].fault.abort.percnt"
+    assert finding.hint.startswith("did you mean percent")
 
 
 def test_unknown_kind_lists_the_supported_kinds():

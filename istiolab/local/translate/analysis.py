@@ -3,7 +3,8 @@
 Codes are Istio's where Istio has the check (IST0101 ReferencedResourceNotFound, IST0102
 NamespaceNotInjected, IST0109 ConflictingMeshGatewayVirtualServiceHosts); checks Istio
 does not have use ``ISTL`` codes (ISTL0001: a retry's perTryTimeout exceeds the route
-timeout, so only the first try can run).
+timeout, so only the first try can run; ISTL0002: a deprecated field Istio's schema no longer
+has, such as fault.abort.percent).
 """
 
 from __future__ import annotations
@@ -85,6 +86,15 @@ def analyze(
                         "Referenced host+subset in destinationrule not found: "
                         f'"{dest.get("host")}+{subset}"',
                     )
+            abort = (http.get("fault") or {}).get("abort") or {}
+            if "percent" in abort:
+                add(
+                    "Warning",
+                    "ISTL0002",
+                    f"fault.abort.percent {abort['percent']} is deprecated and gone from "
+                    "Istio's current API (kubectl drops it, which aborts every request): use "
+                    f"percentage: {{value: {abort['percent']}}}",
+                )
             retries, timeout = http.get("retries") or {}, http.get("timeout")
             if retries.get("perTryTimeout") and timeout:
                 per_try, total = seconds(retries["perTryTimeout"]), seconds(timeout)

@@ -72,11 +72,24 @@ def _fields(model: str) -> dict[str, list]:
     return table()["models"][model]["fields"]
 
 
+# Deprecated fields that Istio's current schema no longer lists but that configs written for
+# older releases still carry (seed 004's `abort: {httpStatus: 500, percent: 100}`): accepted
+# and translated like their replacement; `istiolab analyze` reports them (ISTL0002).
+DEPRECATED_FIELDS: dict[str, dict[str, Any]] = {"Abort": {"percent": "int"}}
+
+
+def _model_base(model: str) -> str:
+    """``models.istio.networking.v1.AbortModel1`` -> ``Abort``."""
+    return model.rsplit(".", 1)[-1].rstrip("0123456789").removesuffix("Model")
+
+
 @cache
 def _union_fields(models: tuple[str, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for m in models:
         for alias, (descriptor, _, _) in _fields(m).items():
+            out.setdefault(alias, descriptor)
+        for alias, descriptor in DEPRECATED_FIELDS.get(_model_base(m), {}).items():
             out.setdefault(alias, descriptor)
     return out
 

@@ -198,6 +198,7 @@ def _http_route(route: dict, path: str, out: list[Problem]) -> None:
                 Problem(join(ap, "httpStatus"), f"{status} is not an HTTP status", "200..599")
             )
         percent(_dict(abort.get("percentage")).get("value"), join(ap, "percentage.value"), out)
+        percent(abort.get("percent"), join(ap, "percent"), out)
     if fault and not ({"delay", "abort"} & set(fault)):
         out.append(Problem(fp, "a fault needs a delay or an abort"))
     istio_duration(route.get("timeout"), join(path, "timeout"), out)
@@ -367,14 +368,19 @@ CHECKS: dict[str, Callable[[dict, list[Problem]], None]] = {
 }
 
 
-def check(doc: dict) -> list[Problem]:
-    checker = CHECKS.get(doc.get("kind", ""))
+def _run(checks: dict[str, Callable[[dict, list[Problem]], None]], doc: dict) -> list[Problem]:
+    """The problems the check for `doc`'s kind finds in its spec (none for other kinds)."""
+    checker = checks.get(doc.get("kind", ""))
     spec = doc.get("spec")
     if checker is None or not isinstance(spec, dict):
         return []
     out: list[Problem] = []
     checker(spec, out)
     return out
+
+
+def check(doc: dict) -> list[Problem]:
+    return _run(CHECKS, doc)
 
 
 # --- Kubernetes API server rules the schema cannot express --------------------------------
@@ -435,10 +441,4 @@ KUBE_CHECKS: dict[str, Callable[[dict, list[Problem]], None]] = {
 
 
 def check_kube(doc: dict) -> list[Problem]:
-    checker = KUBE_CHECKS.get(doc.get("kind", ""))
-    spec = doc.get("spec")
-    if checker is None or not isinstance(spec, dict):
-        return []
-    out: list[Problem] = []
-    checker(spec, out)
-    return out
+    return _run(KUBE_CHECKS, doc)
