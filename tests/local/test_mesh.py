@@ -20,15 +20,19 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlencode
 
 import pytest
 import yaml
 from stats import assert_split
+from support import require
 
 from istiolab import manifests
 from istiolab.cli import main
+from istiolab.local import envoy
 from istiolab.local.state import StateDir, pid_alive
 from istiolab.local.supervisor import wait_until
 
@@ -198,6 +202,43 @@ class Mesh:
 
     def pod(self, deployment: str) -> dict:
         return next(p for p in self.status()["pods"] if p["deployment"] == deployment)
+
+
+M = TypeVar("M", bound=Mesh)
+
+
+@contextlib.contextmanager
+def running_mesh(
+    root: Path,
+    octet: int,
+    samples: str,
+    mesh_type: type[M],
+    label: str,
+    setup: Callable[[M], object] | None = None,
+) -> Iterator[M]:
+    """A detached mesh on ``127.<octet>`` (gateway ``127.<octet>.0.3``, ports 8080/8443)
+    with `samples`, for a suite's session or module fixture: `setup` runs once it is up;
+    on exit ``down`` runs and every process it started must be gone (checked by PID)."""
+    try:
+        envoy.find_envoy()
+    except Exception as exc:
+        require(False, f"the Envoy binary ({exc})")
+    began = time.monotonic()
+    up = up_args(root, octet, samples=samples, gateway_port=PORT)
+    proc = cli_subprocess(*up, "--gateway-https-port", "8443")
+    m = mesh_type(root)
+    try:
+        assert proc.returncode == 0, proc.stderr + proc.stdout
+        if setup is not None:
+            setup(m)
+        print(f"{label} up in {time.monotonic() - began:.1f}s on 127.{octet}")
+        yield m
+    finally:
+        supervisor = m.state.running_pid()
+        pids = [r["pid"] for r in m.state.read_processes()]
+        cli("down", *m.sd)
+        left = [p for p in [*pids, supervisor] if p is not None and pid_alive(p)]
+        assert left == [], f"processes left running after down: {left}"
 
 
 @pytest.fixture(scope="module")

@@ -5,53 +5,18 @@ samples back; teardown stops every process by PID and checks nothing is left."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from local.test_mesh import cli, cli_subprocess
-from support import require
+from local.test_mesh import running_mesh
 
-from istiolab.local import envoy
-from istiolab.local.state import pid_alive
-
-from .harness import GATEWAY, OCTET, PORT, ExternalServer, ResilienceMesh
+from .harness import OCTET, ExternalServer, ResilienceMesh
 
 
 @pytest.fixture(scope="session")
 def mesh(tmp_path_factory):
-    try:
-        envoy.find_envoy()
-    except Exception as exc:
-        require(False, f"the Envoy binary ({exc})")
     root = tmp_path_factory.mktemp("resilience-mesh")
-    began = time.monotonic()
-    proc = cli_subprocess(
-        "up",
-        "--detach",
-        "--state-dir",
-        str(root),
-        "--samples",
-        "bookinfo,httpbin,sleep,fortio",
-        "--octet",
-        str(OCTET),
-        "--gateway-host",
-        GATEWAY,
-        "--gateway-port",
-        str(PORT),
-        "--gateway-https-port",
-        "8443",
-    )
-    m = ResilienceMesh(root)
-    try:
-        assert proc.returncode == 0, proc.stderr + proc.stdout
-        print(f"resilience mesh up in {time.monotonic() - began:.1f}s on 127.{OCTET}")
+    samples = "bookinfo,httpbin,sleep,fortio"
+    with running_mesh(root, OCTET, samples, ResilienceMesh, "resilience mesh") as m:
         yield m
-    finally:
-        supervisor = m.state.running_pid()
-        pids = [r["pid"] for r in m.state.read_processes()]
-        cli("down", *m.sd)
-        left = [p for p in [*pids, supervisor] if p is not None and pid_alive(p)]
-        assert left == [], f"processes left running after down: {left}"
 
 
 @pytest.fixture

@@ -7,16 +7,12 @@ every security object afterwards; teardown stops every process by PID."""
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 from local.conftest import SESSION_OCTET as LOCAL_OCTET
-from local.test_mesh import cli, cli_subprocess
-from support import require
+from local.test_mesh import running_mesh
 
 from istiolab import manifests
-from istiolab.local import envoy
-from istiolab.local.state import pid_alive
 
 from .harness import SecurityMesh
 
@@ -35,40 +31,13 @@ def workloads() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def mesh(tmp_path_factory):
-    try:
-        envoy.find_envoy()
-    except Exception as exc:
-        require(False, f"the Envoy binary ({exc})")
     root = tmp_path_factory.mktemp("security-mesh")
-    began = time.monotonic()
-    proc = cli_subprocess(
-        "up",
-        "--detach",
-        "--state-dir",
-        str(root),
-        "--samples",
-        "none",
-        "--octet",
-        str(OCTET),
-        "--gateway-host",
-        f"127.{OCTET}.0.3",
-        "--gateway-port",
-        "8080",
-        "--gateway-https-port",
-        "8443",
-    )
-    m = SecurityMesh(root)
-    try:
-        assert proc.returncode == 0, proc.stderr + proc.stdout
+
+    def setup(m: SecurityMesh) -> None:
         m.apply(workloads())
-        print(f"security mesh up in {time.monotonic() - began:.1f}s on 127.{OCTET}")
+
+    with running_mesh(root, OCTET, "none", SecurityMesh, "security mesh", setup) as m:
         yield m
-    finally:
-        supervisor = m.state.running_pid()
-        pids = [r["pid"] for r in m.state.read_processes()]
-        cli("down", *m.sd)
-        left = [p for p in [*pids, supervisor] if p is not None and pid_alive(p)]
-        assert left == [], f"processes left running after down: {left}"
 
 
 @pytest.fixture
