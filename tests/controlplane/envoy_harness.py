@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from local.conftest import SESSION_OCTET
+from support import JSONHandler
 
 from istiolab import manifests as m
 from istiolab.errors import MeshError
@@ -194,11 +195,9 @@ def dump_names(dump: dict) -> dict[str, set[str]]:
     return out
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(JSONHandler):
     """GET anything: echo as JSON; ``/status/<code>`` answers that code; ``/delay/<s>``
     answers after s seconds; ``server.fail_status`` makes every answer that code."""
-
-    protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
         server = self.server
@@ -216,14 +215,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 "headers": dict(self.headers.items()),
             }
         ).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args) -> None:
-        pass
+        self.reply(status, body)
 
 
 class App:

@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 from local.conftest import SESSION_OCTET as LOCAL_OCTET
 from local.test_mesh import Mesh
+from support import JSONHandler
 
 from istiolab import manifests
 from istiolab.local.supervisor import wait_until
@@ -169,8 +170,7 @@ class ResilienceMesh(Mesh):
 # ------------------------------------------------------------------ outside the mesh
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(JSONHandler):
     server: ExternalServer
 
     def do_GET(self) -> None:
@@ -182,14 +182,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             attempt = srv.attempts[rid]
         status = 503 if attempt <= srv.fail_first else 200
         body = json.dumps({"server": srv.label, "attempt": attempt, "path": self.path}).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args) -> None:
-        pass
+        self.reply(status, body)
 
 
 class ExternalServer(http.server.ThreadingHTTPServer):
