@@ -46,6 +46,25 @@ def obj(
     return out
 
 
+def deployment(
+    name: str, namespace: str, labels: Mapping[str, str], pod_meta: dict, pod_spec: dict
+) -> dict:
+    """A one-replica apps/v1 Deployment selecting `labels`, its pod template `pod_meta` and
+    `pod_spec` as given (their key order is the caller's)."""
+    return obj(
+        "apps/v1",
+        "Deployment",
+        name,
+        namespace,
+        labels=labels,
+        spec={
+            "replicas": 1,
+            "selector": {"matchLabels": dict(labels)},
+            "template": {"metadata": pod_meta, "spec": pod_spec},
+        },
+    )
+
+
 def check_name(parameter: str, value: object) -> str:
     """A DNS-1123 label (namespace, service and version names)."""
     if not isinstance(value, str) or len(value) > 63 or not _DNS_LABEL.match(value):

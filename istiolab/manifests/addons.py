@@ -18,7 +18,7 @@ import yaml
 from istiolab import versions
 from istiolab.errors import ParameterError
 from istiolab.manifests import dashboards
-from istiolab.manifests._base import ISTIO_SYSTEM, check_name, obj
+from istiolab.manifests._base import ISTIO_SYSTEM, check_name, deployment, obj
 
 ADDONS: tuple[str, ...] = ("prometheus", "grafana", "kiali", "jaeger")
 
@@ -74,18 +74,7 @@ def _deployment(
     pod_meta: dict[str, Any] = {"labels": dict(labels)}
     if annotations:
         pod_meta["annotations"] = annotations
-    return obj(
-        "apps/v1",
-        "Deployment",
-        name,
-        namespace,
-        labels=labels,
-        spec={
-            "replicas": 1,
-            "selector": {"matchLabels": dict(labels)},
-            "template": {"metadata": pod_meta, "spec": pod_spec},
-        },
-    )
+    return deployment(name, namespace, labels, pod_meta, pod_spec)
 
 
 def _cluster_rbac(name: str, namespace: str, labels: dict, rules: list[dict]) -> list[dict]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from istiolab import versions
 from istiolab.errors import ParameterError
-from istiolab.manifests._base import check_name, obj
+from istiolab.manifests._base import check_name, deployment, obj
 
 SAMPLES: tuple[str, ...] = ("bookinfo", "httpbin", "sleep", "fortio")
 BOOKINFO_PORT = 9080
@@ -237,15 +237,4 @@ def _deployment(
     pod_spec["containers"] = containers
     if volumes:
         pod_spec["volumes"] = volumes
-    return obj(
-        "apps/v1",
-        "Deployment",
-        name,
-        namespace,
-        labels=labels,
-        spec={
-            "replicas": 1,
-            "selector": {"matchLabels": dict(labels)},
-            "template": {"metadata": pod_meta, "spec": pod_spec},
-        },
-    )
+    return deployment(name, namespace, labels, pod_meta, pod_spec)
