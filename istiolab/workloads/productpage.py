@@ -93,37 +93,32 @@ def productpage_app(ctx: PodContext) -> App:
     flood = ctx.getenv("FLOOD_FACTOR") or "0"
     flood_factor = int(flood) if flood.isdigit() else 0
 
-    def get_details(product_id: str, headers: dict) -> tuple[int, object]:
-        resp = session.request(
-            f"{details_url}/details/{product_id}", headers=headers, timeout=DETAILS_TIMEOUT
-        )
-        if resp.status == 200:
-            data = get_json(resp)
-            if data is not None:
-                return 200, data
-        return resp.status or 500, {"error": DETAILS_UNAVAILABLE}
-
-    def get_reviews(product_id: str, headers: dict) -> tuple[int, object]:
-        resp = None
-        for _ in range(REVIEWS_TRIES):
-            resp = session.request(
-                f"{reviews_url}/reviews/{product_id}", headers=headers, timeout=REVIEWS_TIMEOUT
-            )
+    def fetch(
+        url: str, headers: dict, timeout: float, error: str, tries: int = 1
+    ) -> tuple[int, object]:
+        """GET `url` until it answers 200 with JSON (at most `tries` times): (200, data);
+        otherwise the last status (500 when none) and ``{"error": error}``."""
+        status = 0
+        for _ in range(tries):
+            resp = session.request(url, headers=headers, timeout=timeout)
             if resp.status == 200:
                 data = get_json(resp)
                 if data is not None:
                     return 200, data
-        return (resp.status if resp else 0) or 500, {"error": REVIEWS_UNAVAILABLE}
+            status = resp.status
+        return status or 500, {"error": error}
+
+    def get_details(product_id: str, headers: dict) -> tuple[int, object]:
+        url = f"{details_url}/details/{product_id}"
+        return fetch(url, headers, DETAILS_TIMEOUT, DETAILS_UNAVAILABLE)
+
+    def get_reviews(product_id: str, headers: dict) -> tuple[int, object]:
+        url = f"{reviews_url}/reviews/{product_id}"
+        return fetch(url, headers, REVIEWS_TIMEOUT, REVIEWS_UNAVAILABLE, REVIEWS_TRIES)
 
     def get_ratings(product_id: str, headers: dict) -> tuple[int, object]:
-        resp = session.request(
-            f"{ratings_url}/ratings/{product_id}", headers=headers, timeout=DETAILS_TIMEOUT
-        )
-        if resp.status == 200:
-            data = get_json(resp)
-            if data is not None:
-                return 200, data
-        return resp.status or 500, {"error": RATINGS_UNAVAILABLE_PP}
+        url = f"{ratings_url}/ratings/{product_id}"
+        return fetch(url, headers, DETAILS_TIMEOUT, RATINGS_UNAVAILABLE_PP)
 
     def redirect_back(request: Request, cookie: str) -> Response:
         location = request.headers.get("referer") or "/productpage"
