@@ -31,9 +31,6 @@ class K0sClusterArgs:
     k0s_version: str = versions.K0S_VERSION
 
 
-POD_ROLES = ("single", "controller+worker", "worker")
-
-
 def roles(args: K0sClusterArgs) -> list[tuple[Host, str]]:
     """Each host's k0sctl role: the hand-off file's when it gave one, else from the groups."""
     controllers = [h for h in args.hosts if h.group == "controllers"]

@@ -30,7 +30,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
-from pathlib import Path
 from typing import Any
 
 from istiolab.errors import NotFoundError
@@ -387,7 +386,3 @@ def run_foreground(mesh: Mesh, on_ready: Callable[[], None] | None = None) -> No
         mesh.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def state_file_paths(state: StateDir) -> list[Path]:
-    return [state.pid_file, state.socket, state.processes_file]

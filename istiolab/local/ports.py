@@ -1,6 +1,6 @@
 """Host network facts for the local mesh: whether an address can be bound (and who holds
-it), whether ports below 1024 may be bound, and a TCP readiness probe. Read by
-:class:`istiolab.local.mesh.Mesh` once per start; translation never asks the host."""
+it) and whether ports below 1024 may be bound. Read by :class:`istiolab.local.mesh.Mesh`
+once per start; translation never asks the host."""
 
 from __future__ import annotations
 
@@ -8,24 +8,10 @@ import contextlib
 import errno
 import os
 import socket
-from collections.abc import Callable
 from pathlib import Path
 
 from istiolab.errors import MeshError
 from istiolab.local.state import process_cmdline
-
-
-def tcp_probe(host: str, port: int, timeout: float = 0.2) -> Callable[[], bool]:
-    """True once something accepts TCP connections on host:port."""
-
-    def probe() -> bool:
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                return True
-        except OSError:
-            return False
-
-    return probe
 
 
 def port_holder(host: str, port: int) -> str | None:

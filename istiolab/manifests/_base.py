@@ -131,8 +131,3 @@ def _range_text(minimum: int, maximum: int | None, what: str) -> str:
     if maximum is None:
         return f"{what} >= {minimum}"
     return f"{what} from {minimum} to {maximum}"
-
-
-def service_host(service: str, namespace: str) -> str:
-    """The fully qualified host of a Kubernetes Service."""
-    return f"{service}.{namespace}.svc.cluster.local"
