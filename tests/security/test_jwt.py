@@ -29,13 +29,14 @@ def bearer(tok: str) -> dict:
     return {"Authorization": f"Bearer {tok}"}
 
 
-def request_auth(mesh, jwks: str, *, require: bool = False) -> None:
+def request_auth(mesh, jwks: str, *, require: bool = False, namespace="foo", selector=None) -> None:
+    """The request-authentication preset (default: foo's httpbin) with these `jwks`."""
     mesh.apply(
         manifests.security_preset(
             "request-authentication",
-            namespace="foo",
+            namespace=namespace,
             jwks=jwks,
-            selector={"app": "httpbin"},
+            selector=selector or {"app": "httpbin"},
             require=require,
         )
     )
@@ -138,15 +139,8 @@ def test_jwt_at_the_ingress_gateway(clean, jwks):
     """Istio's ingress JWT task: RequestAuthentication and a requestPrincipals ALLOW policy
     selecting the gateway (istio-system)."""
     mesh = clean
-    mesh.apply(
-        manifests.security_preset(
-            "request-authentication",
-            namespace="istio-system",
-            jwks=jwks,
-            selector={"istio": "ingressgateway"},
-            require=True,
-        )
-    )
+    gateway = {"istio": "ingressgateway"}
+    request_auth(mesh, jwks, require=True, namespace="istio-system", selector=gateway)
     with mesh.httpbin_gateway() as get:
         assert get("/headers") == (403, "RBAC: access denied")
         assert get("/headers", bearer("bad"))[0] == 401
