@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import yaml
@@ -27,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 ROLES = REPO / "playbooks" / "roles"
 SUITE = "bookworm"
 REPOSITORY = "istiolab/molecule-debian12"
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"
 # What Ansible and a systemd container need, beyond what the roles install.
 BOOT_PACKAGES = ("systemd", "systemd-sysv", "dbus", "python3", "python3-apt", "ca-certificates")
 # Role defaults whose lists name OS packages the roles install.
@@ -197,6 +199,15 @@ def _prepare_rootfs(rootfs: Path) -> None:
     (rootfs / "etc" / "machine-id").write_text("")
     for cache in (rootfs / "var" / "cache" / "apt" / "archives").glob("*.deb"):
         cache.unlink()
+    # The containers have no network: date the package lists years back so any role that
+    # would refresh the apt cache fails at once in every run, not only once the image is an
+    # hour old (an explicit cache_valid_time makes apt refresh a stale cache).
+    stale = time.mktime((2020, 1, 1, 0, 0, 0, 0, 0, -1))
+    apt_lists = rootfs / "var" / "lib" / "apt" / "lists"
+    stamp = rootfs / "var" / "lib" / "apt" / "periodic" / "update-success-stamp"
+    for path in (*[p for p in apt_lists.iterdir() if p.is_file()], stamp, apt_lists):
+        if path.exists():
+            os.utime(path, (stale, stale))
 
 
 if __name__ == "__main__":
