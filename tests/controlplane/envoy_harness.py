@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import random
 import socket
 import subprocess
 import threading
@@ -19,7 +18,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from local.conftest import SESSION_OCTET
+import loopback
 from support import JSONHandler
 
 from istiolab import manifests as m
@@ -46,8 +45,8 @@ def envoy_binary() -> str | None:
 
 
 def random_octet() -> int:
-    """A 127.<octet> for one test (150..199), never this session's tests/local prefix."""
-    return random.SystemRandom().choice([o for o in range(150, 200) if o != SESSION_OCTET])
+    """A fresh 127.<octet> for one test, from the run's one allocator (tests/loopback.py)."""
+    return loopback.fresh("controlplane")
 
 
 def free_port(host: str) -> int:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import itertools
-import random
 
+import loopback
 import pytest
 
-# one random 127.<octet> per session (100..249) so parallel runs of other helpers never collide
-SESSION_OCTET = random.SystemRandom().randint(100, 249)
+# this run's 127.<octet> for the shared local mesh (tests/loopback.py hands every suite its own)
+SESSION_OCTET = loopback.take("local")
 _hosts = itertools.count(10)
 
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import loopback
 import pytest
 
 from istiolab.local.state import StateDir, pid_alive
-from local.conftest import SESSION_OCTET
 from local.test_mesh import cli, cli_subprocess, up_args
 
 pytestmark = pytest.mark.envoy
 
 
 def test_up_with_samples_on_a_running_mesh_applies_them(tmp_path):
-    octet = 100 + (SESSION_OCTET - 100 + 71) % 150
+    octet = loopback.take("up-running")
     started = cli_subprocess(*up_args(tmp_path, octet, samples="sleep"))
     assert started.returncode == 0, started.stderr
     state = StateDir(tmp_path)

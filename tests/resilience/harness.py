@@ -10,14 +10,13 @@ from __future__ import annotations
 import http.client
 import http.server
 import json
-import random
 import re
 import threading
 import time
 from collections import Counter
 from urllib.parse import urlencode
 
-from local.conftest import SESSION_OCTET as LOCAL_OCTET
+import loopback
 from local.test_mesh import Mesh
 from support import JSONHandler
 
@@ -25,8 +24,8 @@ from istiolab import manifests
 from istiolab.local.supervisor import wait_until
 from istiolab.workloads import client
 
-# our own 127.<octet> (never the one tests/local picked for this session)
-OCTET = random.SystemRandom().choice([o for o in range(100, 250) if o != LOCAL_OCTET])
+# our own 127.<octet> from the run's one allocator (tests/loopback.py)
+OCTET = loopback.take("resilience")
 GATEWAY = f"127.{OCTET}.0.3"
 PORT = 8080
 EXTERNAL_HOST = f"127.{OCTET}.250.20"  # outside the mesh: no pod, no sidecar

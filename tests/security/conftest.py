@@ -6,17 +6,15 @@ every security object afterwards; teardown stops every process by PID."""
 
 from __future__ import annotations
 
-import random
-
+import loopback
 import pytest
-from local.conftest import SESSION_OCTET as LOCAL_OCTET
 from local.test_mesh import running_mesh
 
 from istiolab import manifests
 
 from .harness import SecurityMesh
 
-OCTET = random.SystemRandom().choice([o for o in range(100, 250) if o != LOCAL_OCTET])
+OCTET = loopback.take("security")
 NAMESPACES = ("foo", "bar", "legacy")
 SECURITY_KINDS = ("PeerAuthentication", "AuthorizationPolicy", "RequestAuthentication")
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import itertools
 import os
-import random
 import selectors
 import signal
 import subprocess
 
-OCTET = random.randint(100, 199)
+import loopback
+
+OCTET = loopback.take("workloads")
 _addresses = itertools.count(1)
 
 
