@@ -1,0 +1,212 @@
+"""The one interface to drive a mesh: what a command, a lab check, a load run, a benchmark or
+a test does to a mesh, whichever mesh it is.
+
+Two implementations: ``LocalBackend`` (the running local mesh, through its control API) and
+``KubeBackend`` (any kubeconfig context, through the official ``kubernetes`` client: a cluster
+from ``pulumi up``, or the local mesh's own Kubernetes API). Callers get one from
+:func:`istiolab.backends.open_backend` and never look behind it.
+
+Everything here is plain data; the implementations are adapters.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from istiolab.workloads.client import EXIT_CODES as CURL_EXIT_CODES  # curl(1) EXIT CODES
+
+
+@dataclass(frozen=True)
+class Pod:
+    """One pod as either backend sees it."""
+
+    name: str
+    namespace: str
+    labels: Mapping[str, str]
+    ip: str  # the pod IP (on the local mesh: the sidecar's / pod's loopback address)
+    containers: tuple[str, ...]  # e.g. ("sleep", "istio-proxy")
+    ready: bool
+    workload: str = ""  # the owning Deployment's name
+    service_account: str = "default"
+
+    @property
+    def sidecar(self) -> bool:
+        return "istio-proxy" in self.containers
+
+    @property
+    def app(self) -> str:
+        return self.labels.get("app", self.workload)
+
+    @property
+    def version(self) -> str:
+        return self.labels.get("version", "")
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    """One exchange, curl's view. ``status`` is 0 when no HTTP response arrived."""
+
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
+    body: bytes = b""
+    elapsed: float = 0.0  # seconds
+    error: str | None = None  # a key of CURL_EXIT_CODES, or None
+    detail: str = ""  # the underlying message, e.g. "Connection reset by peer"
+
+    @property
+    def exit_code(self) -> int:
+        """What ``curl -s`` exits with (HTTP errors are 0, as without ``--fail``)."""
+        return 0 if self.error is None else CURL_EXIT_CODES.get(self.error, 1)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass(frozen=True)
+class ProxySync:
+    """One proxy's xDS sync state, as ``istioctl proxy-status`` shows it."""
+
+    name: str  # <pod>.<namespace>
+    kind: str  # "sidecar" | "gateway"
+    synced: bool  # every resource type ACKed at the current version
+    detail: Mapping[str, str] = field(default_factory=dict)  # type -> SYNCED|STALE|NACK ...
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    """What an apply or delete did: ``kind/name`` -> created|configured|unchanged|deleted."""
+
+    changes: Sequence[tuple[str, str, str, str]]  # (kind, namespace, name, verb)
+    warnings: Sequence[str] = ()
+
+
+class Backend(abc.ABC):
+    """A mesh you can drive. Workload arguments are ``WORKLOAD[.NS]``: a Deployment name or
+    the ``app`` label of its pods (``fortio``, ``fortio-deploy``, ``productpage``); NS
+    defaults to ``default``."""
+
+    #: "local" for the embedded mesh, else the kubeconfig context's name
+    name: str
+
+    # ---------------------------------------------------------------- objects
+    @abc.abstractmethod
+    def apply(self, objects: Sequence[Mapping[str, Any]], source: str = "<apply>") -> ChangeResult:
+        """Create or update `objects` all or nothing (validated first; nothing half-applied)."""
+
+    @abc.abstractmethod
+    def delete(self, refs: Sequence[tuple[str, str, str]]) -> ChangeResult:
+        """Delete ``(kind, name, namespace)`` refs; a missing object is an error."""
+
+    @abc.abstractmethod
+    def get(
+        self, kind: str, name: str | None = None, namespace: str | None = "default"
+    ) -> list[dict]:
+        """Objects of `kind` (any alias: ``vs``, ``virtualservices``); namespace None: all."""
+
+    # ---------------------------------------------------------------- pods
+    @abc.abstractmethod
+    def pods(self, namespace: str | None = None) -> list[Pod]:
+        """Every pod (namespace None: all namespaces)."""
+
+    def pod(self, workload: str) -> Pod:
+        """The first ready pod of ``WORKLOAD[.NS]``; NotFoundError naming the choices."""
+        from istiolab.errors import NotFoundError
+
+        name, _, ns = workload.partition(".")
+        ns = ns or "default"
+        candidates = [p for p in self.pods(ns) if name in (p.workload, p.app, p.name)]
+        if not candidates:
+            known = sorted({p.workload or p.app for p in self.pods(ns)})
+            raise NotFoundError(
+                f"no pod for workload {workload!r} in namespace {ns}; "
+                f"known: {', '.join(known) or 'none'}"
+            )
+        ready = [p for p in candidates if p.ready]
+        return (ready or candidates)[0]
+
+    # ---------------------------------------------------------------- traffic
+    @abc.abstractmethod
+    def request(
+        self,
+        source: str,
+        url: str,
+        *,
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
+        data: str | bytes | None = None,
+        timeout: float = 30.0,
+    ) -> HttpResult:
+        """One request from inside pod `source` (``WORKLOAD[.NS]``), through its sidecar."""
+
+    def gateway_request(
+        self,
+        path: str,
+        *,
+        host: str | None = None,
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
+        data: str | bytes | None = None,
+        timeout: float = 30.0,
+    ) -> HttpResult:
+        """One request from outside the mesh to the ingress gateway (``path`` like ``/x``)."""
+        raise NotImplementedError
+
+    @abc.abstractmethod
+    def gateway_url(self) -> str:
+        """``http://HOST:PORT`` of the ingress gateway's port 80 as seen from this machine."""
+
+    # ---------------------------------------------------------------- proxies
+    @abc.abstractmethod
+    def proxy_admin(self, workload: str, path: str, method: str = "GET") -> str:
+        """A proxy's Envoy admin answer (``stats``, ``clusters``, ``config_dump``, ``certs``,
+        ``stats?filter=...``); for the gateway use ``istio-ingressgateway.istio-system``."""
+
+    def proxy_stats(self, workload: str, regex: str | None = None) -> dict[str, int]:
+        """Envoy's counters and gauges of a proxy (``name: value`` lines), optionally filtered."""
+        import re
+
+        pattern = re.compile(regex) if regex else None
+        stats: dict[str, int] = {}
+        for line in self.proxy_admin(workload, "stats").splitlines():
+            key, sep, value = line.rpartition(": ")
+            if not sep or (pattern and not pattern.search(key)):
+                continue
+            try:
+                stats[key] = int(value)
+            except ValueError:
+                continue  # histograms
+        return stats
+
+    @abc.abstractmethod
+    def proxy_status(self) -> list[ProxySync]:
+        """Every proxy's sync state."""
+
+    @abc.abstractmethod
+    def logs(self, workload: str, container: str | None = None, tail: int | None = None) -> str:
+        """A pod's log: the app's, or ``istio-proxy`` (the Envoy access log)."""
+
+    # ---------------------------------------------------------------- waiting
+    @abc.abstractmethod
+    def wait_converged(self, timeout: float = 30.0) -> None:
+        """Return once every proxy ACKed the current config; MeshError naming the laggards."""
+
+    @abc.abstractmethod
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Return once every pod is ready; MeshError naming the ones that are not."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections (a no-op where there are none)."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
