@@ -20,10 +20,12 @@ from istiolab.errors import MeshError, NotFoundError
 from istiolab.local.control import ControlClient, NotRunning
 from istiolab.local.model import OUTBOUND_PORT
 from istiolab.local.state import StateDir, resolve_state_dir
+from istiolab.versions import ISTIO_VERSION
 from istiolab.workloads.client import HostsMap, Response
 from istiolab.workloads.loadgen import FORTIO_TIMEOUT, LoadResult
 
 PROXY_CONTAINER = "istio-proxy"
+PROXY_IMAGE = f"docker.io/istio/proxyv2:{ISTIO_VERSION}"  # what the sidecar injector adds
 
 
 def _http_result(resp: Response) -> HttpResult:
@@ -42,8 +44,11 @@ def pod_from_row(row: Mapping[str, Any]) -> Pod:
     app = row["labels"].get("app") or row["deployment"]
     if row.get("gateway"):
         containers: tuple[str, ...] = (PROXY_CONTAINER,)
+        images: tuple[str, ...] = (PROXY_IMAGE,)
+    elif row["sidecar"]:
+        containers, images = (app, PROXY_CONTAINER), (row["image"], PROXY_IMAGE)
     else:
-        containers = (app, PROXY_CONTAINER) if row["sidecar"] else (app,)
+        containers, images = (app,), (row["image"],)
     return Pod(
         name=row["name"],
         namespace=row["namespace"],
@@ -56,6 +61,7 @@ def pod_from_row(row: Mapping[str, Any]) -> Pod:
         restarts=int(row.get("restarts") or 0),
         created=row.get("created"),
         ready_containers=int(row.get("ready_containers", len(containers) if row["ready"] else 0)),
+        images=images,
     )
 
 
@@ -98,11 +104,18 @@ class LocalBackend(Backend):
         return self.running().get("/hosts")
 
     # ---------------------------------------------------------------- objects
-    def apply(self, objects: Sequence[Mapping[str, Any]], source: str = "<apply>") -> ChangeResult:
+    def check_supported(
+        self,
+        objects: Sequence[Mapping[str, Any]],
+        positions: Sequence[tuple[str, int]] | None = None,
+    ) -> None:
         from istiolab.local.pods import check_images
 
+        check_images(objects, positions)
+
+    def apply(self, objects: Sequence[Mapping[str, Any]], source: str = "<apply>") -> ChangeResult:
         objects = [dict(o) for o in objects]
-        check_images(objects)
+        self.check_supported(objects)
         client = self.client()
         if client is None:
             return _change(objects, self._store().apply(objects, source))
@@ -144,6 +157,12 @@ class LocalBackend(Backend):
 
             return get_objects(self._store(), {"kind": kind, "name": name, "namespace": ns})
         return client.get("/get", kind=kind, name=name, namespace=ns)
+
+    def objects(self) -> list[dict]:
+        client = self.client()
+        if client is not None:
+            return client.get("/objects")
+        return self._store().objects() if self.state.root.exists() else []
 
     # ---------------------------------------------------------------- pods
     def pod_rows(self) -> list[dict]:
@@ -262,7 +281,7 @@ class LocalBackend(Backend):
         return answer["body"]
 
     def proxy_status(self) -> list[ProxySync]:
-        return [_proxy_sync(row) for row in self.proxy_status_rows()]
+        return [proxy_sync(row) for row in self.proxy_status_rows()]
 
     def proxy_status_rows(self) -> list[dict]:
         """The supervisor's raw per-proxy xDS state (node id, per-type versions)."""
@@ -329,7 +348,8 @@ def _change(
     return ChangeResult(changes, lines=tuple(lines), **_details(result or {}))
 
 
-def _proxy_sync(row: Mapping[str, Any]) -> ProxySync:
+def proxy_sync(row: Mapping[str, Any]) -> ProxySync:
+    """A control API ``/proxy-status`` row (raw per-type xDS state) as a ProxySync."""
     from istiolab.local.proxyview import sync_states
 
     states, version = sync_states(row.get("status"))

@@ -1,16 +1,14 @@
-"""`istiolab get pods`: the running mesh's pods as kubectl shows them (pure functions over the
-control API's `/status` pods)."""
+"""`istiolab get pods`: a mesh's pods as kubectl shows them (pure functions over the
+backend's typed :class:`~istiolab.backends.Pod`)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from istiolab.versions import ISTIO_VERSION
-
-PROXY_IMAGE = f"docker.io/istio/proxyv2:{ISTIO_VERSION}"
+from istiolab.backends import Pod
 
 
 def human_duration(seconds: float) -> str:
@@ -42,20 +40,8 @@ def human_duration(seconds: float) -> str:
     return f"{y}y"
 
 
-def _containers(pod: Mapping[str, Any]) -> list[str]:
-    if pod.get("gateway"):
-        return ["istio-proxy"]
-    app = pod["labels"].get("app") or pod["deployment"]
-    return [app, "istio-proxy"] if pod["sidecar"] else [app]
-
-
-def _ready(pod: Mapping[str, Any]) -> tuple[int, int]:
-    containers = pod.get("containers", len(_containers(pod)))
-    return pod.get("ready_containers", containers if pod["ready"] else 0), containers
-
-
 def pod_table(
-    pods: Iterable[Mapping[str, Any]], *, wide: bool, all_namespaces: bool, now: float | None = None
+    pods: Iterable[Pod], *, wide: bool, all_namespaces: bool, now: float | None = None
 ) -> tuple[list[str], list[list[str]]]:
     """kubectl's columns: [NAMESPACE] NAME READY STATUS RESTARTS AGE [IP]."""
     now = time.time() if now is None else now
@@ -63,45 +49,43 @@ def pod_table(
     headers += ["NAME", "READY", "STATUS", "RESTARTS", "AGE"] + (["IP"] if wide else [])
     rows = []
     for p in pods:
-        ready, containers = _ready(p)
-        created = p.get("created")
-        row = [p["namespace"]] if all_namespaces else []
+        row = [p.namespace] if all_namespaces else []
         row += [
-            p["name"],
-            f"{ready}/{containers}",
-            "Running" if p["ready"] else "NotReady",
-            str(p["restarts"]),
-            human_duration(now - created) if created else "<unknown>",
+            p.name,
+            f"{p.ready_containers}/{len(p.containers)}",
+            "Running" if p.ready else "NotReady",
+            str(p.restarts),
+            human_duration(now - p.created) if p.created else "<unknown>",
         ]
-        rows.append(row + ([p["ip"]] if wide else []))
+        rows.append(row + ([p.ip] if wide else []))
     return headers, rows
 
 
-def pod_object(pod: Mapping[str, Any]) -> dict:
+def pod_object(pod: Pod) -> dict:
     """A Pod object (kubectl get pod -o json): labels, service account, pod IP, containers."""
-    names = _containers(pod)
-    images = [pod["image"]] + ([PROXY_IMAGE] if len(names) == 2 else [])
-    created = pod.get("created")
     meta: dict[str, Any] = {
-        "name": pod["name"],
-        "namespace": pod["namespace"],
-        "labels": dict(pod["labels"]),
+        "name": pod.name,
+        "namespace": pod.namespace,
+        "labels": dict(pod.labels),
     }
-    if created:
-        stamp = datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if pod.created:
+        stamp = datetime.fromtimestamp(pod.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         meta["creationTimestamp"] = stamp
+    images = list(pod.images) + [""] * (len(pod.containers) - len(pod.images))
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": meta,
         "spec": {
-            "serviceAccountName": pod["service_account"],
-            "containers": [{"name": n, "image": i} for n, i in zip(names, images, strict=True)],
+            "serviceAccountName": pod.service_account,
+            "containers": [
+                {"name": n, "image": i} for n, i in zip(pod.containers, images, strict=True)
+            ],
         },
         "status": {
             "phase": "Running",
-            "conditions": [{"type": "Ready", "status": "True" if pod["ready"] else "False"}],
-            "podIP": pod["ip"],
-            "podIPs": [{"ip": pod["ip"]}],
+            "conditions": [{"type": "Ready", "status": "True" if pod.ready else "False"}],
+            "podIP": pod.ip,
+            "podIPs": [{"ip": pod.ip}],
         },
     }

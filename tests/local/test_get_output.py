@@ -8,6 +8,7 @@ import json
 import pytest
 import yaml
 
+from istiolab.backends import Pod
 from istiolab.commands.getpods import human_duration, pod_object, pod_table
 from local.test_mesh import cli
 
@@ -74,22 +75,20 @@ def test_age_like_kubectl(seconds, age):
     assert human_duration(seconds) == age
 
 
-POD = {
-    "name": "sleep-7f-0",
-    "namespace": "default",
-    "ip": "127.10.1.1",
-    "labels": {"app": "sleep"},
-    "deployment": "sleep",
-    "image": "docker.io/curlimages/curl:8.16.0",
-    "sidecar": True,
-    "service_account": "sleep",
-    "gateway": False,
-    "ready": False,
-    "containers": 2,
-    "ready_containers": 1,
-    "restarts": 3,
-    "created": 1_000_000.0,
-}
+POD = Pod(
+    name="sleep-7f-0",
+    namespace="default",
+    ip="127.10.1.1",
+    labels={"app": "sleep"},
+    workload="sleep",
+    containers=("sleep", "istio-proxy"),
+    images=("docker.io/curlimages/curl:8.16.0", "docker.io/istio/proxyv2:1.30.3"),
+    service_account="sleep",
+    ready=False,
+    ready_containers=1,
+    restarts=3,
+    created=1_000_000.0,
+)
 
 
 def test_pod_table_and_object():
@@ -105,5 +104,6 @@ def test_pod_table_and_object():
     }
     assert obj["spec"]["serviceAccountName"] == "sleep"
     assert [c["name"] for c in obj["spec"]["containers"]] == ["sleep", "istio-proxy"]
+    assert obj["spec"]["containers"][0]["image"] == "docker.io/curlimages/curl:8.16.0"
     assert obj["status"]["podIP"] == "127.10.1.1"
     assert obj["status"]["conditions"] == [{"type": "Ready", "status": "False"}]
