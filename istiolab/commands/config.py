@@ -17,53 +17,14 @@ from istiolab.commands.common import (
     state_dir_option,
     table,
 )
-from istiolab.errors import ConfigError, NotFoundError, ParameterError
-
-# kubectl-style names and short names -> kind
-KINDS = {
-    "namespace": "Namespace",
-    "ns": "Namespace",
-    "deployment": "Deployment",
-    "deploy": "Deployment",
-    "service": "Service",
-    "svc": "Service",
-    "serviceaccount": "ServiceAccount",
-    "sa": "ServiceAccount",
-    "configmap": "ConfigMap",
-    "cm": "ConfigMap",
-    "secret": "Secret",
-    "gateway": "Gateway",
-    "gw": "Gateway",
-    "virtualservice": "VirtualService",
-    "vs": "VirtualService",
-    "destinationrule": "DestinationRule",
-    "dr": "DestinationRule",
-    "serviceentry": "ServiceEntry",
-    "se": "ServiceEntry",
-    "sidecar": "Sidecar",
-    "workloadentry": "WorkloadEntry",
-    "we": "WorkloadEntry",
-    "peerauthentication": "PeerAuthentication",
-    "pa": "PeerAuthentication",
-    "authorizationpolicy": "AuthorizationPolicy",
-    "ap": "AuthorizationPolicy",
-    "requestauthentication": "RequestAuthentication",
-    "ra": "RequestAuthentication",
-    "envoyfilter": "EnvoyFilter",
-    "telemetry": "Telemetry",
-}
+from istiolab.errors import ConfigError, NotFoundError
 
 
 def kind_of(word: str) -> str:
-    key = word.lower().split(".", 1)[0]
-    if key.endswith("ies") and key[:-3] + "y" in KINDS:
-        key = key[:-3] + "y"
-    elif key.endswith("s") and key not in KINDS and key[:-1] in KINDS:
-        key = key[:-1]
-    if key not in KINDS:
-        allowed = sorted({v for v in KINDS.values()})
-        raise ParameterError("KIND", word, "one of " + ", ".join(allowed) + " (or a short name)")
-    return KINDS[key]
+    """The kind a kubectl-style word names (``vs``, ``virtualservices``, ...)."""
+    from istiolab.manifests.kinds import kind_info
+
+    return kind_info(word).kind
 
 
 def _documents(path: str) -> tuple[list[dict], str, list[tuple[str, int]]]:

@@ -97,13 +97,14 @@ def test_pod_table_and_object():
     assert headers == ["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP"]
     assert rows == [["default", "sleep-7f-0", "1/2", "NotReady", "3", "3m12s", "127.10.1.1"]]
     obj = pod_object(POD)
-    assert obj["metadata"] == {
-        "name": "sleep-7f-0",
-        "namespace": "default",
-        "labels": {"app": "sleep"},
-        "creationTimestamp": "1970-01-12T13:46:40Z",
-    }
+    md = obj["metadata"]
+    assert (md["name"], md["namespace"]) == ("sleep-7f-0", "default")
+    assert md["labels"] == {"app": "sleep", "security.istio.io/tlsMode": "istio"}
+    assert md["creationTimestamp"] == "1970-01-12T13:46:40Z"
+    assert md["annotations"]["kubectl.kubernetes.io/default-container"] == "sleep"
     assert obj["spec"]["serviceAccountName"] == "sleep"
     assert [c["name"] for c in obj["spec"]["containers"]] == ["sleep", "istio-proxy"]
     assert obj["status"]["podIP"] == "127.10.1.1"
-    assert obj["status"]["conditions"] == [{"type": "Ready", "status": "False"}]
+    ready = {c["type"]: c["status"] for c in obj["status"]["conditions"]}
+    assert ready["Ready"] == "False"
+    assert [s["ready"] for s in obj["status"]["containerStatuses"]] == [True, False]
