@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from istiolab.errors import MeshError
-from istiolab.local.kubeapi import discovery, tables
+from istiolab.local.kubeapi import discovery, protobuf, tables
 from istiolab.local.kubeapi.credentials import Credentials
 from istiolab.local.kubeapi.hub import Hub, Watcher
 from istiolab.local.kubeapi.resources import Resources, served
@@ -263,6 +263,8 @@ def _nf() -> dict:
 
 async def _body(request: web.Request) -> Any:
     raw = await request.read()
+    if request.headers.get("Content-Type", "").startswith(protobuf.PROTOBUF):
+        return protobuf.decode(raw)
     try:
         return json.loads(raw or b"null")
     except ValueError as exc:

@@ -51,6 +51,7 @@ def snapshot(
     rows = list(pod_rows)
     out: dict[Key, dict] = {}
     templates: dict[tuple[str, str], Mapping] = {}
+    owners: dict[tuple[str, str], str] = {}
     for raw in stored:
         if raw.get("kind") not in BY_KIND:
             continue
@@ -65,12 +66,13 @@ def snapshot(
         if key[0] == "Deployment":
             obj["status"] = deployment_status(obj, rows)
             templates[(key[1], key[2])] = (obj.get("spec") or {}).get("template") or {}
+            owners[(key[1], key[2])] = md["uid"]
         if key[0] == "Namespace":
             obj.setdefault("status", {"phase": "Active"})
         out[key] = obj
     for row in rows:
-        template = templates.get((row["namespace"], row.get("deployment", "")))
-        pod = pod_object(row, template)
+        deployment = (row["namespace"], row.get("deployment", ""))
+        pod = pod_object(row, templates.get(deployment), owners.get(deployment, ""))
         out[object_key(pod)] = pod
     used = set(BUILTIN_NAMESPACES) | {ns for _, ns, _ in out if ns}
     for ns in sorted(used):

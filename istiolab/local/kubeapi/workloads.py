@@ -66,8 +66,11 @@ def container_names(pod: Mapping[str, Any], template: Mapping | None = None) -> 
     return [*names, PROXY_CONTAINER] if pod["sidecar"] else names
 
 
-def pod_object(pod: Mapping[str, Any], template: Mapping | None = None) -> dict:
-    """A Pod object (kubectl get pod -o json): metadata, containers, status and conditions."""
+def pod_object(
+    pod: Mapping[str, Any], template: Mapping | None = None, owner_uid: str = ""
+) -> dict:
+    """A Pod object (kubectl get pod -o json): metadata, containers, status and conditions;
+    `owner_uid` is its Deployment's uid."""
     names = container_names(pod, template)
     spec_containers = [
         dict(c) for c in ((template or {}).get("spec") or {}).get("containers") or []
@@ -90,7 +93,14 @@ def pod_object(pod: Mapping[str, Any], template: Mapping | None = None) -> dict:
         meta["creationTimestamp"] = created
     if pod.get("deployment") and not pod.get("gateway"):
         meta["ownerReferences"] = [
-            {"apiVersion": "apps/v1", "kind": "Deployment", "name": pod["deployment"]}
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": pod["deployment"],
+                "uid": owner_uid,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
         ]
     if pod["sidecar"]:
         meta["labels"]["security.istio.io/tlsMode"] = "istio"
@@ -108,6 +118,7 @@ def pod_object(pod: Mapping[str, Any], template: Mapping | None = None) -> dict:
                 "started": ok,
                 "restartCount": per_restarts if i == 0 else 0,
                 "image": spec_containers[i]["image"] if i < len(spec_containers) else "",
+                "imageID": "",
                 "state": {"running": {"startedAt": created}} if ok else {"waiting": {}},
             }
         )
