@@ -18,14 +18,12 @@ from typing import Any
 from istiolab.backends.base import Backend, ChangeResult, HttpResult, Pod, ProxySync
 from istiolab.errors import MeshError, NotFoundError
 from istiolab.local.control import ControlClient, NotRunning
+from istiolab.local.kubeapi.workloads import PROXY_CONTAINER, PROXY_IMAGE, container_names
 from istiolab.local.model import OUTBOUND_PORT
 from istiolab.local.state import StateDir, resolve_state_dir
-from istiolab.versions import ISTIO_VERSION
+from istiolab.manifests.kinds import kind_info
 from istiolab.workloads.client import HostsMap, Response
 from istiolab.workloads.loadgen import FORTIO_TIMEOUT, LoadResult
-
-PROXY_CONTAINER = "istio-proxy"
-PROXY_IMAGE = f"docker.io/istio/proxyv2:{ISTIO_VERSION}"  # what the sidecar injector adds
 
 
 def _http_result(resp: Response) -> HttpResult:
@@ -41,14 +39,8 @@ def _http_result(resp: Response) -> HttpResult:
 
 def pod_from_row(row: Mapping[str, Any]) -> Pod:
     """A control API pod row (``/pods``, ``/status``) as a typed :class:`Pod`."""
-    app = row["labels"].get("app") or row["deployment"]
-    if row.get("gateway"):
-        containers: tuple[str, ...] = (PROXY_CONTAINER,)
-        images: tuple[str, ...] = (PROXY_IMAGE,)
-    elif row["sidecar"]:
-        containers, images = (app, PROXY_CONTAINER), (row["image"], PROXY_IMAGE)
-    else:
-        containers, images = (app,), (row["image"],)
+    containers = tuple(container_names(row))
+    images = tuple(PROXY_IMAGE if c == PROXY_CONTAINER else row["image"] for c in containers)
     return Pod(
         name=row["name"],
         namespace=row["namespace"],
@@ -150,6 +142,10 @@ class LocalBackend(Backend):
     def get(
         self, kind: str, name: str | None = None, namespace: str | None = "default"
     ) -> list[dict]:
+        if (
+            kind_info(kind).kind == "Pod"
+        ):  # derived from the running pods, as the Kubernetes API does
+            return self._pod_objects(name, namespace)
         ns = "*" if namespace is None else namespace
         client = self.client()
         if client is None:
@@ -163,6 +159,19 @@ class LocalBackend(Backend):
         if client is not None:
             return client.get("/objects")
         return self._store().objects() if self.state.root.exists() else []
+
+    def _pod_objects(self, name: str | None, namespace: str | None) -> list[dict]:
+        from istiolab.local.kubeapi.view import snapshot
+
+        rows = self.pod_rows()
+        found = [
+            obj
+            for (kind, ns, pod), obj in snapshot(self.objects(), rows, "").items()
+            if kind == "Pod" and namespace in (None, ns) and name in (None, pod)
+        ]
+        if name is not None and not found:
+            raise NotFoundError(f'pods "{name}" not found in namespace {namespace}')
+        return found
 
     # ---------------------------------------------------------------- pods
     def pod_rows(self) -> list[dict]:

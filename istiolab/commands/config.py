@@ -16,53 +16,14 @@ from istiolab.commands.common import (
     state_dir_option,
     table,
 )
-from istiolab.errors import ConfigError, NotFoundError, ParameterError, ValidationError
-
-# kubectl-style names and short names -> kind
-KINDS = {
-    "namespace": "Namespace",
-    "ns": "Namespace",
-    "deployment": "Deployment",
-    "deploy": "Deployment",
-    "service": "Service",
-    "svc": "Service",
-    "serviceaccount": "ServiceAccount",
-    "sa": "ServiceAccount",
-    "configmap": "ConfigMap",
-    "cm": "ConfigMap",
-    "secret": "Secret",
-    "gateway": "Gateway",
-    "gw": "Gateway",
-    "virtualservice": "VirtualService",
-    "vs": "VirtualService",
-    "destinationrule": "DestinationRule",
-    "dr": "DestinationRule",
-    "serviceentry": "ServiceEntry",
-    "se": "ServiceEntry",
-    "sidecar": "Sidecar",
-    "workloadentry": "WorkloadEntry",
-    "we": "WorkloadEntry",
-    "peerauthentication": "PeerAuthentication",
-    "pa": "PeerAuthentication",
-    "authorizationpolicy": "AuthorizationPolicy",
-    "ap": "AuthorizationPolicy",
-    "requestauthentication": "RequestAuthentication",
-    "ra": "RequestAuthentication",
-    "envoyfilter": "EnvoyFilter",
-    "telemetry": "Telemetry",
-}
+from istiolab.errors import ConfigError, NotFoundError, ValidationError
 
 
 def kind_of(word: str) -> str:
-    key = word.lower().split(".", 1)[0]
-    if key.endswith("ies") and key[:-3] + "y" in KINDS:
-        key = key[:-3] + "y"
-    elif key.endswith("s") and key not in KINDS and key[:-1] in KINDS:
-        key = key[:-1]
-    if key not in KINDS:
-        allowed = sorted({v for v in KINDS.values()})
-        raise ParameterError("KIND", word, "one of " + ", ".join(allowed) + " (or a short name)")
-    return KINDS[key]
+    """The kind a kubectl-style word names (``vs``, ``virtualservices``, ...)."""
+    from istiolab.manifests.kinds import kind_info
+
+    return kind_info(word).kind
 
 
 def _documents(paths: tuple[str, ...]) -> tuple[list[dict], str, list[tuple[str, int]]]:
@@ -180,18 +141,19 @@ POD_WORDS = ("pod", "pods", "po")
 
 
 def _get_pods(backend, name: str | None, namespace: str, all_ns: bool, output: str) -> None:
-    from istiolab.commands.getpods import pod_object, pod_table
+    from istiolab.commands.getpods import pod_table
 
+    if output in ("json", "yaml"):
+        items = backend.get("Pod", name, None if all_ns else namespace)
+        items.sort(key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]))
+        _print_objects(items[0] if name else None, items, output)
+        return
     pods = [
         p for p in backend.pods(None if all_ns else namespace) if name is None or p.name == name
     ]
     pods.sort(key=lambda p: (p.namespace, p.name))
     if name is not None and not pods:
         raise NotFoundError(f'pods "{name}" not found in namespace {namespace}')
-    if output in ("json", "yaml"):
-        items = [pod_object(p) for p in pods]
-        _print_objects(items[0] if name else None, items, output)
-        return
     wide = output == "wide"
     _print_table(pods, all_ns, namespace, lambda: pod_table(pods, wide=wide, all_namespaces=all_ns))
 

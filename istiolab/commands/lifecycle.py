@@ -178,6 +178,8 @@ def _finish_up(backend: LocalBackend, console: Any, t0: float, foreground: bool)
     if url:
         console.print(f"  Bookinfo:        [bold]{url}[/]")
     console.print(f"  Ingress gateway: http://{s.gateway_host}:{s.gateway_http_port}")
+    if state.kubeconfig.exists():
+        console.print(f"  kubectl:         export KUBECONFIG={state.kubeconfig}")
     console.print("  Next: istiolab status | istiolab apply -f FILE | istiolab proxy-status")
     if foreground:
         console.print("  Stop with Ctrl-C (or `istiolab down` from another shell).")
