@@ -26,7 +26,8 @@ from istiolab.workloads.client import HostsMap, Response
 from istiolab.workloads.loadgen import FORTIO_TIMEOUT, LoadResult
 
 
-def _http_result(resp: Response) -> HttpResult:
+def http_result(resp: Response) -> HttpResult:
+    """The in-pod client's Response as the backend's HttpResult."""
     return HttpResult(
         status=resp.status,
         headers=dict(resp.headers),
@@ -222,7 +223,7 @@ class LocalBackend(Backend):
             data=data,
             timeout=timeout,
         )
-        return _http_result(resp)
+        return http_result(resp)
 
     def load(
         self,
@@ -273,7 +274,7 @@ class LocalBackend(Backend):
         all_headers = {**({"Host": host} if host else {}), **(headers or {})}
         url = self.gateway_url() + "/" + path.lstrip("/")
         resp = http.send(url, method=method, headers=all_headers, data=data, timeout=timeout)
-        return _http_result(resp)
+        return http_result(resp)
 
     # ---------------------------------------------------------------- proxies
     def proxy_admin(self, workload: str, path: str, method: str = "GET") -> str:
