@@ -11,11 +11,11 @@ without a sidecar, resolving Services through the mesh's hosts map (kube DNS + k
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from istiolab.backends.base import Backend, ChangeResult, HttpResult, Pod, ProxySync
+from istiolab.backends.base import Backend, ChangeResult, HttpResult, Pod, ProxySync, find_pod
 from istiolab.errors import MeshError, NotFoundError
 from istiolab.local.control import ControlClient, NotRunning
 from istiolab.local.kubeapi.workloads import PROXY_CONTAINER, PROXY_IMAGE, container_names
@@ -188,15 +188,41 @@ class LocalBackend(Backend):
         """How pod `source` sends: (its app's source address, its sidecar's outbound
         listener URL or None, the hosts map or None); what :mod:`istiolab.workloads.client`
         and the load generators need to send as that pod."""
-        wanted = self.pod(source)
-        row = next(
-            r
-            for r in self.pod_rows()
-            if (r["namespace"], r["name"]) == (wanted.namespace, wanted.name)
-        )
+        rows = self.pod_rows()
+        pod = find_pod([pod_from_row(r) for r in rows], source)
+        row = next(r for r in rows if (r["namespace"], r["name"]) == (pod.namespace, pod.name))
         if row["sidecar"]:
             return row["app_ip"], f"http://{row['ip']}:{OUTBOUND_PORT}", None
         return row["app_ip"], None, self.hosts()
+
+    def sender(self, source: str) -> Callable[..., HttpResult]:
+        from istiolab.workloads import client as http
+
+        source_ip, proxy, hosts = self.egress(source)
+        namespace = source.partition(".")[2] or "default"
+
+        def send(
+            url: str,
+            *,
+            method: str = "GET",
+            headers: Mapping[str, str] | None = None,
+            data: str | bytes | None = None,
+            timeout: float = 30.0,
+        ) -> HttpResult:
+            resp = http.send(
+                url,
+                source_ip=source_ip,
+                proxy=proxy,
+                hosts=hosts,
+                namespace=namespace,
+                method=method,
+                headers=headers,
+                data=data,
+                timeout=timeout,
+            )
+            return http_result(resp)
+
+        return send
 
     def request(
         self,
@@ -208,22 +234,7 @@ class LocalBackend(Backend):
         data: str | bytes | None = None,
         timeout: float = 30.0,
     ) -> HttpResult:
-        from istiolab.workloads import client as http
-
-        source_ip, proxy, hosts = self.egress(source)
-        ns = source.partition(".")[2] or "default"
-        resp = http.send(
-            url,
-            source_ip=source_ip,
-            proxy=proxy,
-            hosts=hosts,
-            namespace=ns,
-            method=method,
-            headers=headers,
-            data=data,
-            timeout=timeout,
-        )
-        return http_result(resp)
+        return self.sender(source)(url, method=method, headers=headers, data=data, timeout=timeout)
 
     def load(
         self,
