@@ -88,10 +88,24 @@ def test_apply_configure_label_patch_replace_delete(kube, tmp_path):
     assert kube.kc("get", "dr", "-l", "team=a", "-o", "name").strip() == (
         "destinationrule.networking.istio.io/verbs"
     )
-    kube.kc("patch", "dr", "verbs", "--type", "merge", "-p",
-            '{"spec":{"trafficPolicy":{"connectionPool":{"tcp":{"maxConnections":5}}}}}')  # fmt: skip
-    kube.kc("patch", "dr", "verbs", "--type", "json", "-p",
-            '[{"op":"replace","path":"/spec/host","value":"ratings"}]')  # fmt: skip
+    kube.kc(
+        "patch",
+        "dr",
+        "verbs",
+        "--type",
+        "merge",
+        "-p",
+        '{"spec":{"trafficPolicy":{"connectionPool":{"tcp":{"maxConnections":5}}}}}',
+    )
+    kube.kc(
+        "patch",
+        "dr",
+        "verbs",
+        "--type",
+        "json",
+        "-p",
+        '[{"op":"replace","path":"/spec/host","value":"ratings"}]',
+    )
     got = json.loads(kube.kc("get", "dr", "verbs", "-o", "json"))
     assert got["spec"]["host"] == "ratings"
     assert got["spec"]["trafficPolicy"]["connectionPool"]["tcp"]["maxConnections"] == 5
@@ -165,13 +179,28 @@ def test_watch_wait_and_rollout_status(kube):
 def test_exec_curl_flags_and_exit_codes(kube):
     out = kube.kc("exec", "deploy/sleep", "--", "curl", "-s", "http://httpbin:8000/headers")
     assert json.loads(out)["headers"]["User-Agent"] == ["curl/8.16.0"]
-    code = kube.kc("exec", "deploy/sleep", "--", "curl", "-s", "-o", "/dev/null", "-w",
-                   "%{http_code}", "-X", "POST", "-d", "a=b", "http://httpbin:8000/post")  # fmt: skip
+    code = kube.kc(
+        "exec",
+        "deploy/sleep",
+        "--",
+        "curl",
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-X",
+        "POST",
+        "-d",
+        "a=b",
+        "http://httpbin:8000/post",
+    )
     assert code == "200"
     head = kube.kc("exec", "deploy/sleep", "--", "curl", "-sI", "http://httpbin:8000/status/418")
     assert head.startswith("HTTP/1.1 418")
-    verbose = kube.kubectl("exec", "deploy/sleep", "--", "curl", "-sv", "-H", "x-test: 1",
-                           "http://httpbin:8000/get")  # fmt: skip
+    verbose = kube.kubectl(
+        "exec", "deploy/sleep", "--", "curl", "-sv", "-H", "x-test: 1", "http://httpbin:8000/get"
+    )
     assert "> x-test: 1" in verbose.stderr and "< HTTP/1.1 200 OK" in verbose.stderr
     bad = kube.kubectl("exec", "deploy/sleep", "--", "curl", "--nope", "http://httpbin:8000/")
     assert bad.returncode == 2 and "curl: option --nope: is unknown" in bad.stderr
@@ -183,11 +212,13 @@ def test_exec_curl_flags_and_exit_codes(kube):
 
 def test_exec_proxy_admin_and_logs(kube):
     kube.kc("exec", "deploy/sleep", "--", "curl", "-s", "http://httpbin:8000/status/200")
-    stats = kube.kc("exec", "deploy/sleep", "-c", "istio-proxy", "--", "pilot-agent", "request",
-                    "GET", "stats")  # fmt: skip
+    stats = kube.kc(
+        "exec", "deploy/sleep", "-c", "istio-proxy", "--", "pilot-agent", "request", "GET", "stats"
+    )
     assert "cluster.outbound|8000||httpbin.default.svc.cluster.local.upstream_rq_total" in stats
-    ready = kube.kc("exec", "deploy/sleep", "-c", "istio-proxy", "--", "curl", "-s",
-                    "localhost:15000/ready")  # fmt: skip
+    ready = kube.kc(
+        "exec", "deploy/sleep", "-c", "istio-proxy", "--", "curl", "-s", "localhost:15000/ready"
+    )
     assert ready.strip() == "LIVE"
     wait_until(  # Envoy flushes its access log once a second
         lambda: (
