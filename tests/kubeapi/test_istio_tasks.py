@@ -1,0 +1,245 @@
+"""The Istio docs' command sequences, verbatim through kubectl, with the outputs the docs show:
+request routing, fault injection, circuit breaking (fortio pod, `pilot-agent request GET
+stats`), mutual TLS migration (foo/bar/legacy curl matrix, 000 and exit code 56) and sidecar
+injection (label, restart: 1/1 -> 2/2). Upstream YAML is not copied: the files are written
+from istiolab.manifests, which carries the same facts."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from istiolab import manifests
+from istiolab.local.supervisor import wait_until
+
+pytestmark = [pytest.mark.envoy]
+
+
+def _reviews_pod(kube, *headers: str) -> str:
+    args = ["exec", "deploy/sleep", "--", "curl", "-s"]
+    for h in headers:
+        args += ["-H", h]
+    return json.loads(kube.kc(*args, "http://reviews:9080/reviews/0"))["podname"]
+
+
+def test_request_routing_and_fault_injection(kube, tmp_path):
+    kube.kc(
+        "apply",
+        "-f",
+        kube.write(tmp_path, "destination-rule-all.yaml", manifests.destination_rules()),
+    )
+    kube.kc(
+        "apply",
+        "-f",
+        kube.write(tmp_path, "virtual-service-all-v1.yaml", manifests.traffic_preset("all-v1")),
+    )
+    hosts = kube.kc("get", "virtualservices").split()
+    assert {"details", "productpage", "ratings", "reviews"} <= set(hosts)
+    assert all(_reviews_pod(kube).startswith("reviews-v1-") for _ in range(6))
+    user = kube.write(
+        tmp_path, "virtual-service-reviews-test-v2.yaml", manifests.traffic_preset("user-route")
+    )
+    assert kube.kc("apply", "-f", user).strip() == (
+        "virtualservice.networking.istio.io/reviews configured"
+    )
+    assert all(_reviews_pod(kube, "end-user: jason").startswith("reviews-v2-") for _ in range(4))
+    assert _reviews_pod(kube).startswith("reviews-v1-")
+    # fault injection: HTTP abort for jason on ratings
+    abort = kube.write(
+        tmp_path, "virtual-service-ratings-test-abort.yaml", manifests.traffic_preset("fault-abort")
+    )
+    assert kube.kc("apply", "-f", abort).strip() == (
+        "virtualservice.networking.istio.io/ratings configured"
+    )
+    code = kube.kc(
+        "exec",
+        "deploy/sleep",
+        "--",
+        "curl",
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-H",
+        "end-user: jason",
+        "http://ratings:9080/ratings/0",
+    )
+    assert code == "500"
+    body = kube.kc(
+        "exec",
+        "deploy/sleep",
+        "--",
+        "curl",
+        "-s",
+        "-H",
+        "end-user: jason",
+        "http://reviews:9080/reviews/0",
+    )
+    assert "Ratings service is currently unavailable" in body
+    kube.kc("delete", "-f", kube.write(tmp_path, "all-v1.yaml", manifests.traffic_preset("all-v1")))
+
+
+def test_circuit_breaking_with_fortio(kube, tmp_path):
+    rule = kube.write(tmp_path, "httpbin-dr.yaml", manifests.traffic_preset("circuit-breaker"))
+    assert kube.kc("apply", "-f", rule).strip() == (
+        "destinationrule.networking.istio.io/httpbin created"
+    )
+    fortio_pod = kube.kc(
+        "get", "pods", "-l", "app=fortio", "-o", "jsonpath={.items[0].metadata.name}"
+    )
+    assert fortio_pod.startswith("fortio-deploy-")
+    first = kube.kc(
+        "exec",
+        fortio_pod,
+        "-c",
+        "fortio",
+        "--",
+        "/usr/bin/fortio",
+        "curl",
+        "-quiet",
+        "http://httpbin:8000/get",
+    )
+    assert first.startswith("HTTP/1.1 200 OK")
+    tripped = 0
+    for _ in range(3):  # statistical: 3 connections against a limit of 1 trip within 3 runs
+        out = kube.kc(
+            "exec",
+            fortio_pod,
+            "-c",
+            "fortio",
+            "--",
+            "/usr/bin/fortio",
+            "load",
+            "-c",
+            "3",
+            "-qps",
+            "0",
+            "-n",
+            "30",
+            "-loglevel",
+            "Warning",
+            "http://httpbin:8000/get",
+        )
+        assert re.search(r"^Code 200 : \d+ \(\d+\.\d %\)$", out, re.M), out
+        found = re.search(r"^Code 503 : (\d+) \(\d+\.\d %\)$", out, re.M)
+        tripped += int(found.group(1)) if found else 0
+        if tripped:
+            break
+    assert tripped > 0, "no 503 in 3 fortio runs against maxConnections 1"
+    stats = kube.kc(
+        "exec", fortio_pod, "-c", "istio-proxy", "--", "pilot-agent", "request", "GET", "stats"
+    )
+    pending = [line for line in stats.splitlines() if "httpbin" in line and "pending" in line]
+    overflow = next(
+        line
+        for line in pending
+        if line.startswith(
+            "cluster.outbound|8000||httpbin.default.svc.cluster.local.upstream_rq_pending_overflow:"
+        )
+    )
+    assert int(overflow.rsplit(":", 1)[1]) >= tripped
+    kube.kc("delete", "destinationrule", "httpbin")
+
+
+def test_mutual_tls_migration(kube, tmp_path):
+    for ns in ("foo", "bar", "legacy"):
+        assert kube.kc("create", "namespace", ns).strip() == f"namespace/{ns} created"
+        if ns != "legacy":
+            kube.kc("label", "namespace", ns, "istio-injection=enabled")
+            kube.kc(
+                "apply",
+                "-f",
+                kube.write(tmp_path, f"httpbin-{ns}.yaml", manifests.httpbin(ns)),
+                "-n",
+                ns,
+            )
+        kube.kc(
+            "apply", "-f", kube.write(tmp_path, f"sleep-{ns}.yaml", manifests.sleep(ns)), "-n", ns
+        )
+
+    def matrix() -> dict[tuple[str, str], tuple[str, int]]:
+        out = {}
+        for src in ("foo", "bar", "legacy"):
+            pod = kube.kc(
+                "get", "pod", "-l", "app=sleep", "-n", src, "-o", "jsonpath={.items..metadata.name}"
+            )
+            for dst in ("foo", "bar"):
+                proc = kube.kubectl(
+                    "exec",
+                    pod,
+                    "-c",
+                    "sleep",
+                    "-n",
+                    src,
+                    "--",
+                    "curl",
+                    f"http://httpbin.{dst}:8000/ip",
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    f"sleep.{src} to httpbin.{dst}: %{{http_code}}\n",
+                )
+                assert proc.stdout.startswith(f"sleep.{src} to httpbin.{dst}: "), proc
+                out[(src, dst)] = (proc.stdout.rsplit(" ", 1)[1].strip(), proc.returncode)
+        return out
+
+    try:
+        assert set(matrix().values()) == {("200", 0)}
+        strict = manifests.security_preset("peer-authentication", namespace="foo")
+        kube.kc("apply", "-n", "foo", "-f", "-", stdin=manifests.to_yaml(strict))
+        wait_until(lambda: matrix()[("legacy", "foo")] == ("000", 56), 20, "STRICT in foo")
+        after = matrix()
+        assert after.pop(("legacy", "foo")) == ("000", 56)
+        assert set(after.values()) == {("200", 0)}
+        proc = kube.kubectl(
+            "exec",
+            "deploy/sleep",
+            "-n",
+            "legacy",
+            "--",
+            "curl",
+            "http://httpbin.foo:8000/ip",
+            "-s",
+            "-o",
+            "/dev/null",
+        )
+        assert "command terminated with exit code 56" in proc.stderr
+    finally:
+        for ns in ("foo", "bar", "legacy"):
+            kube.kubectl("delete", "namespace", ns)
+
+
+def test_sidecar_injection_label_then_rollout_restart(kube, tmp_path):
+    kube.kc("create", "namespace", "inject")
+    try:
+        kube.kc(
+            "apply",
+            "-n",
+            "inject",
+            "-f",
+            kube.write(tmp_path, "sleep.yaml", manifests.sleep("inject")),
+        )
+
+        def pods() -> list[list[str]]:
+            out = kube.kc("get", "pods", "-n", "inject", "--no-headers")
+            return [line.split() for line in out.splitlines()]
+
+        before = pods()
+        assert [p[1:3] for p in before] == [["1/1", "Running"]]
+        assert kube.kc("label", "namespace", "inject", "istio-injection=enabled").strip() == (
+            "namespace/inject labeled"
+        )
+        assert pods() == before or [p[:2] for p in pods()] == [p[:2] for p in before]
+        assert kube.kc("rollout", "restart", "deployment/sleep", "-n", "inject").strip() == (
+            "deployment.apps/sleep restarted"
+        )
+        kube.kc("rollout", "status", "deployment/sleep", "-n", "inject", "--timeout=60s")
+        after = pods()
+        assert [p[1:3] for p in after] == [["2/2", "Running"]]
+        assert after[0][0] != before[0][0] and after[0][0].startswith("sleep-")
+    finally:
+        kube.kubectl("delete", "namespace", "inject")
