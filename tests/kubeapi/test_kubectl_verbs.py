@@ -250,3 +250,33 @@ def test_security_token_loopback_and_modes(kube):
     assert info.value.code == 401
     wrong = kube.kubectl("get", "pods", "--token", "not-the-token")
     assert wrong.returncode == 1 and "Unauthorized" in wrong.stderr
+
+
+def test_port_forward_service_and_pod(kube):
+    local = f"127.{kube_octet(kube)}.0.9"
+    forward = subprocess.Popen(
+        [kube.kubectl_binary, "port-forward", "svc/httpbin", "18000:8000", "--address", local],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=kube.env(),
+    )
+    try:
+        assert forward.stdout.readline().startswith(f"Forwarding from {local}:18000 -> 8080")
+        with urllib.request.urlopen(f"http://{local}:18000/status/418", timeout=10) as resp:
+            pytest.fail(f"expected 418, got {resp.status}")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 418
+        body = b"x" * 200_000  # several SPDY frames each way
+        req = urllib.request.Request(
+            f"http://{local}:18000/anything", data=body, headers={"Content-Type": "text/plain"}
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            assert json.loads(resp.read())["data"] == body.decode()
+    finally:
+        forward.terminate()
+        forward.wait(10)
+
+
+def kube_octet(kube) -> str:
+    return str(kube.state.load_settings().octet)

@@ -5,7 +5,8 @@ One concept per module: :mod:`.credentials` (token, serving certificate, kubecon
 resource versions, watch events), :mod:`.resources` (CRUD and patches over the one config
 store, :mod:`.patch`, :mod:`.selectors`), :mod:`.tables` (``kubectl get`` columns),
 :mod:`.workloads` (Pods and Deployment status), :mod:`.exec` and :mod:`.commands` (``kubectl
-exec`` and what runs in a pod), :mod:`.logs`, :mod:`.server` (HTTPS).
+exec`` and what runs in a pod), :mod:`.logs`, :mod:`.portforward` (over :mod:`.spdy`),
+:mod:`.protobuf` (the bodies of ``kubectl create``), :mod:`.server` (HTTPS).
 :func:`start` wires them to a running :class:`istiolab.local.mesh.Mesh`.
 """
 
@@ -25,7 +26,7 @@ __all__ = ["API_PORT", "CONTEXT", "start"]
 def start(mesh: Mesh, port: int = API_PORT) -> KubeApiServer:
     """Serve the Kubernetes API for `mesh` on ``<istiod ip>:port`` and write the kubeconfig."""
     from istiolab.local.kubeapi import exec as execs
-    from istiolab.local.kubeapi import logs
+    from istiolab.local.kubeapi import logs, portforward
     from istiolab.local.kubeapi.credentials import ensure_credentials, write_kubeconfig
     from istiolab.local.kubeapi.hub import Hub
     from istiolab.local.kubeapi.resources import Resources
@@ -40,6 +41,7 @@ def start(mesh: Mesh, port: int = API_PORT) -> KubeApiServer:
     handlers = {
         "exec": execs.handler(mesh),
         "log": logs.handler(mesh),
+        "portforward": portforward.handler(mesh),
     }
     api = KubeApi(Resources(mesh, hub), hub, creds, handlers)
     server = KubeApiServer(api, host, port)
