@@ -233,6 +233,25 @@ def test_exec_proxy_admin_and_logs(kube):
     assert "container nope is not valid" in bad.stderr
 
 
+def test_exec_openssl_shows_the_workload_certificate(kube):
+    out = kube.kc(
+        "exec",
+        "deploy/sleep",
+        "-c",
+        "istio-proxy",
+        "--",
+        "openssl",
+        "s_client",
+        "-showcerts",
+        "-connect",
+        "httpbin:8000",
+    )
+    assert "-----BEGIN CERTIFICATE-----" in out
+    assert "issuer=O = cluster.local" in out
+    refused = kube.kubectl("exec", "deploy/sleep", "-c", "istio-proxy", "--", "openssl", "enc")
+    assert refused.returncode == 127 and "openssl s_client -connect" in refused.stderr
+
+
 def test_security_token_loopback_and_modes(kube):
     assert stat.S_IMODE(os.stat(kube.kubeconfig).st_mode) == 0o600
     for name in ("token", "server.key"):

@@ -6,6 +6,9 @@
   refused, 28 timeout, 6 unknown host) and messages.
 - ``fortio load`` / ``fortio curl`` (``/usr/bin/fortio`` too): fortio's load generator
   (:mod:`istiolab.workloads.loadgen`) and its output (``Code 503 : 19 (63.3 %)``).
+- ``openssl s_client -connect <service>:<port>`` (the real ``openssl``, against the
+  service's endpoint, as from an ``istio-proxy`` container whose traffic is not captured):
+  prints the certificate chain the server's sidecar presents.
 - ``pilot-agent request GET|POST <admin path>`` and ``curl localhost:15000/<path>`` in the
   ``istio-proxy`` container: the pod's Envoy admin API, read through the runtime's one
   admin function (:func:`istiolab.local.envoy.admin_request`).
@@ -25,8 +28,19 @@ from istiolab.local.kubeapi.workloads import PROXY_CONTAINER
 SUPPORTED = (
     "curl [-s -S -v -I -i -o FILE -w FMT -H -X -d -m] URL, "
     "fortio load|curl [-c -qps -n -t -H] URL, "
-    "pilot-agent request GET|POST <admin path>, curl localhost:15000/<admin path>"
+    "pilot-agent request GET|POST <admin path>, curl localhost:15000/<admin path>, "
+    "openssl s_client -connect HOST:PORT [-showcerts -servername -alpn -brief]"
 )
+OPENSSL_FLAGS = {
+    "-showcerts": False,
+    "-brief": False,
+    "-quiet": False,
+    "-tls1_2": False,
+    "-tls1_3": False,
+    "-servername": True,
+    "-alpn": True,
+    "-connect": True,
+}
 ADMIN_PORT = 15000
 
 
@@ -76,6 +90,8 @@ def run(ctx: PodContext, argv: list[str]) -> Result:
             return fortio(ctx, argv[1], argv[2:])
         if prog == "pilot-agent" and argv[1:2] == ["request"]:
             return pilot_agent(ctx, argv[2:])
+        if prog == "openssl" and argv[1:2] == ["s_client"]:
+            return openssl(ctx, argv[2:])
     except (ValueError, IndexError) as exc:
         return Result().error(f"{prog}: {exc}", 2)
     return Result().error(
@@ -312,3 +328,56 @@ def fortio(ctx: PodContext, verb: str, args: list[str]) -> Result:
     result = load(url, count=count, concurrency=conns, qps=qps if qps > 0 else None, **common)
     res.write(format_fortio(result) + "\n")
     return res
+
+
+def openssl(ctx: PodContext, args: list[str]) -> Result:
+    """The real ``openssl s_client`` against a mesh service's endpoint (loopback only)."""
+    import ipaddress
+    import shutil
+    import subprocess
+
+    from istiolab.workloads import client
+
+    argv, target, i = [], "", 0
+    while i < len(args):
+        flag = args[i]
+        if flag not in OPENSSL_FLAGS:
+            raise ValueError(f"s_client: option {flag} is not supported here ({SUPPORTED})")
+        if OPENSSL_FLAGS[flag]:
+            if i + 1 >= len(args):
+                raise ValueError(f"s_client: option {flag} needs a value")
+            if flag == "-connect":
+                target = args[i + 1]
+            else:
+                argv += [flag, args[i + 1]]
+            i += 2
+        else:
+            argv.append(flag)
+            i += 1
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError("s_client: -connect HOST:PORT is required")
+    try:
+        ip, real_port = client.resolve(host, int(port), ctx.hosts(), ctx.namespace)
+    except client.ResolveError as exc:
+        return Result().error(f"{host}:{port}: Name or service not known ({exc})", 1)
+    if not ipaddress.ip_address(ip).is_loopback:
+        return Result().error(f"s_client: {ip} is outside the local mesh", 1)
+    binary = shutil.which("openssl")
+    if binary is None:
+        return Result().error(
+            "openssl: not installed on this machine (apt-get install openssl)", 127
+        )
+    if "-servername" not in argv:
+        argv += ["-servername", host]
+    try:
+        proc = subprocess.run(
+            [binary, "s_client", "-connect", f"{ip}:{real_port}", *argv],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=20,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return Result().error(f"s_client: {host}:{port}: no TLS handshake within 20 s", 1)
+    return Result(proc.stdout, proc.stderr, proc.returncode)
