@@ -10,7 +10,7 @@ import pytest
 
 from istiolab.errors import Finding, ParameterError, ValidationError
 from istiolab.local.kubeapi import discovery, patch, protobuf, spdy
-from istiolab.local.kubeapi.commands import parse_curl
+from istiolab.local.kubeapi.curl import parse_curl
 from istiolab.local.kubeapi.selectors import field_selector, label_selector
 from istiolab.local.kubeapi.status import ApiError, from_project_error
 from istiolab.manifests.kinds import BY_KIND, by_resource, canonical_kind, kind_info, lookup
@@ -166,6 +166,18 @@ def test_curl_options():
     assert (opts.silent, opts.show_error, opts.head, opts.output) == (True, True, True, "/dev/null")
     assert opts.headers == {"a": "b"} and opts.url == "http://x"
     assert parse_curl(["-d", "x=1", "-X", "PUT", "x:80/"]).method == "PUT"
+    tls = parse_curl(
+        [
+            "-k",
+            "--resolve",
+            "a.example.com:443:127.1.0.3",
+            "--cacert",
+            "ca.pem",
+            "https://a.example.com/",
+        ]
+    )
+    assert tls.insecure and tls.cacert == "ca.pem"
+    assert tls.resolve == {("a.example.com", 443): "127.1.0.3"}
     with pytest.raises(ValueError, match="is unknown"):
         parse_curl(["--frobnicate", "http://x"])
 

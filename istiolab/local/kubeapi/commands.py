@@ -85,6 +85,8 @@ def run(ctx: PodContext, argv: list[str]) -> Result:
             return run(ctx, words)
     try:
         if prog == "curl":
+            from istiolab.local.kubeapi.curl import curl
+
             return curl(ctx, argv[1:])
         if prog == "fortio" and len(argv) > 1 and argv[1] in ("load", "curl"):
             return fortio(ctx, argv[1], argv[2:])
@@ -115,157 +117,7 @@ def pilot_agent(ctx: PodContext, args: list[str]) -> Result:
     return res
 
 
-@dataclass
-class CurlOptions:
-    url: str = ""
-    silent: bool = False
-    show_error: bool = False
-    verbose: bool = False
-    head: bool = False
-    include: bool = False
-    output: str | None = None
-    write_out: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
-    method: str | None = None
-    data: str | None = None
-    timeout: float = 30.0
-
-
-_CURL_VALUE = {"-o", "-w", "-H", "-X", "-d", "-m", "--output", "--write-out", "--header",
-               "--request", "--data", "--data-raw", "--data-binary", "--max-time",
-               "--connect-timeout", "--user-agent", "-A"}  # fmt: skip
-_CURL_FLAGS = {"-s": "silent", "-S": "show_error", "-v": "verbose", "-I": "head", "-i": "include",
-               "-L": None, "-f": None, "-k": None, "--silent": "silent",
-               "--show-error": "show_error", "--verbose": "verbose", "--head": "head",
-               "--include": "include", "--location": None, "--insecure": None}  # fmt: skip
-
-
-def parse_curl(args: list[str]) -> CurlOptions:
-    opts = CurlOptions()
-    i = 0
-    while i < len(args):
-        a = args[i]
-        if a.startswith("-") and not a.startswith("--") and len(a) > 2 and a[:2] not in _CURL_VALUE:
-            expanded = [f"-{c}" for c in a[1:]]  # -sSI, -so/dev/null
-            for j, flag in enumerate(expanded):
-                if flag in _CURL_VALUE:
-                    rest = a[j + 2 :]
-                    args = (
-                        args[:i] + expanded[:j] + [flag] + ([rest] if rest else []) + args[i + 1 :]
-                    )
-                    break
-            else:
-                args = args[:i] + expanded + args[i + 1 :]
-            continue
-        if a[:2] in _CURL_VALUE and len(a) > 2 and not a.startswith("--"):
-            args = [*args[:i], a[:2], a[2:], *args[i + 1 :]]
-            continue
-        if a in _CURL_FLAGS:
-            attr = _CURL_FLAGS[a]
-            if attr:
-                setattr(opts, attr, True)
-        elif a in _CURL_VALUE:
-            if i + 1 >= len(args):
-                raise ValueError(f"option {a}: requires parameter")
-            value = args[i + 1]
-            i += 1
-            if a in ("-o", "--output"):
-                opts.output = value
-            elif a in ("-w", "--write-out"):
-                opts.write_out = value
-            elif a in ("-H", "--header"):
-                k, sep, v = value.partition(":")
-                if not sep:
-                    raise ValueError(f"option -H: bad header {value!r}")
-                opts.headers[k.strip()] = v.strip()
-            elif a in ("-X", "--request"):
-                opts.method = value
-            elif a in ("-d", "--data", "--data-raw", "--data-binary"):
-                opts.data = value if opts.data is None else f"{opts.data}&{value}"
-            elif a in ("-m", "--max-time", "--connect-timeout"):
-                opts.timeout = float(value)
-            elif a in ("-A", "--user-agent"):
-                opts.headers["User-Agent"] = value
-        elif a.startswith("-"):
-            raise ValueError(f"option {a}: is unknown (supported: {SUPPORTED})")
-        else:
-            opts.url = a
-        i += 1
-    if not opts.url:
-        raise ValueError("no URL specified")
-    return opts
-
-
-def _write_out(fmt: str, status: int, elapsed: float, size: int) -> str:
-    values = {"http_code": f"{status:03d}", "response_code": f"{status:03d}",
-              "time_total": f"{elapsed:.6f}", "size_download": str(size)}  # fmt: skip
-    out = fmt.replace("\\n", "\n").replace("\\t", "\t")
-    for k, v in values.items():
-        out = out.replace(f"%{{{k}}}", v)
-    return out
-
-
-def curl(ctx: PodContext, args: list[str]) -> Result:
-    from urllib.parse import urlsplit
-
-    from istiolab.workloads import client
-
-    opts = parse_curl(args)
-    res = Result()
-    split = urlsplit(opts.url if "://" in opts.url else f"http://{opts.url}")
-    method = opts.method or ("HEAD" if opts.head else "POST" if opts.data is not None else "GET")
-    if split.scheme != "http":
-        return res.error(
-            f'curl: (1) Protocol "{split.scheme}" is not supported in local-mesh pods '
-            "(TLS is the sidecar's job: use http:// and a DestinationRule)",
-            1,
-        )
-    local = (split.hostname or "") in client.LOCALHOST
-    if local and split.port == ADMIN_PORT:
-        status, body = ctx.admin(
-            method, (split.path or "/") + (f"?{split.query}" if split.query else "")
-        )
-        resp = client.Response(status, {}, body.encode())
-    else:
-        resp = client.send(
-            opts.url,
-            source_ip=ctx.app_ip,
-            proxy=f"http://{ctx.ip}:15001" if ctx.sidecar else None,
-            hosts=None if ctx.sidecar else ctx.hosts(),
-            namespace=ctx.namespace,
-            method=method,
-            headers=opts.headers,
-            data=opts.data,
-            timeout=opts.timeout,
-        )
-    if opts.verbose:
-        path = (split.path or "/") + (f"?{split.query}" if split.query else "")
-        lines = [f"> {method} {path} HTTP/1.1", f"> Host: {split.netloc}",
-                 f"> User-Agent: {client.CURL_USER_AGENT}", "> Accept: */*"]  # fmt: skip
-        lines += [f"> {k}: {v}" for k, v in opts.headers.items()] + [">"]
-        if resp.error is None:
-            lines.append(f"< HTTP/1.1 {resp.status} {_reason(resp.status)}")
-            lines += [f"< {k}: {v}" for k, v in resp.header_items] + ["<"]
-        res.stderr += ("\n".join(lines) + "\n").encode()
-    if resp.error is not None:
-        if not opts.silent or opts.show_error:
-            res.stderr += f"curl: ({resp.exit_code}) {resp.describe()}\n".encode()
-        res.code = resp.exit_code
-        if opts.write_out:
-            res.write(_write_out(opts.write_out, 0, resp.elapsed, 0))
-        return res
-    head = f"HTTP/1.1 {resp.status} {_reason(resp.status)}\r\n"
-    head += "".join(f"{k}: {v}\r\n" for k, v in resp.header_items) + "\r\n"
-    body = b"" if method == "HEAD" else resp.body
-    shown = (head.encode() if opts.head or opts.include else b"") + body
-    if opts.output is None or opts.output == "-":
-        res.write(shown)
-    if opts.write_out:
-        res.write(_write_out(opts.write_out, resp.status, resp.elapsed, len(body)))
-    return res
-
-
-def _reason(status: int) -> str:
+def reason(status: int) -> str:
     from http import HTTPStatus
 
     try:
@@ -319,7 +171,7 @@ def fortio(ctx: PodContext, verb: str, args: list[str]) -> Result:
         resp = client.send(url, **common)
         if resp.error is not None:
             return res.error(f"fortio curl: {resp.describe()}", 1)
-        res.write(f"HTTP/1.1 {resp.status} {_reason(resp.status)}\r\n")
+        res.write(f"HTTP/1.1 {resp.status} {reason(resp.status)}\r\n")
         res.write("".join(f"{k}: {v}\r\n" for k, v in resp.header_items) + "\r\n")
         res.write(resp.body)
         return res
