@@ -299,3 +299,20 @@ def test_port_forward_service_and_pod(kube):
 
 def kube_octet(kube) -> str:
     return str(kube.state.load_settings().octet)
+
+
+def test_scale_and_diff(kube):
+    assert kube.kc("scale", "deploy/ratings-v1", "--replicas=2").strip() == (
+        "deployment.apps/ratings-v1 scaled"
+    )
+    try:
+        pods = kube.kc("get", "pods", "-l", "app=ratings", "--no-headers").splitlines()
+        assert [p.split()[1] for p in pods] == ["2/2", "2/2"]
+        assert kube.kc("get", "deploy", "ratings-v1").splitlines()[1].split()[1] == "2/2"
+    finally:
+        kube.kc("scale", "deploy/ratings-v1", "--replicas=1")
+    live = kube.kc("get", "deploy", "ratings-v1", "-o", "yaml")
+    assert kube.kubectl("diff", "-f", "-", stdin=live).returncode == 0  # dry run, no change
+    changed = kube.kubectl("diff", "-f", "-", stdin=live.replace("replicas: 1", "replicas: 4"))
+    assert changed.returncode == 1 and "+  replicas: 4" in changed.stdout
+    assert len(kube.kc("get", "pods", "-l", "app=ratings", "--no-headers").splitlines()) == 1

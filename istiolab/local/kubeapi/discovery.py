@@ -97,7 +97,10 @@ def _subresources(info: KindInfo) -> list[dict]:
     if info.kind == "Deployment":
         return [
             {"name": "deployments/status", "singularName": "", "namespaced": True,
-             "kind": "Deployment", "verbs": ["get"]}
+             "kind": "Deployment", "verbs": ["get"]},
+            {"name": "deployments/scale", "singularName": "", "namespaced": True,
+             "group": "autoscaling", "version": "v1", "kind": "Scale",
+             "verbs": ["get", "patch", "update"]},
         ]  # fmt: skip
     return []
 

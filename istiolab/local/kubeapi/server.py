@@ -152,6 +152,21 @@ class KubeApi:
             if info.kind == "Pod" and route.sub in self.pod_handlers:
                 pod = await self._blocking(r.get, info, "v1", route.namespace, route.name)
                 return await self.pod_handlers[route.sub](request, pod, request.query)
+            if route.sub == "scale" and info.kind == "Deployment":
+                if method == "GET":
+                    return _json(await self._blocking(r.scale, info, route.namespace, route.name))
+                if method in ("PUT", "PATCH"):
+                    ctype = request.headers.get("Content-Type", "application/json")
+                    scaled = await self._blocking(
+                        r.set_scale,
+                        info,
+                        route.namespace,
+                        route.name,
+                        ctype,
+                        await request.read(),
+                        q,
+                    )
+                    return _json(scaled)
             if route.sub == "status" and method == "GET":
                 obj = await self._blocking(r.get, info, route.version, route.namespace, route.name)
                 return _json(obj)
@@ -194,9 +209,13 @@ class KubeApi:
             return _json(tables.table(info.kind, items, str(rv)))
         gv = f"{info.group}/{version}" if info.group else version
         return _json(
-            {"kind": f"{info.kind}List", "apiVersion": gv,
-             "metadata": {"resourceVersion": str(rv)}, "items": items}
-        )  # fmt: skip
+            {
+                "kind": f"{info.kind}List",
+                "apiVersion": gv,
+                "metadata": {"resourceVersion": str(rv)},
+                "items": items,
+            }
+        )
 
     async def _watch(self, request: web.Request, route: Route, q: dict) -> web.StreamResponse:
         info, version = route.info, route.version
