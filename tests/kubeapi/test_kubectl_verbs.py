@@ -316,3 +316,30 @@ def test_scale_and_diff(kube):
     changed = kube.kubectl("diff", "-f", "-", stdin=live.replace("replicas: 1", "replicas: 4"))
     assert changed.returncode == 1 and "+  replicas: 4" in changed.stdout
     assert len(kube.kc("get", "pods", "-l", "app=ratings", "--no-headers").splitlines()) == 1
+
+
+def test_ingress_host_and_port_as_the_docs_read_them(kube):
+    host = kube.kc(
+        "-n",
+        "istio-system",
+        "get",
+        "service",
+        "istio-ingressgateway",
+        "-o",
+        "jsonpath={.status.loadBalancer.ingress[0].ip}",
+    )
+    port = kube.kc(
+        "-n",
+        "istio-system",
+        "get",
+        "service",
+        "istio-ingressgateway",
+        "-o",
+        'jsonpath={.spec.ports[?(@.name=="http2")].port}',
+    )
+    with urllib.request.urlopen(f"http://{host}:{port}/productpage", timeout=10) as resp:
+        assert resp.status == 200 and b"<title>Simple Bookstore App</title>" in resp.read()
+    row = kube.kc("get", "svc", "-n", "istio-system", "--no-headers").split()
+    assert row[:4] == ["istio-ingressgateway", "LoadBalancer", "<none>", host]
+    forbidden = kube.kubectl("delete", "namespace", "default")
+    assert forbidden.returncode == 1 and "may not be deleted" in forbidden.stderr

@@ -31,13 +31,15 @@ def start(mesh: Mesh, port: int = API_PORT) -> KubeApiServer:
     from istiolab.local.kubeapi.hub import Hub
     from istiolab.local.kubeapi.resources import Resources
     from istiolab.local.kubeapi.server import KubeApi, KubeApiServer
-    from istiolab.local.kubeapi.view import snapshot
+    from istiolab.local.kubeapi.view import gateway_service, snapshot
     from istiolab.local.kubeapi.workloads import timestamp
 
     host = mesh.settings.istiod_ip
     creds = ensure_credentials(mesh.state.kubeapi, mesh.ca, host)
     started = timestamp(mesh.started_at) or ""
-    hub = Hub(lambda: snapshot(mesh.store.objects(), mesh.pods(), started))
+    s = mesh.settings
+    gateway = gateway_service(s.gateway_host, s.gateway_http_port, s.gateway_https_port, started)
+    hub = Hub(lambda: snapshot(mesh.store.objects(), mesh.pods(), started, gateway))
     handlers = {
         "exec": execs.handler(mesh),
         "log": logs.handler(mesh),

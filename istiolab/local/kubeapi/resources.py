@@ -32,6 +32,7 @@ from istiolab.local.kubeapi.status import (
 from istiolab.manifests.kinds import KindInfo
 
 SERVER_FIELDS = ("resourceVersion", "managedFields", "selfLink", "deletionTimestamp")
+PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
 
 
 class MeshDoor(Protocol):
@@ -154,6 +155,12 @@ class Resources:
         current = self._current(info, namespace, name)
         if current is None:
             raise not_found(info, name)
+        if info.kind == "Namespace" and name in PROTECTED_NAMESPACES:
+            raise ApiError(
+                403,
+                "Forbidden",
+                f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+            )
         refs = [(info.kind, name, namespace or "default")]
         if info.kind == "Namespace":  # everything inside goes with it, as on a cluster
             _, objects = self.hub.objects()
