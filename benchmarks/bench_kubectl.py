@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -103,14 +104,7 @@ def main() -> None:
             requests = {
                 "kubectl": [
                     kubectl,
-                    "exec",
-                    "deploy/sleep",
-                    "--",
-                    "curl",
-                    "-s",
-                    "-o",
-                    "/dev/null",
-                    url,
+                    *shlex.split(f"exec deploy/sleep -- curl -s -o /dev/null {url}"),
                 ],
                 "istiolab": [*cli, "request", "--from", "sleep", url, "--state-dir", tmp],
             }

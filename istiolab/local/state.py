@@ -31,12 +31,14 @@ import dataclasses
 import ipaddress
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from istiolab.errors import ConfigError
 from istiolab.local.model import MeshSettings
 
+T = TypeVar("T")
 ENV_STATE_DIR = "ISTIOLAB_STATE_DIR"
 SETTINGS_ENV = {
     "octet": "ISTIOLAB_OCTET",
@@ -266,20 +268,18 @@ class StateDir:
             return []
 
     def read_allocations(self) -> dict[str, int]:
-        try:
-            return {
-                str(k): int(v) for k, v in json.loads(self.allocations_file.read_text()).items()
-            }
-        except (OSError, ValueError, AttributeError):
-            return {}
+        return _read_mapping(self.allocations_file, int)
 
     def read_injections(self) -> dict[str, bool]:
-        try:
-            return {
-                str(k): bool(v) for k, v in json.loads(self.injections_file.read_text()).items()
-            }
-        except (OSError, ValueError, AttributeError):
-            return {}
+        return _read_mapping(self.injections_file, bool)
+
+
+def _read_mapping(path: Path, convert: Callable[[Any], T]) -> dict[str, T]:
+    """A JSON object file as ``{str: convert(value)}``; {} when missing or unreadable."""
+    try:
+        return {str(k): convert(v) for k, v in json.loads(path.read_text()).items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
 
 
 def write_json_text(path: Path, text: str) -> None:

@@ -115,8 +115,7 @@ def kind_info(word: str) -> KindInfo:
     info = lookup(word)
     if info is None:
         allowed = ", ".join(
-            f"{k.kind} ({', '.join(k.short_names)})" if k.short_names else k.kind
-            for k in KINDS
+            f"{k.kind} ({', '.join(k.short_names)})" if k.short_names else k.kind for k in KINDS
         )
         raise ParameterError("KIND", word, f"one of {allowed}")
     return info

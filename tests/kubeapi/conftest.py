@@ -2,13 +2,15 @@
 ``default``), driven by the real ``kubectl`` through the kubeconfig ``istiolab up`` writes.
 
 `Kube.kubectl(...)` runs kubectl with that kubeconfig and returns the completed process;
-`Kube.kc(...)` asserts exit code 0 and returns stdout. Under CI=true a missing kubectl fails
+`Kube.kc(...)` asserts exit code 0 and returns stdout; `Kube.sh("kubectl ...")` takes a line
+as the docs write it. Under CI=true a missing kubectl fails
 the run (tests/conftest.py); elsewhere the skip names what to install.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -50,6 +52,18 @@ class Kube(Mesh):
     def kc(self, *args: str, stdin: str | None = None, timeout: float = 60) -> str:
         proc = self.kubectl(*args, stdin=stdin, timeout=timeout)
         assert proc.returncode == 0, f"kubectl {' '.join(args)}: {proc.returncode} {proc.stderr}"
+        return proc.stdout
+
+    def run(self, line: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        """A docs line, ``kubectl ...`` as one would type it (shell quoting, no pipes)."""
+        words = shlex.split(line)
+        assert words[0] == "kubectl", line
+        return self.kubectl(*words[1:], stdin=stdin)
+
+    def sh(self, line: str, stdin: str | None = None) -> str:
+        """:meth:`run`, asserting exit code 0; stdout."""
+        proc = self.run(line, stdin=stdin)
+        assert proc.returncode == 0, f"{line}: {proc.returncode} {proc.stderr}"
         return proc.stdout
 
     def write(self, tmp: Path, name: str, objects: list[dict]) -> str:

@@ -53,30 +53,12 @@ def test_request_routing_and_fault_injection(kube, tmp_path):
     assert kube.kc("apply", "-f", abort).strip() == (
         "virtualservice.networking.istio.io/ratings configured"
     )
-    code = kube.kc(
-        "exec",
-        "deploy/sleep",
-        "--",
-        "curl",
-        "-s",
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{http_code}",
-        "-H",
-        "end-user: jason",
-        "http://ratings:9080/ratings/0",
+    code = kube.sh(
+        "kubectl exec deploy/sleep -- curl -s -o /dev/null -w '%{http_code}' -H 'end-user: jason' http://ratings:9080/ratings/0"
     )
     assert code == "500"
-    body = kube.kc(
-        "exec",
-        "deploy/sleep",
-        "--",
-        "curl",
-        "-s",
-        "-H",
-        "end-user: jason",
-        "http://reviews:9080/reviews/0",
+    body = kube.sh(
+        "kubectl exec deploy/sleep -- curl -s -H 'end-user: jason' http://reviews:9080/reviews/0"
     )
     assert "Ratings service is currently unavailable" in body
     kube.kc("delete", "-f", kube.write(tmp_path, "all-v1.yaml", manifests.traffic_preset("all-v1")))
@@ -87,41 +69,15 @@ def test_circuit_breaking_with_fortio(kube, tmp_path):
     assert kube.kc("apply", "-f", rule).strip() == (
         "destinationrule.networking.istio.io/httpbin created"
     )
-    fortio_pod = kube.kc(
-        "get", "pods", "-l", "app=fortio", "-o", "jsonpath={.items[0].metadata.name}"
-    )
+    fortio_pod = kube.sh("kubectl get pods -l app=fortio -o 'jsonpath={.items[0].metadata.name}'")
     assert fortio_pod.startswith("fortio-deploy-")
-    first = kube.kc(
-        "exec",
-        fortio_pod,
-        "-c",
-        "fortio",
-        "--",
-        "/usr/bin/fortio",
-        "curl",
-        "-quiet",
-        "http://httpbin:8000/get",
-    )
+    exec_fortio = f'kubectl exec "{fortio_pod}" -c fortio -- /usr/bin/fortio'
+    first = kube.sh(f"{exec_fortio} curl -quiet http://httpbin:8000/get")
     assert first.startswith("HTTP/1.1 200 OK")
     tripped = 0
     for _ in range(3):  # statistical: 3 connections against a limit of 1 trip within 3 runs
-        out = kube.kc(
-            "exec",
-            fortio_pod,
-            "-c",
-            "fortio",
-            "--",
-            "/usr/bin/fortio",
-            "load",
-            "-c",
-            "3",
-            "-qps",
-            "0",
-            "-n",
-            "30",
-            "-loglevel",
-            "Warning",
-            "http://httpbin:8000/get",
+        out = kube.sh(
+            f"{exec_fortio} load -c 3 -qps 0 -n 30 -loglevel Warning http://httpbin:8000/get"
         )
         assert re.search(r"^Code 200 : \d+ \(\d+\.\d %\)$", out, re.M), out
         found = re.search(r"^Code 503 : (\d+) \(\d+\.\d %\)$", out, re.M)
@@ -129,9 +85,7 @@ def test_circuit_breaking_with_fortio(kube, tmp_path):
         if tripped:
             break
     assert tripped > 0, "no 503 in 3 fortio runs against maxConnections 1"
-    stats = kube.kc(
-        "exec", fortio_pod, "-c", "istio-proxy", "--", "pilot-agent", "request", "GET", "stats"
-    )
+    stats = kube.sh(f'kubectl exec "{fortio_pod}" -c istio-proxy -- pilot-agent request GET stats')
     pending = [line for line in stats.splitlines() if "httpbin" in line and "pending" in line]
     overflow = next(
         line
@@ -149,39 +103,21 @@ def test_mutual_tls_migration(kube, tmp_path):
         assert kube.kc("create", "namespace", ns).strip() == f"namespace/{ns} created"
         if ns != "legacy":
             kube.kc("label", "namespace", ns, "istio-injection=enabled")
-            kube.kc(
-                "apply",
-                "-f",
-                kube.write(tmp_path, f"httpbin-{ns}.yaml", manifests.httpbin(ns)),
-                "-n",
-                ns,
-            )
-        kube.kc(
-            "apply", "-f", kube.write(tmp_path, f"sleep-{ns}.yaml", manifests.sleep(ns)), "-n", ns
-        )
+            httpbin = kube.write(tmp_path, f"httpbin-{ns}.yaml", manifests.httpbin(ns))
+            kube.sh(f"kubectl apply -f {httpbin} -n {ns}")
+        sleep = kube.write(tmp_path, f"sleep-{ns}.yaml", manifests.sleep(ns))
+        kube.sh(f"kubectl apply -f {sleep} -n {ns}")
 
     def matrix() -> dict[tuple[str, str], tuple[str, int]]:
         out = {}
         for src in ("foo", "bar", "legacy"):
-            pod = kube.kc(
-                "get", "pod", "-l", "app=sleep", "-n", src, "-o", "jsonpath={.items..metadata.name}"
+            pod = kube.sh(
+                f"kubectl get pod -l app=sleep -n {src} -o jsonpath={{.items..metadata.name}}"
             )
             for dst in ("foo", "bar"):
-                proc = kube.kubectl(
-                    "exec",
-                    pod,
-                    "-c",
-                    "sleep",
-                    "-n",
-                    src,
-                    "--",
-                    "curl",
-                    f"http://httpbin.{dst}:8000/ip",
-                    "-s",
-                    "-o",
-                    "/dev/null",
-                    "-w",
-                    f"sleep.{src} to httpbin.{dst}: %{{http_code}}\n",
+                proc = kube.run(
+                    f'kubectl exec "{pod}" -c sleep -n {src} -- curl http://httpbin.{dst}:8000/ip '
+                    f'-s -o /dev/null -w "sleep.{src} to httpbin.{dst}: %{{http_code}}\\n"'
                 )
                 assert proc.stdout.startswith(f"sleep.{src} to httpbin.{dst}: "), proc
                 out[(src, dst)] = (proc.stdout.rsplit(" ", 1)[1].strip(), proc.returncode)
@@ -190,22 +126,13 @@ def test_mutual_tls_migration(kube, tmp_path):
     try:
         assert set(matrix().values()) == {("200", 0)}
         strict = manifests.security_preset("peer-authentication", namespace="foo")
-        kube.kc("apply", "-n", "foo", "-f", "-", stdin=manifests.to_yaml(strict))
+        kube.sh("kubectl apply -n foo -f -", stdin=manifests.to_yaml(strict))
         wait_until(lambda: matrix()[("legacy", "foo")] == ("000", 56), 20, "STRICT in foo")
         after = matrix()
         assert after.pop(("legacy", "foo")) == ("000", 56)
         assert set(after.values()) == {("200", 0)}
-        proc = kube.kubectl(
-            "exec",
-            "deploy/sleep",
-            "-n",
-            "legacy",
-            "--",
-            "curl",
-            "http://httpbin.foo:8000/ip",
-            "-s",
-            "-o",
-            "/dev/null",
+        proc = kube.run(
+            "kubectl exec deploy/sleep -n legacy -- curl http://httpbin.foo:8000/ip -s -o /dev/null"
         )
         assert "command terminated with exit code 56" in proc.stderr
     finally:
@@ -216,16 +143,11 @@ def test_mutual_tls_migration(kube, tmp_path):
 def test_sidecar_injection_label_then_rollout_restart(kube, tmp_path):
     kube.kc("create", "namespace", "inject")
     try:
-        kube.kc(
-            "apply",
-            "-n",
-            "inject",
-            "-f",
-            kube.write(tmp_path, "sleep.yaml", manifests.sleep("inject")),
-        )
+        sleep = kube.write(tmp_path, "sleep.yaml", manifests.sleep("inject"))
+        kube.sh(f"kubectl apply -n inject -f {sleep}")
 
         def pods() -> list[list[str]]:
-            out = kube.kc("get", "pods", "-n", "inject", "--no-headers")
+            out = kube.sh("kubectl get pods -n inject --no-headers")
             return [line.split() for line in out.splitlines()]
 
         before = pods()
@@ -234,10 +156,10 @@ def test_sidecar_injection_label_then_rollout_restart(kube, tmp_path):
             "namespace/inject labeled"
         )
         assert pods() == before or [p[:2] for p in pods()] == [p[:2] for p in before]
-        assert kube.kc("rollout", "restart", "deployment/sleep", "-n", "inject").strip() == (
+        assert kube.sh("kubectl rollout restart deployment/sleep -n inject").strip() == (
             "deployment.apps/sleep restarted"
         )
-        kube.kc("rollout", "status", "deployment/sleep", "-n", "inject", "--timeout=60s")
+        kube.sh("kubectl rollout status deployment/sleep -n inject --timeout=60s")
         after = pods()
         assert [p[1:3] for p in after] == [["2/2", "Running"]]
         assert after[0][0] != before[0][0] and after[0][0].startswith("sleep-")

@@ -59,9 +59,9 @@ def test_get_pods_table_all_namespaces_and_selectors(kube):
     assert sleep and sleep[0][1:4] == ["2/2", "Running", "0"]
     everywhere = kube.kc("get", "pods", "-A")
     assert "istio-system   istio-ingressgateway" in everywhere
-    names = kube.kc("get", "pods", "-l", "app=reviews,version!=v1", "-o", "name").split()
+    names = kube.sh("kubectl get pods -l 'app=reviews,version!=v1' -o name").split()
     assert names and all(n.startswith("pod/reviews-v") and "-v1-" not in n for n in names)
-    by_field = kube.kc("get", "pods", "-A", "--field-selector", "metadata.namespace=istio-system")
+    by_field = kube.sh("kubectl get pods -A --field-selector metadata.namespace=istio-system")
     assert "productpage" not in by_field and "istio-ingressgateway" in by_field
     deploy = kube.kc("get", "deploy", "productpage-v1").splitlines()
     assert deploy[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
@@ -77,7 +77,7 @@ def test_apply_configure_label_patch_replace_delete(kube, tmp_path):
     assert kube.kc("apply", "-f", str(path)).strip().endswith("verbs unchanged")
     path.write_text(DR.format(n=2))
     assert kube.kc("apply", "-f", str(path)).strip().endswith("verbs configured")
-    obj = json.loads(kube.kc("get", "dr", "verbs", "-o", "json"))
+    obj = json.loads(kube.sh("kubectl get dr verbs -o json"))
     md = obj["metadata"]
     assert md["generation"] == 2 and md["uid"] and md["resourceVersion"]
     assert md["creationTimestamp"].endswith("Z")
@@ -85,28 +85,18 @@ def test_apply_configure_label_patch_replace_delete(kube, tmp_path):
     assert "maxConnections: 2" in kube.ok("get", "dr", "verbs", "-o", "yaml")
     kube.kc("label", "dr", "verbs", "team=a")
     kube.kc("annotate", "dr", "verbs", "note=x")
-    assert kube.kc("get", "dr", "-l", "team=a", "-o", "name").strip() == (
+    assert kube.sh("kubectl get dr -l team=a -o name").strip() == (
         "destinationrule.networking.istio.io/verbs"
     )
-    kube.kc(
-        "patch",
-        "dr",
-        "verbs",
-        "--type",
-        "merge",
-        "-p",
-        '{"spec":{"trafficPolicy":{"connectionPool":{"tcp":{"maxConnections":5}}}}}',
+    kube.sh(
+        "kubectl patch dr verbs --type merge -p "
+        '\'{"spec":{"trafficPolicy":{"connectionPool":{"tcp":{"maxConnections":5}}}}}\''
     )
-    kube.kc(
-        "patch",
-        "dr",
-        "verbs",
-        "--type",
-        "json",
-        "-p",
-        '[{"op":"replace","path":"/spec/host","value":"ratings"}]',
+    kube.sh(
+        "kubectl patch dr verbs --type json -p "
+        '\'[{"op":"replace","path":"/spec/host","value":"ratings"}]\''
     )
-    got = json.loads(kube.kc("get", "dr", "verbs", "-o", "json"))
+    got = json.loads(kube.sh("kubectl get dr verbs -o json"))
     assert got["spec"]["host"] == "ratings"
     assert got["spec"]["trafficPolicy"]["connectionPool"]["tcp"]["maxConnections"] == 5
     assert got["metadata"]["annotations"]["note"] == "x"
@@ -170,60 +160,43 @@ def test_watch_wait_and_rollout_status(kube):
     assert lines[1].split()[:2] == ["ADDED", "details-v1"]
     out = kube.kc("wait", "--for=condition=available", "deployment/details-v1", "--timeout=30s")
     assert out.strip() == "deployment.apps/details-v1 condition met"
-    out = kube.kc("wait", "--for=condition=Ready", "pod", "-l", "app=details", "--timeout=30s")
+    out = kube.sh("kubectl wait --for=condition=Ready pod -l app=details --timeout=30s")
     assert "condition met" in out
     out = kube.kc("rollout", "status", "deployment/details-v1", "--timeout=30s")
     assert out.strip() == 'deployment "details-v1" successfully rolled out'
 
 
 def test_exec_curl_flags_and_exit_codes(kube):
-    out = kube.kc("exec", "deploy/sleep", "--", "curl", "-s", "http://httpbin:8000/headers")
+    out = kube.sh("kubectl exec deploy/sleep -- curl -s http://httpbin:8000/headers")
     assert json.loads(out)["headers"]["User-Agent"] == ["curl/8.16.0"]
-    code = kube.kc(
-        "exec",
-        "deploy/sleep",
-        "--",
-        "curl",
-        "-s",
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{http_code}",
-        "-X",
-        "POST",
-        "-d",
-        "a=b",
-        "http://httpbin:8000/post",
+    code = kube.sh(
+        "kubectl exec deploy/sleep -- curl -s -o /dev/null -w '%{http_code}' -X POST -d a=b http://httpbin:8000/post"
     )
     assert code == "200"
-    head = kube.kc("exec", "deploy/sleep", "--", "curl", "-sI", "http://httpbin:8000/status/418")
+    head = kube.sh("kubectl exec deploy/sleep -- curl -sI http://httpbin:8000/status/418")
     assert head.startswith("HTTP/1.1 418")
-    verbose = kube.kubectl(
-        "exec", "deploy/sleep", "--", "curl", "-sv", "-H", "x-test: 1", "http://httpbin:8000/get"
+    verbose = kube.run(
+        "kubectl exec deploy/sleep -- curl -sv -H 'x-test: 1' http://httpbin:8000/get"
     )
     assert "> x-test: 1" in verbose.stderr and "< HTTP/1.1 200 OK" in verbose.stderr
-    bad = kube.kubectl("exec", "deploy/sleep", "--", "curl", "--nope", "http://httpbin:8000/")
+    bad = kube.run("kubectl exec deploy/sleep -- curl --nope http://httpbin:8000/")
     assert bad.returncode == 2 and "curl: option --nope: is unknown" in bad.stderr
     assert "command terminated with exit code 2" in bad.stderr
-    unsupported = kube.kubectl("exec", "deploy/sleep", "--", "ls", "/")
+    unsupported = kube.run("kubectl exec deploy/sleep -- ls /")
     assert unsupported.returncode == 127
     assert "supported: curl" in unsupported.stderr and "pilot-agent request" in unsupported.stderr
 
 
 def test_exec_proxy_admin_and_logs(kube):
-    kube.kc("exec", "deploy/sleep", "--", "curl", "-s", "http://httpbin:8000/status/200")
-    stats = kube.kc(
-        "exec", "deploy/sleep", "-c", "istio-proxy", "--", "pilot-agent", "request", "GET", "stats"
-    )
+    kube.sh("kubectl exec deploy/sleep -- curl -s http://httpbin:8000/status/200")
+    stats = kube.sh("kubectl exec deploy/sleep -c istio-proxy -- pilot-agent request GET stats")
     assert "cluster.outbound|8000||httpbin.default.svc.cluster.local.upstream_rq_total" in stats
-    ready = kube.kc(
-        "exec", "deploy/sleep", "-c", "istio-proxy", "--", "curl", "-s", "localhost:15000/ready"
-    )
+    ready = kube.sh("kubectl exec deploy/sleep -c istio-proxy -- curl -s localhost:15000/ready")
     assert ready.strip() == "LIVE"
     wait_until(  # Envoy flushes its access log once a second
         lambda: (
             '"GET /status/200 HTTP/1.1" 200'
-            in kube.kc("logs", "deploy/sleep", "-c", "istio-proxy", "--tail=5")
+            in kube.sh("kubectl logs deploy/sleep -c istio-proxy --tail=5")
         ),
         20,
         "the request in istio-proxy's access log",
@@ -234,21 +207,15 @@ def test_exec_proxy_admin_and_logs(kube):
 
 
 def test_exec_openssl_shows_the_workload_certificate(kube):
-    out = kube.kc(
-        "exec",
-        "deploy/sleep",
-        "-c",
-        "istio-proxy",
-        "--",
-        "openssl",
-        "s_client",
-        "-showcerts",
-        "-connect",
-        "httpbin:8000",
-    )
+    # the server's sidecar asks for a client certificate (mTLS) after the handshake: whether
+    # openssl sees that alert before it exits (exit 1) or not (exit 0) is timing, as on a cluster
+    out = kube.run(
+        "kubectl exec deploy/sleep -c istio-proxy -- "
+        "openssl s_client -showcerts -connect httpbin:8000"
+    ).stdout
     assert "-----BEGIN CERTIFICATE-----" in out
     assert "issuer=O = cluster.local" in out
-    refused = kube.kubectl("exec", "deploy/sleep", "-c", "istio-proxy", "--", "openssl", "enc")
+    refused = kube.run("kubectl exec deploy/sleep -c istio-proxy -- openssl enc")
     assert refused.returncode == 127 and "openssl s_client -connect" in refused.stderr
 
 
@@ -306,40 +273,30 @@ def test_scale_and_diff(kube):
         "deployment.apps/ratings-v1 scaled"
     )
     try:
-        pods = kube.kc("get", "pods", "-l", "app=ratings", "--no-headers").splitlines()
+        pods = kube.sh("kubectl get pods -l app=ratings --no-headers").splitlines()
         assert [p.split()[1] for p in pods] == ["2/2", "2/2"]
         assert kube.kc("get", "deploy", "ratings-v1").splitlines()[1].split()[1] == "2/2"
     finally:
         kube.kc("scale", "deploy/ratings-v1", "--replicas=1")
-    live = kube.kc("get", "deploy", "ratings-v1", "-o", "yaml")
+    live = kube.sh("kubectl get deploy ratings-v1 -o yaml")
     assert kube.kubectl("diff", "-f", "-", stdin=live).returncode == 0  # dry run, no change
     changed = kube.kubectl("diff", "-f", "-", stdin=live.replace("replicas: 1", "replicas: 4"))
     assert changed.returncode == 1 and "+  replicas: 4" in changed.stdout
-    assert len(kube.kc("get", "pods", "-l", "app=ratings", "--no-headers").splitlines()) == 1
+    assert len(kube.sh("kubectl get pods -l app=ratings --no-headers").splitlines()) == 1
 
 
 def test_ingress_host_and_port_as_the_docs_read_them(kube):
-    host = kube.kc(
-        "-n",
-        "istio-system",
-        "get",
-        "service",
-        "istio-ingressgateway",
-        "-o",
-        "jsonpath={.status.loadBalancer.ingress[0].ip}",
+    host = kube.sh(
+        "kubectl -n istio-system get service istio-ingressgateway "
+        "-o 'jsonpath={.status.loadBalancer.ingress[0].ip}'"
     )
-    port = kube.kc(
-        "-n",
-        "istio-system",
-        "get",
-        "service",
-        "istio-ingressgateway",
-        "-o",
-        'jsonpath={.spec.ports[?(@.name=="http2")].port}',
+    port = kube.sh(
+        "kubectl -n istio-system get service istio-ingressgateway "
+        "-o 'jsonpath={.spec.ports[?(@.name==\"http2\")].port}'"
     )
     with urllib.request.urlopen(f"http://{host}:{port}/productpage", timeout=10) as resp:
         assert resp.status == 200 and b"<title>Simple Bookstore App</title>" in resp.read()
-    row = kube.kc("get", "svc", "-n", "istio-system", "--no-headers").split()
+    row = kube.sh("kubectl get svc -n istio-system --no-headers").split()
     assert row[:4] == ["istio-ingressgateway", "LoadBalancer", "<none>", host]
     forbidden = kube.kubectl("delete", "namespace", "default")
     assert forbidden.returncode == 1 and "may not be deleted" in forbidden.stderr
