@@ -39,7 +39,16 @@ def start(mesh: Mesh, port: int = API_PORT) -> KubeApiServer:
     started = timestamp(mesh.started_at) or ""
     s = mesh.settings
     gateway = gateway_service(s.gateway_host, s.gateway_http_port, s.gateway_https_port, started)
-    hub = Hub(lambda: snapshot(mesh.store.objects(), mesh.pods(), started, gateway))
+
+    def source() -> dict:
+        for _ in range(5):  # the pod table may change while it is read (a rollout)
+            try:
+                return snapshot(mesh.store.objects(), mesh.pods(), started, gateway)
+            except RuntimeError:
+                continue
+        return snapshot(mesh.store.objects(), mesh.pods(), started, gateway)
+
+    hub = Hub(source)
     handlers = {
         "exec": execs.handler(mesh),
         "log": logs.handler(mesh),

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from istiolab.errors import IstiolabError
 from istiolab.local.kubeapi.workloads import PROXY_CONTAINER
 
 SUPPORTED = (
@@ -96,6 +97,8 @@ def run(ctx: PodContext, argv: list[str]) -> Result:
             return openssl(ctx, argv[2:])
     except (ValueError, IndexError) as exc:
         return Result().error(f"{prog}: {exc}", 2)
+    except IstiolabError as exc:  # e.g. the pod's Envoy is not reachable
+        return Result().error(f"{prog}: {exc}", 1)
     return Result().error(
         f'istiolab: "{argv[0]}" cannot run in pod {ctx.name} (local mesh); supported: {SUPPORTED}',
         127,

@@ -19,13 +19,14 @@ import json
 import ssl
 import threading
 import time
+import traceback
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from aiohttp import web
 
-from istiolab.errors import MeshError
+from istiolab.errors import IstiolabError, MeshError
 from istiolab.local.kubeapi import discovery, protobuf, tables
 from istiolab.local.kubeapi.credentials import Credentials
 from istiolab.local.kubeapi.hub import Hub, Watcher
@@ -92,6 +93,16 @@ class KubeApi:
             return await handler(request)
         except ApiError as exc:
             return _json(exc.status(), exc.code)
+        except IstiolabError as exc:
+            return _json(status_object(500, "InternalError", str(exc)), 500)
+        except (web.HTTPException, ConnectionError, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # a bug: say so in the API's words, keep serving
+            traceback.print_exc()
+            message = (
+                f"internal error in the local mesh's Kubernetes API: {type(exc).__name__}: {exc}"
+            )
+            return _json(status_object(500, "InternalError", message), 500)
 
     async def _blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -316,6 +327,8 @@ class KubeApiServer:
     def _run(self, ready: Future[None]) -> None:
         loop = self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
+        # applies and exec'd commands (a fortio load) block a thread each; watches do not
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="kubeapi"))
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(self.api.creds.cert_file, self.api.creds.key_file)
         try:
