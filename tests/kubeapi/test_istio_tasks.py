@@ -24,6 +24,13 @@ def _reviews_pod(kube, *headers: str) -> str:
     return json.loads(kube.kc(*args, "http://reviews:9080/reviews/0"))["podname"]
 
 
+def test_getting_started_checks(kube):
+    ratings = kube.sh("kubectl get pod -l app=ratings -o 'jsonpath={.items[0].metadata.name}'")
+    page = kube.sh(f'kubectl exec "{ratings}" -c ratings -- curl -sS productpage:9080/productpage')
+    assert re.search("<title>.*</title>", page).group(0) == "<title>Simple Bookstore App</title>"
+    assert "details" in kube.sh("kubectl get services").split()
+
+
 def test_request_routing_and_fault_injection(kube, tmp_path):
     kube.kc(
         "apply",
