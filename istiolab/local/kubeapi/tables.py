@@ -15,6 +15,7 @@ from typing import Any
 
 from istiolab.local.kubeapi.workloads import human_duration
 
+ACCEPT = "as=Table"  # in the Accept header when kubectl wants a Table
 Column = tuple[str, str, int, Callable[[Mapping[str, Any]], Any]]  # name, type, priority, cell
 
 
