@@ -352,6 +352,8 @@ class Mesh:
             "settings": asdict(s),
             "gateway_url": f"http://{s.gateway_host}:{s.gateway_http_port}",
             "xds": f"{s.istiod_ip}:{XDS_PORT}",
+            "kubernetes_api": self.kubeapi.url if self.kubeapi is not None else None,
+            "kubeconfig": str(self.state.kubeconfig),
             "uptime": round(time.time() - self.started_at, 1),
             "pods": self.pods() if self.supervisor else [],
             "findings": self.findings() if self.phase == "running" else [],
