@@ -85,6 +85,9 @@ def test_merge_and_strategic_patches():
         {"ports": [{"port": 80, "name": "http"}]}, {"ports": [{"port": 443, "name": "https"}]}
     )
     assert [p["port"] for p in ports["ports"]] == [80, 443]
+    entry = {"ports": [{"number": 80, "name": "http"}]}  # no merge key: replaced whole
+    new = patch.strategic_merge(entry, {"ports": [{"number": 443, "name": "tls"}]})
+    assert new == {"ports": [{"number": 443, "name": "tls"}]}
 
 
 def test_json_patch():

@@ -140,7 +140,8 @@ class Resources:
         elif kind == "application/apply-patch+yaml":
             if not isinstance(body, dict):
                 raise bad_request("server-side apply: the body must be one object")
-            new = patches.strategic_merge(live, body) if current else body
+            merge = patches.strategic_merge if not info.custom else patches.merge_patch
+            new = merge(live, body) if current else body
         else:
             raise ApiError(415, "UnsupportedMediaType", f"the patch type {kind!r} is not supported")
         obj = self._checked(info, version, namespace, new, name)
