@@ -8,6 +8,7 @@ Layout (everything a mesh instance writes lives here)::
     processes.json     every process the supervisor started: pid, name, command (for `down`)
     allocations.json   <namespace>/<pod name> -> pod IP index (stable across restarts)
     injections.json    <namespace>/<pod name> -> sidecar injected when the pod was created
+    replacements.json  replica slot -> how often its pod was deleted (and replaced)
     kubeconfig         the Kubernetes API's kubeconfig (context istiolab; 0600)
     kubeapi/           its serving certificate, key and bearer token (0600)
     hosts.json         what kube DNS + kube-proxy answer (``<fqdn>:<port>`` -> pod ip:ports),
@@ -120,6 +121,10 @@ class StateDir:
     @property
     def injections_file(self) -> Path:
         return self.root / "injections.json"
+
+    @property
+    def replacements_file(self) -> Path:
+        return self.root / "replacements.json"
 
     @property
     def kubeconfig(self) -> Path:
@@ -272,6 +277,9 @@ class StateDir:
 
     def read_injections(self) -> dict[str, bool]:
         return _read_mapping(self.injections_file, bool)
+
+    def read_replacements(self) -> dict[str, int]:
+        return _read_mapping(self.replacements_file, int)
 
 
 def _read_mapping(path: Path, convert: Callable[[Any], T]) -> dict[str, T]:

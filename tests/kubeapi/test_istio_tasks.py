@@ -172,3 +172,21 @@ def test_sidecar_injection_label_then_rollout_restart(kube, tmp_path):
         assert after[0][0] != before[0][0] and after[0][0].startswith("sleep-")
     finally:
         kube.kubectl("delete", "namespace", "inject")
+
+
+def test_sidecar_injection_label_then_delete_pod(kube, tmp_path):
+    """The "Installing the Sidecar" page: label the namespace, delete the pod, the new pod
+    (new name) has the sidecar."""
+    kube.sh("kubectl create namespace replace")
+    try:
+        sleep = kube.write(tmp_path, "sleep.yaml", manifests.sleep("replace"))
+        kube.sh(f"kubectl apply -n replace -f {sleep}")
+        before = kube.sh("kubectl get pod -n replace -l app=sleep --no-headers").split()
+        assert before[1] == "1/1"
+        kube.sh("kubectl label namespace replace istio-injection=enabled --overwrite")
+        deleted = kube.sh("kubectl delete pod -n replace -l app=sleep")
+        assert deleted.strip() == f'pod "{before[0]}" deleted'
+        after = kube.sh("kubectl get pod -n replace -l app=sleep --no-headers").split()
+        assert after[0] != before[0] and after[1:3] == ["2/2", "Running"]
+    finally:
+        kube.run("kubectl delete namespace replace")

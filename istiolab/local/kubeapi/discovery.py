@@ -73,7 +73,9 @@ def _resource(info: KindInfo) -> dict:
         "singularName": info.singular,
         "namespaced": info.namespaced,
         "kind": info.kind,
-        "verbs": READ_VERBS if info.read_only else WRITE_VERBS,
+        "verbs": ([*READ_VERBS, "delete"] if info.kind == "Pod" else READ_VERBS)
+        if info.read_only
+        else WRITE_VERBS,
     }
     if info.short_names:
         entry["shortNames"] = list(info.short_names)

@@ -40,6 +40,7 @@ class MeshDoor(Protocol):
 
     def apply(self, objects: list[dict], source: str = ...) -> dict: ...
     def delete(self, refs: list[tuple[str, str, str]]) -> dict: ...
+    def delete_pods(self, pods: list[tuple[str, str]]) -> dict: ...
 
 
 def served(obj: Mapping[str, Any], info: KindInfo, version: str) -> dict:
@@ -151,11 +152,13 @@ class Resources:
     def delete(
         self, info: KindInfo, version: str, namespace: str | None, name: str, query: Mapping
     ) -> dict:
-        if info.read_only:
-            raise method_not_allowed(info, "delete")
         current = self._current(info, namespace, name)
         if current is None:
             raise not_found(info, name)
+        if info.kind == "Pod":
+            return self._delete_pod(info, current, query)
+        if info.read_only:
+            raise method_not_allowed(info, "delete")
         if info.kind == "Namespace" and name in PROTECTED_NAMESPACES:
             raise ApiError(
                 403,
@@ -175,6 +178,20 @@ class Resources:
                 raise from_project_error(exc, info, name) from exc
             self.hub.refresh()
         return served(current, info, version)
+
+    def _delete_pod(self, info: KindInfo, pod: dict, query: Mapping) -> dict:
+        """A Deployment's pod goes; its Deployment starts a new one (new name, sidecar
+        injection decided again), as a ReplicaSet does."""
+        md = pod["metadata"]
+        if not md.get("ownerReferences"):
+            raise method_not_allowed(info, "delete")
+        if query.get("dryRun") != "All":
+            try:
+                self.mesh.delete_pods([(md["namespace"], md["name"])])
+            except IstiolabError as exc:
+                raise from_project_error(exc, info, md["name"]) from exc
+            self.hub.refresh()
+        return served(pod, info, "v1")
 
     # the scale subresource (kubectl scale)
     def scale(self, info: KindInfo, namespace: str | None, name: str) -> dict:
