@@ -29,7 +29,12 @@ from istiolab.local.kubeapi import discovery, protobuf, tables
 from istiolab.local.kubeapi.credentials import Credentials
 from istiolab.local.kubeapi.hub import Hub
 from istiolab.local.kubeapi.resources import Resources
-from istiolab.local.kubeapi.status import ApiError, bad_request, status_object
+from istiolab.local.kubeapi.status import (
+    ApiError,
+    bad_request,
+    method_not_allowed,
+    status_object,
+)
 from istiolab.local.kubeapi.watch import watch
 from istiolab.manifests.kinds import KindInfo, by_resource
 
@@ -187,6 +192,8 @@ class KubeApi:
                 rv, items = await self._blocking(r.list, info, route.version, route.namespace, q)
                 return self._list(request, info, route.version, rv, items)
             if method == "POST":
+                if info.read_only:  # before reading a body it could not store anyway
+                    raise method_not_allowed(info, "create")
                 body = await _body(request)
                 code, obj = await self._blocking(
                     r.create, info, route.version, route.namespace, body, q
