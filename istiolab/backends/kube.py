@@ -33,11 +33,10 @@ from istiolab.backends.base import (
 )
 from istiolab.errors import ConfigError, MeshError, NotFoundError, ParameterError
 from istiolab.manifests.kinds import KINDS, KindInfo, kind_info
+from istiolab.names import INGRESS_GATEWAY, ISTIO_SYSTEM, PROXY_CONTAINER
 from istiolab.workloads.fortiojson import from_json
 from istiolab.workloads.loadgen import FORTIO_TIMEOUT, LoadResult
 
-PROXY_CONTAINER = "istio-proxy"
-ISTIO_SYSTEM = "istio-system"
 ISTIOD_LABEL = "app=istiod"
 # exit code of curl -> the error key HttpResult uses (7 is curl's "Failed to connect")
 CURL_ERRORS = {code: key for key, code in reversed(CURL_EXIT_CODES.items()) if key}
@@ -314,7 +313,7 @@ class KubeBackend(Backend):
     def gateway_url(self) -> str:
         svc = self._call(
             "get the ingress gateway Service",
-            lambda: self.core.read_namespaced_service("istio-ingressgateway", ISTIO_SYSTEM),
+            lambda: self.core.read_namespaced_service(INGRESS_GATEWAY, ISTIO_SYSTEM),
         )
         ingress = (svc.status.load_balancer.ingress or []) if svc.status.load_balancer else []
         port = next((p for p in svc.spec.ports if p.name in ("http2", "http")), None)

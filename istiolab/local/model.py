@@ -24,8 +24,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from istiolab.names import ISTIO_SYSTEM  # noqa: F401 - re-exported to the runtime
+
 CLUSTER_DOMAIN = "cluster.local"
-ISTIO_SYSTEM = "istio-system"
 
 ADMIN_PORT = 15000
 OUTBOUND_PORT = 15001
