@@ -33,7 +33,8 @@ def _documents(paths: tuple[str, ...]) -> tuple[list[dict], str, list[tuple[str,
     from istiolab.manifests import load_documents
     from istiolab.manifests.validation import check_documents
 
-    docs = [d for path in paths for d in load_documents(path)]
+    # as kubectl sends them: JSON, so YAML's integer keys (portLevelMtls: {8080: ...}) are strings
+    docs = [(f, i, json.loads(json.dumps(o))) for path in paths for f, i, o in load_documents(path)]
     source = ", ".join("<stdin>" if p == "-" else p for p in paths)
     if not docs:
         raise ConfigError(f"{source}: no objects passed to apply (the input holds no documents)")
