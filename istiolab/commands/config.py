@@ -33,12 +33,8 @@ def _documents(paths: tuple[str, ...]) -> tuple[list[dict], str, list[tuple[str,
     from istiolab.manifests import load_documents
     from istiolab.manifests.validation import check_documents
 
-    # as kubectl sends them: YAML read, then JSON (so a map key 8080 is the string "8080")
-    docs = [
-        (src, i, json.loads(json.dumps(doc, default=str)))
-        for path in paths
-        for src, i, doc in load_documents(path)
-    ]
+    # as kubectl sends them: JSON, so YAML's integer keys (portLevelMtls: {8080: ...}) are strings
+    docs = [(f, i, json.loads(json.dumps(o))) for path in paths for f, i, o in load_documents(path)]
     source = ", ".join("<stdin>" if p == "-" else p for p in paths)
     if not docs:
         raise ConfigError(f"{source}: no objects passed to apply (the input holds no documents)")
