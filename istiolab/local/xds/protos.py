@@ -7,6 +7,7 @@ resolve when parsed.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 # Registered for their side effect: the descriptor pool must know every "@type" we emit.
@@ -37,13 +38,19 @@ from google.protobuf import any_pb2, json_format
 from istiolab.errors import MeshError
 
 
-def to_any(resource: Mapping) -> any_pb2.Any:
+def to_any(resource: Mapping, text: str | None = None) -> any_pb2.Any:
     """Parse one resource dict (with its top-level ``"@type"``) into an ``Any``.
 
+    ``json_format.ParseDict`` deletes ``"@type"`` from every nested ``Any`` dict while it
+    parses it and puts it back afterwards, so it is never handed the caller's dicts (the
+    translation shares module-level constants between resources, and encoders run on
+    several threads): it parses a private copy, decoded from ``text`` (the resource's JSON
+    form, when the caller has it) or from a fresh serialisation.
     Raises MeshError naming the resource when the dict is not valid Envoy v3 config.
     """
     try:
-        return json_format.ParseDict(dict(resource), any_pb2.Any())
+        private = json.loads(text if text is not None else json.dumps(resource))
+        return json_format.ParseDict(private, any_pb2.Any())
     except json_format.ParseError as exc:
         name = resource.get("name") or resource.get("cluster_name") or "?"
         raise MeshError(f"resource {name!r} ({resource.get('@type')}) is not valid: {exc}") from exc
