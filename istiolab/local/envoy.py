@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import shutil
+import socket
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -98,17 +99,42 @@ def write_bootstrap(path: Path, config: dict) -> Path:
     return path
 
 
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP over a Unix socket (Envoy admin ``pipe`` addresses, the apps behind sidecars)."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self._path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
 def admin_request(
     host: str, path: str, port: int = ADMIN_PORT, method: str = "GET", timeout: float = 5.0
 ) -> tuple[int, str]:
-    """One request to an Envoy admin API; raises MeshError when it cannot be reached."""
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    """One request to an Envoy admin API at ``host:port``, or at the Unix socket `host`
+    when it is a path; raises MeshError when it cannot be reached."""
+    unix = host.startswith("/")
+    where = host if unix else f"{host}:{port}"
+    conn: http.client.HTTPConnection = (
+        UnixHTTPConnection(host, timeout)
+        if unix
+        else http.client.HTTPConnection(host, port, timeout=timeout)
+    )
     try:
         conn.request(method, path)
         resp = conn.getresponse()
         return resp.status, resp.read().decode(errors="replace")
-    except OSError as exc:
-        raise MeshError(f"Envoy admin {host}:{port}{path} is not reachable: {exc}") from exc
+    except (OSError, http.client.HTTPException) as exc:
+        raise MeshError(f"Envoy admin {where}{path} is not reachable: {exc}") from exc
     finally:
         conn.close()
 
@@ -116,7 +142,8 @@ def admin_request(
 def admin_json(host: str, path: str, port: int = ADMIN_PORT, timeout: float = 5.0) -> dict:
     status, body = admin_request(host, path, port, timeout=timeout)
     if status != 200:
-        raise MeshError(f"Envoy admin {host}:{port}{path} answered {status}: {body[:200]}")
+        where = host if host.startswith("/") else f"{host}:{port}"
+        raise MeshError(f"Envoy admin {where}{path} answered {status}: {body[:200]}")
     return json.loads(body)
 
 

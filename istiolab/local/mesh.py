@@ -37,7 +37,6 @@ from istiolab.local import envoy
 from istiolab.local.api import control_routes, get_objects
 from istiolab.local.control import ControlServer
 from istiolab.local.model import (
-    ADMIN_PORT,
     XDS_PORT,
     MeshSettings,
     Pod,
@@ -80,6 +79,17 @@ __all__ = [
 ]
 
 Reporter = Callable[[str, str], None]  # (event kind, message)
+
+# What a local mesh on one host's loopback cannot keep from other local users (`status`
+# prints them; the README says the same).
+SECURITY_NOTES = [
+    "xDS, Envoy admin and the apps behind sidecars listen on owner-only Unix sockets; the "
+    "state directory is 0700 and its files 0600",
+    "residual: the sidecars' own listeners (inbound ports, 15001 outbound, 15090, 15021) and "
+    "pods without a sidecar are on 127.0.0.0/8, which every local user can connect to: "
+    "inbound ports enforce mTLS and policies, but the outbound listener 15001 sends "
+    "requests with that pod's identity for whoever connects",
+]
 
 
 class Mesh:
@@ -124,10 +134,13 @@ class Mesh:
 
         self.phase = "starting"
         self.started_at = time.time()
+        os.umask(0o077)  # this process and its children create owner-only files and sockets
         self.state.create()
         requested = self.settings  # saved once the mesh runs (a failed start keeps the old)
         if self.settings.privileged_ports is None:  # decided once, here; translation reads it
             self.settings = replace(self.settings, privileged_ports=can_bind_privileged_ports())
+        # xDS, Envoy admin and the apps behind sidecars: owner-only Unix sockets
+        self.settings = replace(self.settings, socket_dir=str(self.state.socket_dir))
         self.envoy_binary = self.envoy_binary or envoy.find_envoy()
         # processes left by a supervisor that was killed (they hold our addresses)
         leftovers = kill_recorded(self.state.read_processes())
@@ -139,16 +152,16 @@ class Mesh:
         for host, port, what in (
             (s.gateway_host, s.gateway_http_port, "the ingress gateway (HTTP)"),
             (s.gateway_host, s.gateway_https_port, "the ingress gateway (HTTPS)"),
-            (s.istiod_ip, XDS_PORT, "the xDS server"),
-            (s.gateway_pod_ip, ADMIN_PORT, "the ingress gateway's admin API"),
         ):
             check_port_free(host, port, what)
         self.store = ConfigStore(self.state.root)
         self.supervisor = Supervisor(self.state.processes_file, on_event=self._on_process_event)
         try:
-            self.xds = XdsServer(s.istiod_ip, XDS_PORT, self._resources_for)
+            self.xds = XdsServer(
+                s.istiod_ip, XDS_PORT, self._resources_for, socket_path=s.xds_socket
+            )
             self.xds.start()
-            self.report("control", f"xDS server on {s.istiod_ip}:{XDS_PORT}")
+            self.report("control", f"xDS server on {self.xds.address} (owner only)")
             self.control = ControlServer(self.state.socket, self.routes())
             self.control.start()
             self.state.write_pid()
@@ -331,7 +344,8 @@ class Mesh:
             "state_dir": str(self.state.root),
             "settings": asdict(s),
             "gateway_url": f"http://{s.gateway_host}:{s.gateway_http_port}",
-            "xds": f"{s.istiod_ip}:{XDS_PORT}",
+            "xds": self.xds.address if self.xds else None,
+            "security": SECURITY_NOTES,
             "uptime": round(time.time() - self.started_at, 1),
             "pods": self.pods() if self.supervisor else [],
             "findings": self.findings() if self.phase == "running" else [],
@@ -352,6 +366,23 @@ class Mesh:
                 }
             )
         return {"proxies": rows}
+
+    def proxy_admin(self, pod: str, namespace: str, path: str, method: str = "GET") -> str:
+        """One request to the admin API of a pod's sidecar or the gateway (``pod`` is the
+        pod's name, its Deployment or app label, or ``istio-ingressgateway``)."""
+        from istiolab.local.admin import admin_call
+
+        with self._lock:
+            proxies = list(self._proxies.values())
+        ns = namespace or "default"
+        for proxy in proxies:
+            p = proxy.pod
+            names = {p.name, p.deployment, p.labels.get("app", "")}
+            if proxy.type == "router":
+                names.add(GATEWAY_NAME)
+            if pod in names and (p.namespace == ns or proxy.type == "router"):
+                return admin_call(self.state, proxy, path, method)
+        raise NotFoundError(f"no proxy for pod {pod!r} in namespace {ns}")
 
     def resources(self, node_id: str) -> dict:
         res = self._resources_for(node_id)

@@ -13,6 +13,12 @@ Layout (everything a mesh instance writes lives here)::
     store/             the config store (owned by istiolab.local.store)
     logs/              supervisor.log, <pod>.log (app), <pod>.envoy.log (sidecar)
     proxies/           Envoy bootstrap files
+    xds.sock, a/, s/   owner-only Unix sockets: xDS, Envoy admin, apps behind sidecars
+                       (see ``MeshSettings.socket_dir``; in a private directory under the
+                       temp dir instead when the state directory's path is too long for
+                       a socket address)
+
+Only its owner can read or drive a mesh: the directory is 0700, every file 0600.
 
 Resolution: ``--state-dir``, else ``$ISTIOLAB_STATE_DIR``, else ``./.istiolab``.
 Settings: explicit options win, then ``ISTIOLAB_OCTET``, ``ISTIOLAB_GATEWAY_HOST``,
@@ -25,16 +31,22 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import ipaddress
 import json
 import os
+import stat
+import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
-from istiolab.errors import ConfigError
+from istiolab.errors import ConfigError, MeshError
 from istiolab.local.model import MeshSettings
 
 ENV_STATE_DIR = "ISTIOLAB_STATE_DIR"
+SOCKET_PATH_MAX = 107  # sun_path holds 108 bytes with its NUL
+SOCKET_NAME_MAX = len("/s/127.255.255.255-65535.sock")
 SETTINGS_ENV = {
     "octet": "ISTIOLAB_OCTET",
     "gateway_host": "ISTIOLAB_GATEWAY_HOST",
@@ -124,9 +136,36 @@ class StateDir:
     def proxies(self) -> Path:
         return self.root / "proxies"
 
+    @property
+    def socket_dir(self) -> Path:
+        """Where the owner-only Unix sockets live: the state directory itself, or, when its
+        path is too long for a socket address, a private directory under the temp dir."""
+        if len(str(self.root)) + SOCKET_NAME_MAX <= SOCKET_PATH_MAX:
+            return self.root
+        digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"istiolab-{os.getuid()}" / digest
+
+    @property
+    def xds_socket(self) -> Path:
+        return self.socket_dir / "xds.sock"
+
     def create(self) -> None:
+        """The directory tree, owner-only: 0700 directories, 0600 files (also tightens
+        what an older version left readable)."""
         for d in (self.root, self.logs, self.proxies):
-            d.mkdir(parents=True, exist_ok=True)
+            private_dir(d)
+        sockets = self.socket_dir
+        if sockets != self.root:
+            private_dir(sockets.parent)
+        for d in (sockets, sockets / "a", sockets / "s"):
+            private_dir(d)
+        for d in (self.root, self.logs, self.proxies, self.root / "store"):
+            with contextlib.suppress(OSError):
+                for entry in os.scandir(d):
+                    if entry.is_file(follow_symlinks=False):
+                        mode = entry.stat(follow_symlinks=False).st_mode
+                        if mode & 0o077:
+                            os.chmod(entry.path, 0o600)
 
     # settings
     def load_settings(self, **overrides: Any) -> MeshSettings:
@@ -259,10 +298,28 @@ class StateDir:
             return {}
 
 
+def private_dir(path: Path) -> None:
+    """Create `path` (and parents) as a 0700 directory of this user; refuse one that
+    another user owns, a symlink, or (tightened when it is ours) one others can enter."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise MeshError(f"{path}: not a directory (a symlink?); remove it and try again")
+    if info.st_uid != os.getuid():
+        raise MeshError(
+            f"{path}: owned by uid {info.st_uid}, not by you (uid {os.getuid()}); the local "
+            "mesh keeps its state only in a directory of its own user"
+        )
+    if info.st_mode & 0o077:
+        os.chmod(path, 0o700)
+
+
 def write_json_text(path: Path, text: str) -> None:
-    """Write atomically (temp file + rename) so readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
+    """Write atomically (temp file + rename) so readers never see half a file; 0600."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
     os.replace(tmp, path)
 
 

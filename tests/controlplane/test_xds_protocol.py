@@ -142,7 +142,7 @@ def test_each_distinct_resource_is_parsed_once(monkeypatch):
 
     parsed = []
     real = server.to_any
-    monkeypatch.setattr(server, "to_any", lambda r: parsed.append(r["name"]) or real(r))
+    monkeypatch.setattr(server, "to_any", lambda r, t=None: parsed.append(r["name"]) or real(r, t))
     encoder = server._Encoder()
     a, b = cluster("a"), cluster("a")  # equal content, two dicts (two proxies)
     first = encoder.encode(server.canonical(a), a)

@@ -77,7 +77,9 @@ def build_resources(
         for port, protocol in sorted(_listeners.inbound_ports(ctx).items()):
             listener = _listeners.inbound_listener(ctx, port, protocol)
             listeners[listener["name"]] = listener
-            cluster = _clusters.inbound_cluster(port, proxy.pod.app_ip)
+            cluster = _clusters.inbound_cluster(
+                port, proxy.pod.app_ip, settings.app_socket(proxy.pod.ip, port)
+            )
             inbound[cluster["name"]] = cluster
     # shared with every proxy of the same scope: never changed here. Upstream connections
     # leave from the pod IP through the bootstrap (cluster_manager.upstream_bind_config).
