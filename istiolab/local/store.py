@@ -120,7 +120,7 @@ class ConfigStore:
         self.version = version
 
     def _write(self, objects: dict, version: int) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         payload = json.dumps({"version": version, "objects": list(objects.values())}, indent=1)
         fd, tmp = tempfile.mkstemp(prefix=".objects-", suffix=".json", dir=self.dir)
         try:

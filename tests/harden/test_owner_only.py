@@ -18,11 +18,11 @@ from envoy.config.core.v3 import base_pb2
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 from support import require
 
-from istiolab.manifests import security as sec
 from istiolab.local.admin import admin_call
 from istiolab.local.control import ControlClient
 from istiolab.local.model import SECRET_TYPE
 from istiolab.local.supervisor import wait_until
+from istiolab.manifests import security as sec
 
 pytestmark = pytest.mark.envoy
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
