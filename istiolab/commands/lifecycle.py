@@ -194,8 +194,13 @@ def _finish_up(state: StateDir, console: Any, t0: float, foreground: bool) -> No
     if url is not None:
         code = wait_http(url, timeout=30)
         if code != 200:
-            console.print(
-                f"[yellow]![/] {url} answered {code or 'nothing'} (see `istiolab status`)"
+            from istiolab.errors import MeshError
+
+            running = "" if foreground else "; the mesh keeps running: fix the configuration"
+            raise MeshError(
+                f"{url} answered {code or 'nothing'}, not 200: the mesh is not ready"
+                f"{running or ''} (see `istiolab status` and `istiolab proxy-status`"
+                f"{', then istiolab apply -f FILE or istiolab down' if running else ''})"
             )
     elapsed = time.monotonic() - t0
     s = state.load_settings()

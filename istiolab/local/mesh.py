@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from typing import Any
 
-from istiolab.errors import NotFoundError
+from istiolab.errors import ConfigError, NotFoundError
 from istiolab.local import envoy
 from istiolab.local.api import control_routes, get_objects
 from istiolab.local.control import ControlServer
@@ -191,11 +191,43 @@ class Mesh:
     def apply(self, objects: list[dict], source: str = "<apply>") -> dict:
         check_images(objects)
         with self._apply_lock:
+            previous = self.store.objects()
             lines = self.store.apply(objects, source)
-            return {"lines": lines, **self._reconcile()}
+            return self._converge(previous, {"lines": lines})
+
+    def _converge(self, previous: list[dict], out: dict) -> dict:
+        """Reconcile and push; when a proxy NACKs the new config, put the previous (ACKed)
+        configuration back in the store, push it, and refuse the change naming the proxy
+        and Envoy's reason."""
+        result = self._reconcile()
+        nacks = self._nacks()
+        if not nacks:
+            return {**out, **result}
+        self.store.restore(previous)
+        self._reconcile()
+        raise ConfigError(
+            "Envoy rejected the configuration, so it was rolled back to the previous one: "
+            + " | ".join(nacks)
+        )
+
+    def _nacks(self) -> list[str]:
+        """``<proxy>: <type> NACK: <Envoy's reason>`` for every proxy that NACKed the
+        newest push."""
+        with self._lock:
+            names = {n: f"{p.pod.name}.{p.pod.namespace}" for n, p in self._proxies.items()}
+        out = []
+        for st in self.xds.status():
+            if st.node_id in names and st.push_version >= self.xds.version:
+                out += [
+                    f"{names[st.node_id]}: {k} NACK: {t.nack}"
+                    for k, t in st.types.items()
+                    if t.nack
+                ]
+        return out
 
     def delete(self, refs: list[tuple[str, str, str]]) -> dict:
         with self._apply_lock:
+            previous = self.store.objects()
             lines: list[str] = []
             missing: list[str] = []  # like kubectl: delete what exists, report the rest
             for kind, name, namespace in refs:
@@ -205,7 +237,7 @@ class Mesh:
                     missing.append(str(exc))
             if not lines and missing:
                 raise NotFoundError("; ".join(missing))
-            return {"lines": lines, "errors": missing, **self._reconcile()}
+            return self._converge(previous, {"lines": lines, "errors": missing})
 
     # xDS callback
     def _resources_for(self, node_id: str) -> ProxyResources | None:

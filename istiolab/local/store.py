@@ -56,6 +56,10 @@ KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "Pod": ("pods", ("po",)),
 }
 _MANAGED = ("creationTimestamp", "generation", "resourceVersion", "uid")
+# Namespaces a cluster with Istio installed always has
+BUILTIN_NAMESPACES = frozenset(
+    {"default", "kube-system", "kube-public", "kube-node-lease", "istio-system"}
+)
 
 
 def canonical_kind(kind: str) -> str:
@@ -190,12 +194,24 @@ class ConfigStore:
                 lines.append(f"{resource_name(obj)} {'configured' if old else 'created'}")
             if new == self._objects:
                 return lines
+            _check_namespaces(batch, new, source)
             _dry_run(list(new.values()), source)
             version = self.version + 1
             self._write(new, version)
             self._objects, self.version = new, version
         self._notify(version)
         return lines
+
+    def restore(self, objects: Iterable[Mapping]) -> int:
+        """Put back a previous configuration as it was (a rollback: no validation, it was
+        stored before); a new version, so every proxy is pushed again."""
+        with self._lock:
+            new = {_key(o): copy.deepcopy(dict(o)) for o in objects}
+            version = self.version + 1
+            self._write(new, version)
+            self._objects, self.version = new, version
+        self._notify(version)
+        return version
 
     def delete(self, kind: str, name: str, namespace: str = "default") -> str:
         canon = canonical_kind(kind)
@@ -247,10 +263,49 @@ class ConfigStore:
             raise ValidationError(problems)
 
 
+def _check_namespaces(batch: list[dict], objects: dict, source: str) -> None:
+    """Like the API server: a namespaced object needs its Namespace (stored, or in the
+    same batch); the built-in ones always exist."""
+    known = set(BUILTIN_NAMESPACES) | {k[2] for k in objects if k[0] == "Namespace"}
+    problems = []
+    for i, obj in enumerate(batch):
+        key = _key(obj)
+        if key[0] in CLUSTER_SCOPED or key[1] in known:
+            continue
+        problems.append(
+            Finding(
+                source,
+                i,
+                key[0],
+                key[2],
+                "metadata.namespace",
+                f'namespace "{key[1]}" not found',
+                f"create it first (kubectl create namespace {key[1]}) or apply its "
+                "Namespace in the same file",
+            )
+        )
+    if problems:
+        raise ValidationError(problems)
+
+
 def _validate(batch: list[dict], source: str) -> None:
     from istiolab.manifests import validate_objects
+    from istiolab.manifests.validation.envoy_limits import reserved_ports
 
-    validate_objects(batch, source)
+    try:
+        validate_objects(batch, source)
+    except ValidationError as exc:
+        findings = list(exc.findings)
+    else:
+        findings = []
+    for i, obj in enumerate(batch):  # the ports the local sidecars own on the pod IP
+        md = obj.get("metadata") or {}
+        for p in reserved_ports(obj):
+            kind, name = str(obj.get("kind")), str(md.get("name"))
+            findings.append(Finding(source, i, kind, name, p.path, p.message, p.hint))
+    if findings:
+        findings.sort(key=lambda f: f.index)
+        raise ValidationError(findings)
     from istiolab.local.translate.meshconfig import parse_mesh
     from istiolab.local.translate.security import check_objects
 
