@@ -82,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     except IstiolabError as exc:
         if debug:
             raise
-        click.secho(f"error: {exc}", fg="red", err=True)
+        findings = getattr(exc, "findings", None)  # a ValidationError: every finding, one a line
+        for line in [str(f) for f in findings] if findings else [str(exc)]:
+            click.secho(f"error: {line}", fg="red", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
