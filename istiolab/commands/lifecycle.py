@@ -271,7 +271,7 @@ def _detach(state: StateDir, console: Any, timeout: float, t0: float) -> None:
 @click.option("--timeout", type=float, default=30.0, show_default=True)
 def down(state_dir: str | None, timeout: float) -> None:
     """Stop the local mesh and every process it started."""
-    from istiolab.local.supervisor import kill_recorded
+    from istiolab.local.supervisor import kill_leftovers
 
     state = open_state(state_dir)
     pid = state.running_pid()
@@ -287,8 +287,10 @@ def down(state_dir: str | None, timeout: float) -> None:
             delay = min(delay * 1.5, 0.2)
         if pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
-    leftovers = kill_recorded(state.read_processes())
-    state.clear_runtime()
+    leftovers, note = kill_leftovers(state)
+    if note:
+        click.echo(f"note: {note}", err=True)
+    state.clear_runtime(owner=pid)
     if pid is None and not leftovers:
         click.echo(f"The local mesh is not running ({state.root}).")
         return

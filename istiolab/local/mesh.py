@@ -60,8 +60,8 @@ from istiolab.local.ports import can_bind_privileged_ports, check_port_free
 from istiolab.local.readiness import ready_message, wait_http, wait_processes, wait_synced
 from istiolab.local.registry import gateway_pod
 from istiolab.local.samples import default_samples
-from istiolab.local.state import StateDir, write_json
-from istiolab.local.supervisor import Managed, Supervisor, kill_recorded
+from istiolab.local.state import ENV_MESH, StateDir, write_json
+from istiolab.local.supervisor import Managed, Supervisor, kill_leftovers
 
 __all__ = [
     "GATEWAY_NAME",
@@ -126,6 +126,7 @@ class Mesh:
         self.xds: Any = None
         self.supervisor: Supervisor | None = None
         self.control: ControlServer | None = None
+        self._lock_fd: int | None = None
 
     # lifecycle
     def start(self) -> None:
@@ -136,6 +137,8 @@ class Mesh:
         self.started_at = time.time()
         os.umask(0o077)  # this process and its children create owner-only files and sockets
         self.state.create()
+        # the one supervisor of this directory, for this process's life (MeshError if not)
+        self._lock_fd = self.state.acquire_lock()
         requested = self.settings  # saved once the mesh runs (a failed start keeps the old)
         if self.settings.privileged_ports is None:  # decided once, here; translation reads it
             self.settings = replace(self.settings, privileged_ports=can_bind_privileged_ports())
@@ -143,11 +146,14 @@ class Mesh:
         self.settings = replace(self.settings, socket_dir=str(self.state.socket_dir))
         self.envoy_binary = self.envoy_binary or envoy.find_envoy()
         # processes left by a supervisor that was killed (they hold our addresses)
-        leftovers = kill_recorded(self.state.read_processes())
+        leftovers, note = kill_leftovers(self.state)
+        if note:
+            self.report("process", note)
         if leftovers:
             self.report(
                 "process", f"stopped {len(leftovers)} processes left by a killed supervisor"
             )
+        os.environ[ENV_MESH] = str(self.state.root)  # marks every process started below
         s = self.settings
         for host, port, what in (
             (s.gateway_host, s.gateway_http_port, "the ingress gateway (HTTP)"),
@@ -173,7 +179,10 @@ class Mesh:
             raise
 
     def stop(self) -> None:
-        """Stop every process (SIGTERM, grace, SIGKILL), the xDS server and the control API."""
+        """Stop every process (SIGTERM, grace, SIGKILL), the xDS server and the control API.
+        Nothing when this process is not the directory's supervisor (a second `up`)."""
+        if self._lock_fd is None:
+            return
         self.phase = "stopping"
         if self.control is not None:
             self.control.stop()
@@ -185,6 +194,8 @@ class Mesh:
         with contextlib.suppress(OSError):
             write_json(self.state.processes_file, [])
         self.state.clear_runtime()
+        self.state.release_lock(self._lock_fd)
+        self._lock_fd = None
         self.phase = "stopped"
 
     # config changes

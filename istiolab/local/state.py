@@ -4,6 +4,8 @@ Layout (everything a mesh instance writes lives here)::
 
     settings.json      MeshSettings (octet, gateway host and ports), persisted on first `up`
     supervisor.pid     pid of the running supervisor (absent or stale when it is not running)
+    supervisor.lock    flock()ed by the one supervisor for its whole life (holds its pid too,
+                       so `down` finds a supervisor whose pid file was lost)
     control.sock       the supervisor's control API (HTTP/JSON over a Unix socket)
     processes.json     every process the supervisor started: pid, name, command (for `down`)
     allocations.json   <namespace>/<pod name> -> pod IP index (stable across restarts)
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import ipaddress
 import json
@@ -45,6 +48,7 @@ from istiolab.errors import ConfigError, MeshError
 from istiolab.local.model import MeshSettings
 
 ENV_STATE_DIR = "ISTIOLAB_STATE_DIR"
+ENV_MESH = "ISTIOLAB_MESH"  # in every process a supervisor starts: its state directory
 SOCKET_PATH_MAX = 107  # sun_path holds 108 bytes with its NUL
 SOCKET_NAME_MAX = len("/s/127.255.255.255-65535.sock")
 SETTINGS_ENV = {
@@ -115,6 +119,10 @@ class StateDir:
     @property
     def socket(self) -> Path:
         return self.root / "control.sock"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / "supervisor.lock"
 
     @property
     def processes_file(self) -> Path:
@@ -262,32 +270,121 @@ class StateDir:
 
     # supervisor liveness
     def running_pid(self) -> int | None:
-        """The live supervisor's pid, or None (a stale pid file is removed)."""
+        """The live supervisor's pid, or None: the pid file's, else the lock holder's (a
+        supervisor whose pid file was lost); a stale pid file is removed."""
         try:
-            pid = int(self.pid_file.read_text().strip())
+            pid: int | None = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
-            return None
-        if pid_matches(pid, "istiolab"):
+            pid = None
+        if pid is not None and pid_matches(pid, "istiolab"):
             return pid
+        holder = self.lock_holder()
+        if pid is not None and holder is None:
+            with contextlib.suppress(OSError):
+                self.pid_file.unlink()
+        return holder
+
+    def acquire_lock(self) -> int:
+        """Become this directory's one supervisor: an exclusive flock held (by the returned
+        fd) until the process exits or :meth:`release_lock`. MeshError naming the holder
+        when another supervisor has it."""
+        self.create()
+        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_pid(fd)
+            os.close(fd)
+            raise MeshError(
+                f"the local mesh in {self.root} is already running (supervisor pid "
+                f"{holder or '?'}); `istiolab status` shows it, `istiolab down` stops it"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return fd
+
+    def release_lock(self, fd: int) -> None:
         with contextlib.suppress(OSError):
-            self.pid_file.unlink()
-        return None
+            os.ftruncate(fd, 0)
+        os.close(fd)
+
+    def lock_holder(self) -> int | None:
+        """The pid of the supervisor holding the lock, or None when nobody holds it."""
+        try:
+            fd = os.open(self.lock_file, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pid = _read_pid(fd)
+                return pid if pid is not None and pid_alive(pid) else None
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
 
     def write_pid(self) -> None:
         self.create()
         write_json_text(self.pid_file, f"{os.getpid()}\n")
 
-    def clear_runtime(self) -> None:
-        for f in (self.pid_file, self.socket):
-            with contextlib.suppress(OSError):
-                f.unlink()
+    def clear_runtime(self, owner: int | None = None) -> None:
+        """Remove the pid file and control socket: the ones `owner` (a supervisor pid; this
+        process by default) created, or any when no supervisor holds the lock."""
+        owner = os.getpid() if owner is None else owner
+        try:
+            recorded: int | None = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            recorded = None
+        holder = self.lock_holder()
+        if holder is not None and holder != owner:
+            return  # another live supervisor's files
+        if recorded in (None, owner) or not pid_alive(recorded):
+            for f in (self.pid_file, self.socket):
+                with contextlib.suppress(OSError):
+                    f.unlink()
 
     # processes
     def read_processes(self) -> list[dict]:
+        """processes.json; ConfigError when it is garbled (then :func:`mesh_processes`
+        still finds them)."""
         try:
-            return list(json.loads(self.processes_file.read_text()))
-        except (OSError, ValueError):
+            text = self.processes_file.read_text()
+        except OSError:
             return []
+        try:
+            rows = json.loads(text)
+            if not isinstance(rows, list) or not all(
+                isinstance(r, dict) and isinstance(r.get("pid"), int) for r in rows
+            ):
+                raise ValueError("not a list of {name, pid, exe} objects")
+        except ValueError as exc:
+            raise ConfigError(
+                f"{self.processes_file}: unreadable ({exc}); the processes it listed are "
+                "found by their environment instead"
+            ) from exc
+        return rows
+
+    def mesh_processes(self) -> list[dict]:
+        """Every live process a supervisor of this directory started, found by the
+        ``ISTIOLAB_MESH`` variable in its environment (processes of this user only)."""
+        want = f"{ENV_MESH}={self.root}".encode()
+        me, uid = os.getpid(), os.getuid()
+        rows = []
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit() or int(entry.name) == me:
+                continue
+            try:
+                if entry.stat().st_uid != uid:
+                    continue
+                env = Path(entry.path, "environ").read_bytes().split(b"\0")
+                exe = os.readlink(Path(entry.path, "exe"))
+            except OSError:
+                continue
+            if want in env:
+                rows.append({"name": "?", "pid": int(entry.name), "exe": exe})
+        return rows
 
     def read_allocations(self) -> dict[str, int]:
         try:
@@ -312,6 +409,13 @@ def private_dir(path: Path) -> None:
         )
     if info.st_mode & 0o077:
         os.chmod(path, 0o700)
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        return int(os.pread(fd, 32, 0).decode().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def write_json_text(path: Path, text: str) -> None:

@@ -9,12 +9,15 @@
   for one sidecar per namespace and the gateway).
 - Persistence: ``<state_dir>/store/objects.json`` (version + objects), written to a temp
   file, fsynced, then renamed over the old one: a crash leaves the old or the new config,
-  never a mix. A new ``ConfigStore`` on the same directory loads it.
+  never a mix. The previous good copy stays as ``objects.json.bak`` (a hard link to the
+  file being replaced), so a store garbled later can be restored. A new ``ConfigStore`` on
+  the same directory loads it; an unreadable one is a ConfigError naming both files.
 - ``subscribe(callback)``: ``callback(version)`` after each successful commit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -101,6 +104,7 @@ class ConfigStore:
     def __init__(self, state_dir: Path | str) -> None:
         self.dir = Path(state_dir) / "store"
         self.path = self.dir / "objects.json"
+        self.backup = self.dir / "objects.json.bak"
         self._lock = threading.RLock()
         self._objects: dict[tuple[str, str, str], dict] = {}
         self._subscribers: list[Callable[[int], None]] = []
@@ -115,10 +119,20 @@ class ConfigStore:
             data = json.loads(self.path.read_text())
             objects = data["objects"]
             version = int(data.get("version", 0))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            if not isinstance(objects, list):
+                raise TypeError("'objects' is not a list")
+            for i, o in enumerate(objects):
+                if not isinstance(o, dict) or not isinstance(o.get("metadata"), dict):
+                    raise TypeError(f"entry {i} is not a Kubernetes object ({str(o)[:40]})")
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+            backup = (
+                f"restore the previous good copy (cp {self.backup} {self.path})"
+                if self.backup.exists()
+                else "restore it from a backup"
+            )
             raise ConfigError(
-                f"{self.path}: the config store is unreadable ({exc}); restore it from a "
-                "backup or remove it to start empty"
+                f"{self.path}: the config store is unreadable ({exc}); {backup} or remove "
+                "it to start empty"
             ) from exc
         self._objects = {_key(o): o for o in objects}
         self.version = version
@@ -127,6 +141,12 @@ class ConfigStore:
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         payload = json.dumps({"version": version, "objects": list(objects.values())}, indent=1)
         fd, tmp = tempfile.mkstemp(prefix=".objects-", suffix=".json", dir=self.dir)
+        if self.path.exists():  # keep the current (good) file as the backup
+            link = self.dir / f".objects-bak-{os.getpid()}"
+            with contextlib.suppress(OSError):
+                link.unlink(missing_ok=True)
+                os.link(self.path, link)
+                os.replace(link, self.backup)
         try:
             with os.fdopen(fd, "w") as fh:
                 fh.write(payload)

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from istiolab.errors import MeshError
-from istiolab.local.state import pid_alive, pid_matches, write_json
+from istiolab.errors import ConfigError, MeshError
+from istiolab.local.state import StateDir, pid_alive, pid_matches, write_json
 
 Probe = Callable[[], bool]
 
@@ -284,9 +284,31 @@ def _signal(m: Managed, sig: int, group_only: bool = False) -> None:
             m.popen.send_signal(sig)
 
 
-def kill_recorded(rows: list[dict], grace: float = 5.0) -> list[int]:
-    """Stop leftover processes listed in processes.json (pid reuse guarded by exe name)."""
-    alive = [r for r in rows if pid_matches(int(r["pid"]), Path(r.get("exe", "")).name or "?")]
+def kill_leftovers(state: StateDir, grace: float = 5.0) -> tuple[list[int], str]:
+    """Stop every process an earlier supervisor of `state` started: those processes.json
+    lists and those whose environment names the directory (found even when the file is
+    garbled or lost). Returns their pids and a note when processes.json was unreadable."""
+    note = ""
+    try:
+        rows = state.read_processes()
+    except ConfigError as exc:
+        rows, note = [], str(exc)
+    recorded = [r for r in rows if pid_matches(int(r["pid"]), Path(r.get("exe", "")).name or "?")]
+    found = {int(r["pid"]): r for r in recorded}
+    for r in state.mesh_processes():
+        found.setdefault(int(r["pid"]), r)
+    return kill_recorded(list(found.values()), grace, checked=True), note
+
+
+def kill_recorded(rows: list[dict], grace: float = 5.0, checked: bool = False) -> list[int]:
+    """Stop leftover processes listed in processes.json (pid reuse guarded by exe name,
+    unless the caller `checked` them already)."""
+    alive = [
+        r
+        for r in rows
+        if (pid_alive(int(r["pid"])) if checked else False)
+        or pid_matches(int(r["pid"]), Path(r.get("exe", "")).name or "?")
+    ]
     for r in alive:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(int(r["pid"]), signal.SIGTERM)
