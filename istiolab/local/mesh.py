@@ -44,7 +44,7 @@ from istiolab.local.model import (
     ProxyResources,
     Registry,
 )
-from istiolab.local.pki import MeshCA
+from istiolab.local.pki import MeshCA, with_secrets
 from istiolab.local.pods import (
     GATEWAY_NAME,
     PROXY_SUFFIX,
@@ -174,6 +174,7 @@ class Mesh:
             self._reconcile(initial=True)
             self.state.save_settings(requested)
             self.phase = "running"
+            threading.Thread(target=self._rotate_certificates, name="certs", daemon=True).start()
         except BaseException:
             self.stop()
             raise
@@ -250,6 +251,20 @@ class Mesh:
                 raise NotFoundError("; ".join(missing))
             return self._converge(previous, {"lines": lines, "errors": missing})
 
+    def _rotate_certificates(self) -> None:
+        """Push again whenever a workload certificate reaches half its life, so proxies of
+        an idle mesh get fresh ones before theirs expire (istio-agent's rotation)."""
+        while True:
+            wait = min(max(self._ca.next_renewal(), 0.5), 60.0)
+            if self.shutdown_requested.wait(wait) or self.phase != "running":
+                return
+            if self._ca.next_renewal() > 0:
+                continue
+            with self._apply_lock, self._lock:
+                self._cache.clear()  # resources are recomputed with fresh secrets
+            self.xds.push()
+            self.report("control", "workload certificates rotated")
+
     # xDS callback
     def _resources_for(self, node_id: str) -> ProxyResources | None:
         """One proxy's resources for the current generation. Every proxy of a push shares
@@ -270,8 +285,11 @@ class Mesh:
                 self._index = (generation, MeshIndex(objects, registry, self.settings))
             index = self._index[1]
         # SDS secrets: the proxy's workload certificate and the mesh root (istiod's CA role)
-        resources = build_resources(
-            objects, registry, proxy, self.settings, index=index, ca=self._ca
+        resources = with_secrets(
+            build_resources(objects, registry, proxy, self.settings, index=index),
+            proxy,
+            objects,
+            self._ca,
         )
         with self._lock:
             if self._generation == generation:

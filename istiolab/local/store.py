@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import os
@@ -143,10 +142,12 @@ class ConfigStore:
         fd, tmp = tempfile.mkstemp(prefix=".objects-", suffix=".json", dir=self.dir)
         if self.path.exists():  # keep the current (good) file as the backup
             link = self.dir / f".objects-bak-{os.getpid()}"
-            with contextlib.suppress(OSError):
+            try:
                 link.unlink(missing_ok=True)
                 os.link(self.path, link)
                 os.replace(link, self.backup)
+            except OSError:
+                link.unlink(missing_ok=True)
         try:
             with os.fdopen(fd, "w") as fh:
                 fh.write(payload)

@@ -46,7 +46,7 @@ def state(tmp_path):
 def test_two_concurrent_ups_one_supervisor(state):
     octet = loopback.take("harden-lock")
     a, b = start(state.root, octet), start(state.root, octet)
-    results = [p.communicate(timeout=120) + (p.returncode,) for p in (a, b)]
+    results = [(*p.communicate(timeout=120), p.returncode) for p in (a, b)]
     codes = sorted(r[2] for r in results)
     assert codes == [0, 1], results
     loser = next(r for r in results if r[2] == 1)
