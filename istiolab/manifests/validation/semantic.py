@@ -415,8 +415,25 @@ def kube_service(spec: dict, out: list[Problem]) -> None:
         names.add(name)
 
 
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
 def kube_workload(spec: dict, out: list[Problem]) -> None:
     envoy_limits.replicas(spec.get("replicas"), "spec.replicas", out)
+    pod = _dict(_dict(spec.get("template")).get("spec"))
+    for field in ("serviceAccountName", "serviceAccount"):
+        account = pod.get(field)
+        if account is not None and (
+            not isinstance(account, str) or len(account) > 253 or not _SUBDOMAIN.match(account)
+        ):
+            out.append(
+                Problem(
+                    f"spec.template.spec.{field}",
+                    f"{short(account)} is not a valid service account name",
+                    "a DNS-1123 subdomain: lower-case letters, digits, '-' and '.' (it forms "
+                    "the SPIFFE identity spiffe://cluster.local/ns/<ns>/sa/<name>)",
+                )
+            )
     selector = _dict(_dict(spec.get("selector")).get("matchLabels"))
     labels = _dict(_dict(_dict(spec.get("template")).get("metadata")).get("labels"))
     mismatched = {k: v for k, v in selector.items() if labels.get(k) != v}
