@@ -74,12 +74,11 @@ def test_directory_apply_names_file_and_document(tmp_path):
     folder = tmp_path / "cfg"
     folder.mkdir()
     (folder / "a.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
-    (folder / "b.yaml").write_text(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n---\n"
-        + DEPLOYMENT % "ok".replace("replicas: 1", "replicas: -1")
-    )
-    code, _, err = cli("apply", "--state-dir", str(tmp_path / "s"), "-f", str(folder))
-    assert code == 1
+    negative = (DEPLOYMENT % "ok").replace("replicas: 1", "replicas: -1")
+    config_map = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n---\n"
+    (folder / "b.yaml").write_text(config_map + negative)
+    code, out, err = cli("apply", "--state-dir", str(tmp_path / "s"), "-f", str(folder))
+    assert code == 1, out
     assert f"{folder / 'b.yaml'}: document 1 (Deployment/d): spec.replicas: -1 is negative" in err
 
 
