@@ -271,15 +271,19 @@ def _detach(state: StateDir, console: Any, timeout: float, t0: float) -> None:
 @click.option("--timeout", type=float, default=30.0, show_default=True)
 def down(state_dir: str | None, timeout: float) -> None:
     """Stop the local mesh and every process it started."""
+    from istiolab.local.health import process_state
     from istiolab.local.supervisor import kill_leftovers
 
     state = open_state(state_dir)
     pid = state.running_pid()
     if pid is not None:
         try:
+            if process_state(pid) in ("T", "t"):
+                raise MeshError("stopped")
             ControlClient(state.socket, timeout=5).post("/shutdown")
         except MeshError:
             os.kill(pid, signal.SIGTERM)
+            os.kill(pid, signal.SIGCONT)  # a stopped (Ctrl-Z) supervisor handles it now
         deadline = time.monotonic() + timeout
         delay = 0.01
         while pid_alive(pid) and time.monotonic() < deadline:
@@ -300,6 +304,45 @@ def down(state_dir: str | None, timeout: float) -> None:
 
 # ---------------------------------------------------------------- status
 
+STATUS_TIMEOUT = 1.5  # a supervisor that does not answer by then is reported as such
+
+
+def _half_broken(state: StateDir, output: str) -> int | None:
+    """Report a half-broken mesh (exit code 1), or None when it is running or stopped."""
+    from istiolab.local.health import supervisor_problem
+
+    problem = supervisor_problem(state)
+    if problem is None:
+        return None
+    _report_broken(state, output, problem)
+    return 1
+
+
+def _report_broken(state: StateDir, output: str, problem: str) -> None:
+    """What still runs (from the state directory, without the supervisor) and what is wrong."""
+    from istiolab.local.state import process_cmdline
+
+    rows = []
+    for r in state.mesh_processes():
+        argv = process_cmdline(r["pid"])
+        rows.append({"pid": r["pid"], "command": " ".join(argv)[:120]})
+    supervisor = state.running_pid()
+    if output == "json":
+        data = {
+            "running": False,
+            "state_dir": str(state.root),
+            "problem": problem,
+            "supervisor_pid": supervisor,
+            "processes": rows,
+        }
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"The local mesh is half broken ({state.root}): {problem}")
+    if supervisor is not None:
+        click.echo(f"Supervisor: pid {supervisor}")
+    if rows:
+        click.echo(table(["PID", "COMMAND"], [[r["pid"], r["command"]] for r in rows]))
+
 
 @click.command()
 @state_dir_option
@@ -307,6 +350,9 @@ def down(state_dir: str | None, timeout: float) -> None:
 def status(state_dir: str | None, output: str) -> None:
     """Pods, sidecars and the gateway of the local mesh, and configuration problems."""
     state = open_state(state_dir)
+    broken = _half_broken(state, output)
+    if broken is not None:
+        raise click.exceptions.Exit(broken)
     client = mesh_client(state)
     if client is None:
         from istiolab.local.store import ConfigStore
@@ -319,7 +365,11 @@ def status(state_dir: str | None, output: str) -> None:
             click.echo(f"The local mesh is not running ({state.root}; {stored} stored objects).")
             click.echo("Start it with `istiolab up`.")
         return
-    data = client.get("/status")
+    try:
+        data = ControlClient(state.socket, timeout=STATUS_TIMEOUT).get("/status")
+    except MeshError as exc:
+        _report_broken(state, output, f"the mesh's supervisor does not answer ({exc})")
+        raise click.exceptions.Exit(1) from None
     if output == "json":
         click.echo(json.dumps(data, indent=2))
         return
