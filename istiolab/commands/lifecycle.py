@@ -249,6 +249,8 @@ def _detach(state: StateDir, console: Any, timeout: float, t0: float) -> None:
                 status = client.get("/status")
             except MeshError:
                 status = None
+        if status and status.get("pid") != child.pid:
+            status = None  # another supervisor's socket: ours must say it is already running
         if status:
             for pod in status.get("pods", []):
                 key = f"{pod['namespace']}/{pod['name']}"

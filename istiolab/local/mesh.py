@@ -36,6 +36,7 @@ from istiolab.errors import ConfigError, NotFoundError
 from istiolab.local import envoy
 from istiolab.local.api import control_routes, get_objects
 from istiolab.local.control import ControlServer
+from istiolab.local.logrotate import max_bytes, start_rotation
 from istiolab.local.model import (
     XDS_PORT,
     MeshSettings,
@@ -139,6 +140,7 @@ class Mesh:
         self.state.create()
         # the one supervisor of this directory, for this process's life (MeshError if not)
         self._lock_fd = self.state.acquire_lock()
+        max_bytes()  # a bad ISTIOLAB_LOG_MAX_BYTES fails the start, not the rotation
         requested = self.settings  # saved once the mesh runs (a failed start keeps the old)
         if self.settings.privileged_ports is None:  # decided once, here; translation reads it
             self.settings = replace(self.settings, privileged_ports=can_bind_privileged_ports())
@@ -175,6 +177,7 @@ class Mesh:
             self.state.save_settings(requested)
             self.phase = "running"
             threading.Thread(target=self._rotate_certificates, name="certs", daemon=True).start()
+            start_rotation(self.state.logs, self.shutdown_requested)  # bounded disk
         except BaseException:
             self.stop()
             raise

@@ -49,6 +49,7 @@ class Managed:
     last_exit: int | None = None
     stopping: bool = False
     next_restart: float = 0.0
+    ready_seen: bool = False  # its ready line was in its log
 
     @property
     def pid(self) -> int:
@@ -209,6 +210,9 @@ class Supervisor:
         return Managed(spec=spec, popen=popen, started=time.monotonic(), log_offset=offset)
 
     def _log_has_line(self, m: Managed) -> bool:
+        """The ready line was printed (remembered once seen: a rotated log loses it)."""
+        if m.ready_seen:
+            return True
         try:
             with open(m.spec.log, "rb") as f:
                 f.seek(m.log_offset)
@@ -216,9 +220,10 @@ class Supervisor:
         except OSError:
             return False
         want = (m.spec.ready_line or "").encode()
-        return any(
+        m.ready_seen = any(
             line.strip() == want or line.startswith(want + b" ") for line in data.splitlines()
         )
+        return m.ready_seen
 
     def _record(self) -> None:
         if self._processes_file is None:

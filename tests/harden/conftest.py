@@ -11,12 +11,15 @@ from local.test_mesh import running_mesh
 from security.harness import SecurityMesh
 
 from istiolab import manifests
+from istiolab.local.logrotate import ENV_MAX_BYTES
 from istiolab.local.pki import ENV_CERT_TTL
 
+LOG_CAP = 65536
 OCTET = loopback.take("harden")
 
 
-CERT_TTL = "20"  # seconds: workload certificates rotate every 10 s in this mesh
+# only this mesh's supervisor gets them: certificates rotate every 10 s, logs over 64 KiB
+ENVIRONMENT = {ENV_CERT_TTL: "20", ENV_MAX_BYTES: str(LOG_CAP)}
 
 
 @pytest.fixture(scope="session")
@@ -24,12 +27,14 @@ def mesh(tmp_path_factory):
     root = tmp_path_factory.mktemp("harden")
 
     def setup(m: SecurityMesh) -> None:
-        os.environ.pop(ENV_CERT_TTL, None)  # only this mesh's supervisor has it
+        for name in ENVIRONMENT:
+            os.environ.pop(name, None)
         m.apply([manifests.namespace("foo"), *manifests.httpbin("foo"), *manifests.sleep("foo")])
 
-    os.environ[ENV_CERT_TTL] = CERT_TTL
+    os.environ.update(ENVIRONMENT)
     try:
         with running_mesh(root, OCTET, "none", SecurityMesh, "harden mesh", setup) as m:
             yield m
     finally:
-        os.environ.pop(ENV_CERT_TTL, None)
+        for name in ENVIRONMENT:
+            os.environ.pop(name, None)
