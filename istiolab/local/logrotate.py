@@ -6,8 +6,8 @@ larger file has its last `cap` bytes (from a line start) copied to ``<name>.1`` 
 the older copy) and is truncated in place ("copytruncate": the processes keep writing to
 the same file, which they opened for appending). Per log, at most the cap plus what is
 written in one check interval stays on disk, plus the cap in ``.1``; readers (`logs`,
-labs, telemetry) find the newest lines in the file and the ones before in ``<name>.1``, and a reader that
-remembered an offset past the end starts again at 0.
+labs, telemetry) find the newest lines in the file and the ones before in ``<name>.1``,
+and a reader that remembered an offset past the end starts again at 0.
 """
 
 from __future__ import annotations
