@@ -10,6 +10,7 @@ from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 
 from istiolab.errors import MeshError
 from istiolab.local.model import CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ProxyResources
+from istiolab.local.supervisor import wait_until
 from istiolab.local.xds import XdsServer
 
 from .envoy_harness import free_port, random_octet
@@ -162,3 +163,30 @@ def test_content_version_ignores_order_and_follows_content():
     a, b = ("a", cluster("a")), ("b", cluster("b"))
     assert content_version([a, b]) == content_version([b, a])
     assert content_version([a, b]) != content_version([a, ("b", cluster("c"))])
+
+
+def test_a_type_unsubscribed_by_name_is_not_waited_for(server, envoy):
+    envoy.send(CLUSTER_TYPE)
+    cds = envoy.recv()
+    envoy.send(CLUSTER_TYPE, version=cds.version_info, nonce=cds.nonce)
+    envoy.send(LISTENER_TYPE)
+    lds = envoy.recv()
+    envoy.send(LISTENER_TYPE, version=lds.version_info, nonce=lds.nonce)
+    envoy.send(ENDPOINT_TYPE, names=["a"])
+    eds = envoy.recv()
+    envoy.send(ENDPOINT_TYPE, names=["a"], version=eds.version_info, nonce=eds.nonce)
+    assert server.wait_synced([envoy.node_id], 5)
+    # Envoy drops its last EDS watch: it would ignore any EDS response from now on
+    envoy.send(ENDPOINT_TYPE, names=[], version=eds.version_info, nonce=eds.nonce)
+    wait_until(lambda: "EDS" not in server.status()[0].types, 5, "the unsubscription")
+    server.state["clusters"] = {"a": cluster("a"), "b": cluster("b"), "c": cluster("c")}
+    server.push()
+    cds2 = envoy.recv()
+    assert cds2.type_url == CLUSTER_TYPE  # and no EDS response follows
+    envoy.send(CLUSTER_TYPE, version=cds2.version_info, nonce=cds2.nonce)
+    assert server.wait_synced([envoy.node_id], 5)
+    assert "EDS" not in server.status()[0].types
+    # subscribing again (answering the old nonce, as Envoy does) gets a response
+    envoy.send(ENDPOINT_TYPE, names=["c"], version=eds.version_info, nonce=eds.nonce)
+    again = envoy.recv()
+    assert again.type_url == ENDPOINT_TYPE and len(again.resources) == 1

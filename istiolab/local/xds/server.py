@@ -293,6 +293,15 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
             status = replace(status, acked_version=req.version_info, nack="", last_ack=time.time())
             self._set(stream, t, status)
         names = tuple(sorted(req.resource_names))
+        if t in NAMED_TYPES and not names and stream.names.get(t):
+            # Envoy unsubscribed from every resource of the type (e.g. the gateway lost its
+            # listeners): it ignores responses for an unwatched type, so none is sent and
+            # the type no longer counts for this proxy's sync state
+            del stream.names[t]  # its nonce stays: a later subscription answers to it
+            with self._changed:
+                stream.types.pop(SHORT.get(t, t), None)
+                self._changed.notify_all()
+            return []
         changed = names != stream.names.get(t)
         stream.names[t] = names
         if not req.response_nonce or changed:
