@@ -146,12 +146,9 @@ def delete(
         from istiolab.local.store import ConfigStore
 
         store = ConfigStore(state.root)
-        missing = []
-        for r in refs:
-            try:
-                click.echo(store.delete(r["kind"], r["name"], r["namespace"]))
-            except NotFoundError as exc:
-                missing.append(str(exc))
+        lines, missing = store.delete_many((r["kind"], r["name"], r["namespace"]) for r in refs)
+        for line in lines:
+            click.echo(line)
         result: dict = {"errors": missing}
     else:
         result = client.post("/delete", {"refs": refs})

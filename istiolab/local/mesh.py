@@ -53,6 +53,7 @@ from istiolab.local.pods import (
     check_images,
     gateway_spec,
     hosts_map,
+    pod_addresses,
     pod_notes,
     pod_rows,
     pod_specs,
@@ -243,13 +244,8 @@ class Mesh:
     def delete(self, refs: list[tuple[str, str, str]]) -> dict:
         with self._apply_lock:
             previous = self.store.objects()
-            lines: list[str] = []
-            missing: list[str] = []  # like kubectl: delete what exists, report the rest
-            for kind, name, namespace in refs:
-                try:
-                    lines.append(self.store.delete(kind, name, namespace))
-                except NotFoundError as exc:
-                    missing.append(str(exc))
+            # like kubectl: delete what exists (one commit), report the rest
+            lines, missing = self.store.delete_many(refs)
             if not lines and missing:
                 raise NotFoundError("; ".join(missing))
             return self._converge(previous, {"lines": lines, "errors": missing})
@@ -380,6 +376,9 @@ class Mesh:
 
     def _start_pod(self, pod: Pod) -> list[str]:
         assert self.supervisor is not None and self.envoy_binary is not None
+        # a port another process holds: fail naming it, not with a proxy that never binds
+        for host, port, what in pod_addresses(pod, self._registry, self.settings):
+            check_port_free(host, port, what)
         specs = pod_specs(pod, self.state, self.settings, self.envoy_binary)
         return [self.supervisor.start(spec).spec.name for spec in specs]
 

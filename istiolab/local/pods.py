@@ -231,6 +231,28 @@ def app_spec(pod: Pod, state: StateDir, settings: MeshSettings) -> ProcessSpec:
     )
 
 
+def pod_addresses(
+    pod: Pod, registry: Registry, settings: MeshSettings
+) -> list[tuple[str, int, str]]:
+    """(host, port, what) of every TCP address the pod's processes will listen on: the
+    sidecar's own ports and its inbound ports, or the app's ports on the pod IP."""
+    from istiolab.local.model import HEALTH_PORT, PROMETHEUS_PORT
+    from istiolab.local.translate.listeners import pod_ports
+
+    key = f"{pod.namespace}/{pod.name}"
+    out = []
+    ports = sorted(pod_ports(pod, registry.services))
+    if pod.sidecar:
+        for port in (OUTBOUND_PORT, PROMETHEUS_PORT, HEALTH_PORT):
+            out.append((pod.ip, port, f"the sidecar of pod {key}"))
+    for port in ports:
+        if pod.sidecar and listen_ip(pod, port, settings) != pod.ip:
+            out.append((pod.ip, port, f"the inbound port {port} of pod {key} (its sidecar)"))
+        else:
+            out.append((pod.ip, port, f"port {port} of pod {key}"))
+    return out
+
+
 def pod_specs(
     pod: Pod, state: StateDir, settings: MeshSettings, envoy_binary: str
 ) -> list[ProcessSpec]:

@@ -235,29 +235,38 @@ class ConfigStore:
         return version
 
     def delete(self, kind: str, name: str, namespace: str = "default") -> str:
-        canon = canonical_kind(kind)
+        lines, missing = self.delete_many([(kind, name, namespace)])
+        if missing:
+            raise NotFoundError(missing[0])
+        return lines[0]
+
+    def delete_many(self, refs: Iterable[tuple[str, str, str]]) -> tuple[list[str], list[str]]:
+        """Delete every (kind, name, namespace) that exists in one commit (one write, one
+        notification), like kubectl: (the "deleted" lines, the "not found" messages)."""
+        lines: list[str] = []
+        missing: list[str] = []
         with self._lock:
-            key = next(
-                (
-                    k
-                    for k in self._objects
-                    if k[0].lower() == canon.lower()
-                    and k[2] == name
-                    and (k[0] in CLUSTER_SCOPED or k[1] == namespace)
-                ),
-                None,
-            )
-            if key is None:
-                raise NotFoundError(
-                    f'{canon} "{name}" not found in namespace {namespace}: nothing deleted'
-                )
-            obj = self._objects[key]
-            new = {k: v for k, v in self._objects.items() if k != key}
+            index = {(k[0].lower(), k[1], k[2]): k for k in self._objects}
+            doomed: set[tuple[str, str, str]] = set()
+            for kind, name, namespace in refs:
+                canon = canonical_kind(kind)
+                ns = "" if canon in CLUSTER_SCOPED else namespace
+                key = index.get((canon.lower(), ns, name))
+                if key is None or key in doomed:
+                    missing.append(
+                        f'{canon} "{name}" not found in namespace {namespace}: nothing deleted'
+                    )
+                    continue
+                doomed.add(key)
+                lines.append(f"{resource_name(self._objects[key])} deleted")
+            if not doomed:
+                return lines, missing
+            new = {k: v for k, v in self._objects.items() if k not in doomed}
             version = self.version + 1
             self._write(new, version)
             self._objects, self.version = new, version
         self._notify(version)
-        return f"{resource_name(obj)} deleted"
+        return lines, missing
 
     def _notify(self, version: int) -> None:
         errors = []
