@@ -134,6 +134,7 @@ class Mesh:
     def start(self) -> None:
         from istiolab.local.store import ConfigStore
         from istiolab.local.xds import XdsServer
+        from istiolab.local.xds.protos import SHARED_ENCODER
 
         self.phase = "starting"
         self.started_at = time.time()
@@ -163,11 +164,15 @@ class Mesh:
             (s.gateway_host, s.gateway_https_port, "the ingress gateway (HTTPS)"),
         ):
             check_port_free(host, port, what)
-        self.store = ConfigStore(self.state.root)
+        self.store = ConfigStore(self.state.root, settings=self.settings)
         self.supervisor = Supervisor(self.state.processes_file, on_event=self._on_process_event)
         try:
             self.xds = XdsServer(
-                s.istiod_ip, XDS_PORT, self._resources_for, socket_path=s.xds_socket
+                s.istiod_ip,
+                XDS_PORT,
+                self._resources_for,
+                socket_path=s.xds_socket,
+                encoder=SHARED_ENCODER,  # shared with the store's dry run
             )
             self.xds.start()
             self.report("control", f"xDS server on {self.xds.address} (owner only)")
@@ -207,7 +212,7 @@ class Mesh:
     def apply(self, objects: list[dict], source: str = "<apply>") -> dict:
         check_images(objects)
         with self._apply_lock:
-            previous = self.store.objects()
+            previous = self.store.snapshot()
             lines = self.store.apply(objects, source)
             return self._converge(previous, {"lines": lines})
 
@@ -243,7 +248,7 @@ class Mesh:
 
     def delete(self, refs: list[tuple[str, str, str]]) -> dict:
         with self._apply_lock:
-            previous = self.store.objects()
+            previous = self.store.snapshot()
             # like kubectl: delete what exists (one commit), report the rest
             lines, missing = self.store.delete_many(refs)
             if not lines and missing:

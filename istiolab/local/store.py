@@ -25,6 +25,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from istiolab.errors import ConfigError, Finding, NotFoundError, ValidationError
 
@@ -90,7 +91,8 @@ def _key(obj: Mapping) -> tuple[str, str, str]:
 
 
 def _comparable(obj: Mapping) -> dict:
-    out = copy.deepcopy(dict(obj))
+    """`obj` without what the store manages (a shallow view: compared, never changed)."""
+    out = dict(obj)
     md = dict(out.get("metadata") or {})
     for k in _MANAGED:
         md.pop(k, None)
@@ -100,7 +102,10 @@ def _comparable(obj: Mapping) -> dict:
 
 
 class ConfigStore:
-    def __init__(self, state_dir: Path | str) -> None:
+    def __init__(self, state_dir: Path | str, settings: Any = None) -> None:
+        """`settings`: the running mesh's MeshSettings, so the dry run translates (and
+        encodes, for the next push to reuse) exactly what the proxies will be sent."""
+        self.settings = settings
         self.dir = Path(state_dir) / "store"
         self.path = self.dir / "objects.json"
         self.backup = self.dir / "objects.json.bak"
@@ -138,7 +143,9 @@ class ConfigStore:
 
     def _write(self, objects: dict, version: int) -> None:
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        payload = json.dumps({"version": version, "objects": list(objects.values())}, indent=1)
+        payload = json.dumps(
+            {"version": version, "objects": list(objects.values())}, separators=(",", ":")
+        )
         fd, tmp = tempfile.mkstemp(prefix=".objects-", suffix=".json", dir=self.dir)
         if self.path.exists():  # keep the current (good) file as the backup
             link = self.dir / f".objects-bak-{os.getpid()}"
@@ -164,6 +171,12 @@ class ConfigStore:
             os.close(dir_fd)
 
     # -- reads ---------------------------------------------------------------------------
+    def snapshot(self) -> list[dict]:
+        """The stored objects themselves (no copy: read-only; a commit replaces objects,
+        never changes them), e.g. to :meth:`restore` later."""
+        with self._lock:
+            return list(self._objects.values())
+
     def objects(self) -> list[dict]:
         with self._lock:
             return [copy.deepcopy(o) for o in self._objects.values()]
@@ -216,7 +229,7 @@ class ConfigStore:
             if new == self._objects:
                 return lines
             _check_namespaces(batch, new, source)
-            _dry_run(list(new.values()), source)
+            _dry_run(list(new.values()), source, self.settings)
             version = self.version + 1
             self._write(new, version)
             self._objects, self.version = new, version
@@ -353,16 +366,18 @@ def _validate(batch: list[dict], source: str) -> None:
                 ) from exc
 
 
-def _dry_run(objects: list[dict], source: str) -> None:
+def _dry_run(objects: list[dict], source: str, settings: Any = None) -> None:
     """Translate the prospective config for the gateway and one sidecar per namespace and
-    encode every resource; a failure refuses the apply with the reason."""
+    encode every resource (with the runtime's encoder, so the push that follows reuses the
+    encodings); a failure refuses the apply with the reason."""
     from istiolab.errors import MeshError
     from istiolab.local.model import MeshSettings, Proxy
     from istiolab.local.registry import build_registry, gateway_pod
     from istiolab.local.translate import MeshIndex, build_resources
-    from istiolab.local.xds.protos import to_any
+    from istiolab.local.xds.protos import SHARED_ENCODER
+    from istiolab.local.xds.server import canonical
 
-    settings = MeshSettings()
+    settings = settings or MeshSettings()
     registry, _ = build_registry(objects, settings, {})
     index = MeshIndex(objects, registry, settings)
     proxies = [Proxy("router", gateway_pod(settings))]
@@ -376,7 +391,7 @@ def _dry_run(objects: list[dict], source: str) -> None:
             resources = build_resources(objects, registry, proxy, settings, index=index)
             for table in resources.by_type().values():
                 for resource in table.values():
-                    to_any(resource)
+                    SHARED_ENCODER.encode(canonical(resource), resource)
         except (MeshError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(
                 f"{source}: the configuration cannot be translated for {proxy.pod.name}."

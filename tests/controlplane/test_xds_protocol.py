@@ -139,12 +139,12 @@ def test_port_in_use_is_a_mesh_error(server):
 
 
 def test_each_distinct_resource_is_parsed_once(monkeypatch):
-    from istiolab.local.xds import server
+    from istiolab.local.xds import protos, server
 
     parsed = []
-    real = server.to_any
-    monkeypatch.setattr(server, "to_any", lambda r, t=None: parsed.append(r["name"]) or real(r, t))
-    encoder = server._Encoder()
+    real = protos.to_any
+    monkeypatch.setattr(protos, "to_any", lambda r, t=None: parsed.append(r["name"]) or real(r, t))
+    encoder = protos.Encoder()
     a, b = cluster("a"), cluster("a")  # equal content, two dicts (two proxies)
     first = encoder.encode(server.canonical(a), a)
     assert encoder.encode(server.canonical(b), b) is first and parsed == ["a"]
@@ -190,3 +190,18 @@ def test_a_type_unsubscribed_by_name_is_not_waited_for(server, envoy):
     envoy.send(ENDPOINT_TYPE, names=["c"], version=eds.version_info, nonce=eds.nonce)
     again = envoy.recv()
     assert again.type_url == ENDPOINT_TYPE and len(again.resources) == 1
+
+
+def test_the_encoder_cache_is_bounded_least_recently_used_first():
+    from istiolab.local.xds import protos, server
+
+    encoder = protos.Encoder(max_bytes=2000)
+    kept = cluster("kept")
+    for i in range(200):  # far more than fits
+        encoder.encode(server.canonical(kept), kept)  # used again and again: stays
+        c = cluster(f"c{i}")
+        encoder.encode(server.canonical(c), c)
+    entries, size = encoder.size
+    assert size <= 2000 and entries < 40
+    first = encoder.encode(server.canonical(kept), kept)
+    assert encoder.encode(server.canonical(kept), kept) is first

@@ -48,7 +48,7 @@ from istiolab.local.model import (
     TYPE_ORDER,
     ProxyResources,
 )
-from istiolab.local.xds.protos import to_any
+from istiolab.local.xds.protos import Encoder
 from istiolab.local.xds.status import SHORT, ProxyStatus, TypeStatus
 
 log = logging.getLogger(__name__)
@@ -72,25 +72,6 @@ def content_version(resources: Iterable[tuple[str, dict]], texts: list[str] | No
     return digest.hexdigest()[:16]
 
 
-class _Encoder:
-    """Resource -> protobuf Any, memoised by content: the proxies of a namespace receive the
-    same clusters, routes and endpoints, so a push parses each distinct resource once (the
-    parse, not the translation, dominates a large push)."""
-
-    def __init__(self, limit: int = 200_000) -> None:
-        self._cache: dict[str, object] = {}
-        self._limit = limit
-
-    def encode(self, text: str, resource: dict):
-        found = self._cache.get(text)
-        if found is None:
-            found = to_any(resource, text)  # MeshError for invalid config: never cached
-            if len(self._cache) >= self._limit:
-                self._cache.clear()
-            self._cache[text] = found
-        return found
-
-
 class _Stream:
     def __init__(self) -> None:
         self.node_id = ""
@@ -110,6 +91,7 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         port: int,
         resources_for: Callable[[str], ProxyResources | None],
         socket_path: str | None = None,
+        encoder: Encoder | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.socket_path = socket_path
@@ -119,7 +101,7 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         self._changed = threading.Condition(self._lock)
         self._version = 0
         self._server: grpc.Server | None = None
-        self._encoder = _Encoder()
+        self._encoder = encoder if encoder is not None else Encoder()
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
