@@ -389,6 +389,10 @@ def status(state_dir: str | None, output: str) -> None:
         click.echo("\nConfiguration problems:")
         for f in data["findings"]:
             click.echo(f"  {f}")
+    if data.get("security"):
+        click.echo("\nSecurity:")
+        for note in data["security"]:
+            click.echo(f"  {note}")
 
 
 def pod_rows(status: dict) -> list[list]:

@@ -153,3 +153,4 @@ def test_proxy_admin_through_the_control_api(mesh):
     status = mesh.status()
     assert status["xds"].startswith("unix:")
     assert any("residual" in note for note in status["security"])
+    assert "residual: the sidecars' own listeners" in mesh.ok("status")
