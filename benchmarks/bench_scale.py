@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import datetime as dt
 import sys
 import tempfile
 import time
@@ -28,43 +27,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _mesh import client, istiolab, running_mesh, summary
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from istiolab import manifests
+from istiolab.local import pki
 
 HOST = "httpbin.example.com"
 
 
 def tls_secret() -> dict:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(HOST)]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    pem = cert.public_bytes(serialization.Encoding.PEM)
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    """A kubernetes.io/tls Secret for the gateway: a certificate from a throwaway CA."""
+    key, cert = pki.new_root("bench CA")
+    chain, key_pem, _ = pki.workload_cert(pki.Authority(key, cert, "", ""), f"https://{HOST}")
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "type": "kubernetes.io/tls",
         "metadata": {"name": "httpbin-credential", "namespace": "istio-system"},
         "data": {
-            "tls.crt": base64.b64encode(pem).decode(),
-            "tls.key": base64.b64encode(key_pem).decode(),
+            "tls.crt": base64.b64encode(chain.encode()).decode(),
+            "tls.key": base64.b64encode(key_pem.encode()).decode(),
         },
     }
 

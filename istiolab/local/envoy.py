@@ -12,12 +12,12 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 
 from istiolab.errors import MeshError
+from istiolab.local.control import UnixHTTPConnection
 from istiolab.local.model import ADMIN_PORT
 
 ENV_ENVOY = "ISTIOLAB_ENVOY"
@@ -97,24 +97,6 @@ def write_bootstrap(path: Path, config: dict) -> Path:
     tmp.write_text(json.dumps(config, indent=1))
     os.replace(tmp, path)
     return path
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    """HTTP over a Unix socket (Envoy admin ``pipe`` addresses, the apps behind sidecars)."""
-
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self._path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
 
 
 def admin_request(
