@@ -157,7 +157,6 @@ class Mesh:
             self.report(
                 "process", f"stopped {len(leftovers)} processes left by a killed supervisor"
             )
-        os.environ[ENV_MESH] = str(self.state.root)  # marks every process started below
         s = self.settings
         for host, port, what in (
             (s.gateway_host, s.gateway_http_port, "the ingress gateway (HTTP)"),
@@ -165,7 +164,11 @@ class Mesh:
         ):
             check_port_free(host, port, what)
         self.store = ConfigStore(self.state.root, settings=self.settings)
-        self.supervisor = Supervisor(self.state.processes_file, on_event=self._on_process_event)
+        self.supervisor = Supervisor(
+            self.state.processes_file,
+            on_event=self._on_process_event,
+            mark={ENV_MESH: str(self.state.root)},  # how `down` finds them without the file
+        )
         try:
             self.xds = XdsServer(
                 s.istiod_ip,

@@ -100,7 +100,11 @@ class Supervisor:
         processes_file: Path | None = None,
         on_event: Callable[[str, Managed], None] | None = None,
         poll_interval: float = 0.05,
+        mark: Mapping[str, str] | None = None,
     ) -> None:
+        """`mark`: variables added to every child's environment (the mesh marks its
+        processes with its state directory, so they are found without processes.json)."""
+        self._mark = dict(mark or {})
         self._procs: dict[str, Managed] = {}
         self._lock = threading.RLock()
         self._processes_file = processes_file
@@ -201,7 +205,7 @@ class Supervisor:
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    env=dict(spec.env) if spec.env is not None else None,
+                    env={**(os.environ if spec.env is None else spec.env), **self._mark},
                     start_new_session=True,
                     close_fds=True,
                 )
