@@ -187,12 +187,15 @@ def _productpage_url(state: StateDir) -> str | None:
     return None
 
 
+READY_HTTP_TIMEOUT = 30.0  # seconds for productpage to answer 200 once every pod is ready
+
+
 def _finish_up(state: StateDir, console: Any, t0: float, foreground: bool) -> None:
     from istiolab.local.mesh import wait_http
 
     url = _productpage_url(state)
     if url is not None:
-        code = wait_http(url, timeout=30)
+        code = wait_http(url, timeout=READY_HTTP_TIMEOUT)
         if code != 200:
             from istiolab.errors import MeshError
 
