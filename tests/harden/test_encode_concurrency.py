@@ -18,7 +18,7 @@ from istiolab.local.xds.server import canonical
 
 ROUTES = 1000
 THREADS = 4
-ROUNDS = 10
+ROUNDS = 6
 
 
 def big_route_config() -> dict:
