@@ -31,7 +31,7 @@ def timed(*args: str, stdin: str | None = None) -> tuple[int, str, str, float]:
 def test_status_and_apply_when_half_broken(tmp_path):
     state = StateDir(tmp_path / "m")
     sd = ("--state-dir", str(state.root))
-    assert start(state.root, loopback.take("harden-broken")).wait(120) == 0
+    assert start(state.root, loopback.take("harden-solo")).wait(120) == 0
     before = everything(state)
     supervisor = state.running_pid()
     stored = ConfigStore(state.root).objects()

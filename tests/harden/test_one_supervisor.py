@@ -44,7 +44,7 @@ def state(tmp_path):
 
 
 def test_two_concurrent_ups_one_supervisor(state):
-    octet = loopback.take("harden-lock")
+    octet = loopback.take("harden-solo")
     a, b = start(state.root, octet), start(state.root, octet)
     results = [(*p.communicate(timeout=120), p.returncode) for p in (a, b)]
     codes = sorted(r[2] for r in results)
@@ -57,7 +57,7 @@ def test_two_concurrent_ups_one_supervisor(state):
 
 
 def test_down_finds_a_supervisor_without_its_pid_file(state):
-    octet = loopback.take("harden-lock")
+    octet = loopback.take("harden-solo")
     assert start(state.root, octet).wait(120) == 0
     before = everything(state)
     assert len(before) >= 2  # the gateway's Envoy and the supervisor
@@ -68,7 +68,7 @@ def test_down_finds_a_supervisor_without_its_pid_file(state):
 
 
 def test_garbled_processes_file_still_stops_everything(state):
-    octet = loopback.take("harden-lock")
+    octet = loopback.take("harden-solo")
     assert start(state.root, octet).wait(120) == 0
     before = everything(state)
     supervisor = state.running_pid()
@@ -80,7 +80,7 @@ def test_garbled_processes_file_still_stops_everything(state):
 
 
 def test_garbled_store_is_refused_clearly_with_a_backup(state):
-    octet = loopback.take("harden-lock")
+    octet = loopback.take("harden-solo")
     assert start(state.root, octet).wait(120) == 0
     doc = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {k: '%s'}\n"
     for value in ("1", "2"):

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.envoy
 
 
 def test_up_names_the_holder_of_a_pod_port(tmp_path):
-    octet = loopback.take("harden-port")
+    octet = loopback.take("harden-solo")
     state = StateDir(tmp_path / "m")
     holder = socket.socket()
     holder.bind((f"127.{octet}.1.1", 8080))  # httpbin's pod IP and container port

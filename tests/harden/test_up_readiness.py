@@ -20,7 +20,7 @@ class Broken(JSONHandler):
 
 
 def test_up_fails_when_productpage_answers_500(tmp_path, monkeypatch):
-    host = f"127.{loopback.take('harden-ready')}.0.3"
+    host = f"127.{loopback.take('harden-solo')}.0.3"
     server = http.server.ThreadingHTTPServer((host, 0), Broken)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://{host}:{server.server_address[1]}/productpage"
