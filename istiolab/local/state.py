@@ -282,7 +282,27 @@ class StateDir:
         if pid is not None and holder is None:
             with contextlib.suppress(OSError):
                 self.pid_file.unlink()
-        return holder
+        return holder if holder is not None else self.supervisor_by_command()
+
+    def supervisor_by_command(self) -> int | None:
+        """A detached supervisor of this directory found by its command line
+        (``istiolab up --serve --state-dir <root>``): the last resort when its pid file
+        and lock file were both removed."""
+        uid, root = os.getuid(), str(self.root)
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                if entry.stat().st_uid != uid:
+                    continue
+            except OSError:
+                continue
+            argv = process_cmdline(int(entry.name))
+            if "--serve" in argv and "--state-dir" in argv:
+                i = argv.index("--state-dir")
+                if i + 1 < len(argv) and argv[i + 1] == root and pid_alive(int(entry.name)):
+                    return int(entry.name)
+        return None
 
     def acquire_lock(self) -> int:
         """Become this directory's one supervisor: an exclusive flock held (by the returned

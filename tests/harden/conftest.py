@@ -7,12 +7,13 @@ import os
 
 import loopback
 import pytest
-from local.test_mesh import running_mesh
+from local.test_mesh import cli, running_mesh
 from security.harness import SecurityMesh
 
 from istiolab import manifests
 from istiolab.local.logrotate import ENV_MAX_BYTES
 from istiolab.local.pki import ENV_CERT_TTL
+from istiolab.local.state import StateDir
 
 LOG_CAP = 65536
 OCTET = loopback.take("harden")
@@ -38,3 +39,12 @@ def mesh(tmp_path_factory):
     finally:
         for name in ENVIRONMENT:
             os.environ.pop(name, None)
+
+
+@pytest.fixture
+def state(tmp_path):
+    """A private state directory whose mesh is stopped after the test, whatever happened
+    (tests that start and stop their own mesh on the "harden-solo" octet)."""
+    state = StateDir(tmp_path / "m")
+    yield state
+    cli("down", "--state-dir", str(state.root))

@@ -14,7 +14,7 @@ from local.test_mesh import cli
 
 from harden.test_one_supervisor import down_leaves_nothing, everything, start
 from istiolab.local.health import process_state
-from istiolab.local.state import StateDir, pid_alive
+from istiolab.local.state import pid_alive
 from istiolab.local.store import ConfigStore
 from istiolab.local.supervisor import wait_until
 
@@ -28,8 +28,7 @@ def timed(*args: str, stdin: str | None = None) -> tuple[int, str, str, float]:
     return code, out, err, time.monotonic() - t0
 
 
-def test_status_and_apply_when_half_broken(tmp_path):
-    state = StateDir(tmp_path / "m")
+def test_status_and_apply_when_half_broken(state):
     sd = ("--state-dir", str(state.root))
     assert start(state.root, loopback.take("harden-solo")).wait(120) == 0
     before = everything(state)

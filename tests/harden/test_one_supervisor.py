@@ -38,11 +38,6 @@ def down_leaves_nothing(state: StateDir, before: list[int]) -> str:
     return out + err
 
 
-@pytest.fixture
-def state(tmp_path):
-    return StateDir(tmp_path / "m")
-
-
 def test_two_concurrent_ups_one_supervisor(state):
     octet = loopback.take("harden-solo")
     a, b = start(state.root, octet), start(state.root, octet)

@@ -13,14 +13,12 @@ import pytest
 from local.test_mesh import up_args
 
 from harden.test_one_supervisor import everything
-from istiolab.local.state import StateDir
 
 pytestmark = pytest.mark.envoy
 
 
-def test_up_names_the_holder_of_a_pod_port(tmp_path):
+def test_up_names_the_holder_of_a_pod_port(state):
     octet = loopback.take("harden-solo")
-    state = StateDir(tmp_path / "m")
     holder = socket.socket()
     holder.bind((f"127.{octet}.1.1", 8080))  # httpbin's pod IP and container port
     holder.listen(1)
