@@ -69,7 +69,14 @@ class LocalBackend(Backend):
 
     # ---------------------------------------------------------------- plumbing
     def client(self) -> ControlClient | None:
-        """The running supervisor's control API client, or None when no mesh runs."""
+        """The running supervisor's control API client, or None when no mesh runs; MeshError
+        when it is half broken (supervisor gone with its proxies running, stopped, or without
+        its socket), so nothing is written behind running proxies' back."""
+        from istiolab.local.health import supervisor_problem
+
+        problem = supervisor_problem(self.state)
+        if problem:
+            raise MeshError(problem)
         if self.state.running_pid() is None:
             return None
         return ControlClient(self.state.socket, timeout=self.timeout)
@@ -118,13 +125,7 @@ class LocalBackend(Backend):
     def delete(self, refs: Sequence[tuple[str, str, str]]) -> ChangeResult:
         client = self.client()
         if client is None:
-            store = self._store()
-            lines, missing = [], []
-            for kind, name, ns in refs:
-                try:
-                    lines.append(store.delete(kind, name, ns))
-                except NotFoundError as exc:
-                    missing.append(str(exc))
+            lines, missing = self._store().delete_many(refs)
             if not lines and missing:
                 raise NotFoundError("; ".join(missing))
             result: dict = {"lines": lines, "errors": missing}
@@ -290,16 +291,13 @@ class LocalBackend(Backend):
     # ---------------------------------------------------------------- proxies
     def proxy_admin(self, workload: str, path: str, method: str = "GET") -> str:
         pod = self.pod(workload)
-        answer = self.running().post(
-            "/proxy-admin",
-            {"namespace": pod.namespace, "pod": pod.name, "path": path, "method": method},
-        )
-        if answer["status"] != 200:
+        if not pod.sidecar:
             raise MeshError(
-                f"Envoy admin of {pod.name}.{pod.namespace} answered {answer['status']} to "
-                f"{method} /{path.lstrip('/')}: {answer['body'].strip()[:200]}"
+                f"{pod.workload or pod.name}.{pod.namespace} has no sidecar (namespace not "
+                "labelled istio-injection=enabled)"
             )
-        return answer["body"]
+        body = {"pod": pod.name, "namespace": pod.namespace, "method": method.upper()}
+        return self.running().post("/proxy-admin", {**body, "path": "/" + path.lstrip("/")})["body"]
 
     def proxy_status(self) -> list[ProxySync]:
         return [proxy_sync(row) for row in self.proxy_status_rows()]

@@ -6,6 +6,7 @@ cluster through the Kubernetes API. Both go through :mod:`istiolab.backends`.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import click
 
@@ -16,7 +17,7 @@ from istiolab.commands.common import (
     state_dir_option,
     table,
 )
-from istiolab.errors import ConfigError, NotFoundError, ValidationError
+from istiolab.errors import ConfigError, Finding, NotFoundError, ValidationError
 
 
 def kind_of(word: str) -> str:
@@ -60,7 +61,20 @@ def apply(paths: tuple[str, ...], state_dir: str | None, context: str | None) ->
     objects, source, positions = _documents(paths)
     backend = open_backend(context, state_dir)
     backend.check_supported(objects, positions)  # names the file and document
-    print_change(backend.apply(objects, source))
+    try:
+        result = backend.apply(objects, source)
+    except ValidationError as exc:
+        raise ValidationError([_at(f, source, positions) for f in exc.findings]) from None
+    print_change(result)
+
+
+def _at(finding: Finding, source: str, positions: list[tuple[str, int]]) -> Finding:
+    """A finding of the applied batch, named by its file and document (a directory, or a
+    List, holds several)."""
+    if finding.source != source or not 0 <= finding.index < len(positions):
+        return finding
+    file, index = positions[finding.index]
+    return replace(finding, source=file, index=index)
 
 
 @click.command()
