@@ -43,7 +43,8 @@ class SecurityMesh(Mesh):
     def pod_in(self, deployment: str, namespace: str) -> dict:
         """The pod as the running mesh reports it (IPs, app address, PIDs, readiness)."""
         pod = self.backend.pod(f"{deployment}.{namespace}")
-        return next(r for r in self.backend.pod_rows() if r["name"] == pod.name)
+        rows = self.backend.pod_rows()
+        return next(r for r in rows if (r["namespace"], r["name"]) == (pod.namespace, pod.name))
 
     def curl(self, src_ns: str, url: str, **kwargs) -> HttpResult:
         """One request from sleep in ``src_ns`` (fresh connection, like curl)."""
