@@ -130,16 +130,16 @@ def from_h2load(text: str, source: str = "<h2load>") -> Result:
             text,
             re.M,
         )
-        classes = re.search(r"^status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text, re.M)
+        classes = re.search(
+            r"^status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text, re.M
+        )
         if not (finished and reqs and classes):
             raise ValueError("missing 'finished in', 'requests:' or 'status codes:' line")
         done, errored = int(reqs.group(3)), int(reqs.group(6))
         codes = {100 * (i + 2): int(n) for i, n in enumerate(classes.groups()) if int(n)}
         if errored:
             codes[NO_RESPONSE] = errored
-        timing = re.search(
-            r"^time for request:\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", text, re.M
-        )
+        timing = re.search(r"^time for request:\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", text, re.M)
         lo = hi = mean = sd = None
         if timing:
             lo, hi, mean, sd = (_seconds(t) for t in timing.groups())

@@ -232,7 +232,10 @@ def _code_matcher(spec: str, parser: _Parser) -> Callable[[int], bool]:
 def _function(name: str, arg: str, parser: _Parser) -> Value:
     if not arg:
         parser.pos -= 1
-        raise parser.fail(f"{name}() needs an argument", f"{name}(503)" if name in ("share", "count") else f"{name}(NAME)")
+        raise parser.fail(
+            f"{name}() needs an argument",
+            f"{name}(503)" if name in ("share", "count") else f"{name}(NAME)",
+        )
     if name in ("share", "count"):
         match = _code_matcher(arg, parser)
 
@@ -317,7 +320,13 @@ def parse(text: str, source: str = "expectation") -> Expectation:
         kind = found.lastgroup if found.lastgroup != "unit" else "num"
         tok = found.group(0).strip()
         if tok:
-            p.tokens.append((kind or "", tok, found.start() + len(found.group(0)) - len(found.group(0).lstrip())))
+            p.tokens.append(
+                (
+                    kind or "",
+                    tok,
+                    found.start() + len(found.group(0)) - len(found.group(0).lstrip()),
+                )
+            )
         index = found.end()
     if not p.tokens:
         raise ExpectationError(f"{source}: empty expectation (write e.g. 'share(5xx) == 0')")
@@ -344,7 +353,10 @@ def parse(text: str, source: str = "expectation") -> Expectation:
         p.take()
         right = (p.expr(),)
     else:
-        raise p.fail(f"found {op!r}" if op else "no comparison", "use <, <=, >, >=, ==, != or between A and B")
+        raise p.fail(
+            f"found {op!r}" if op else "no comparison",
+            "use <, <=, >, >=, ==, != or between A and B",
+        )
     if p.peek() is not None:
         raise p.fail(f"unexpected {p.peek()!r}", "one comparison per line")
     tolerance, retries, abort = _options(options, text, source)
@@ -352,7 +364,9 @@ def parse(text: str, source: str = "expectation") -> Expectation:
         raise ExpectationError(
             f"{source}: {text!r}: tolerance applies to a share (share(503) ...), not {left.text}"
         )
-    return Expectation(text.split("#", 1)[0].strip(), scope, left, op, right, tolerance, retries, abort)
+    return Expectation(
+        text.split("#", 1)[0].strip(), scope, left, op, right, tolerance, retries, abort
+    )
 
 
 def _options(options: str, text: str, source: str) -> tuple[float | None, int, float | None]:
@@ -386,7 +400,9 @@ def parse_all(lines: Iterable[str], source: str = "expectations") -> list[Expect
     out = []
     for i, line in enumerate(lines, 1):
         if line.split("#", 1)[0].strip():
-            out.append(parse(line, f"{source} line {i}" if i > 1 or source != "expectation" else source))
+            out.append(
+                parse(line, f"{source} line {i}" if i > 1 or source != "expectation" else source)
+            )
     return out
 
 

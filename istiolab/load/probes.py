@@ -58,9 +58,14 @@ class Watch:
     regex: str | None
     tag: str
     before: dict[str, dict[str, int]] | None = None
+    baseline: Counter[str] | None = None  # entries with the tag before the run
 
     def start(self) -> None:
         self.before = {p: read_counters(self.backend, p, self.regex) for p in self.proxies}
+        self.baseline = self._logged()
+
+    def _logged(self) -> Counter[str]:
+        return parse_flags(self.backend.logs(self.proxies[0], "istio-proxy"), self.tag)
 
     def counters(self) -> dict[str, dict[str, CounterDelta]]:
         assert self.before is not None
@@ -70,13 +75,13 @@ class Watch:
         }
 
     def flags(self, expected: int, timeout: float = 10.0) -> dict[str, int]:
-        """The flags of this run's entries in the first proxy's access log, once ``expected``
-        entries are there (Envoy flushes access logs about every second) or at ``timeout``."""
-        proxy = self.proxies[0]
+        """The flags of this run's entries in the first proxy's access log (those logged since
+        :meth:`start`), once ``expected`` entries are there (Envoy flushes access logs about
+        every second) or at ``timeout``."""
         deadline = time.monotonic() + timeout
         delay = 0.1
         while True:
-            flags = parse_flags(self.backend.logs(proxy, "istio-proxy"), self.tag)
+            flags = self._logged() - (self.baseline or Counter())
             if sum(flags.values()) >= expected or time.monotonic() >= deadline:
                 return dict(sorted(flags.items()))
             time.sleep(delay)

@@ -27,8 +27,8 @@ from istiolab.backends import Backend
 from istiolab.errors import ParameterError
 from istiolab.load import expect
 from istiolab.load.probes import GATEWAY, Watch
-from istiolab.load.result import Result
-from istiolab.load.scenario import Scenario, cluster_of
+from istiolab.load.result import Result, Sample
+from istiolab.load.scenario import Scenario, stats_regex
 from istiolab.load.user import Egress, Recorder
 
 
@@ -129,14 +129,10 @@ def egress_for(backend: Backend, workload: str | None) -> Egress:
     """Where the load leaves from: a mesh workload's pod (through its sidecar), or here."""
     if not workload:
         return Egress()
-    found = backend.egress(workload)
-    return Egress(
-        source_ip=found.source_ip,
-        proxy=found.proxy,
-        namespace=found.namespace,
-        hosts=found.hosts,
-        label=workload if "." in workload else f"{workload}.{found.namespace or 'default'}",
-    )
+    source_ip, proxy, hosts = backend.egress(workload)
+    name, _, namespace = workload.partition(".")
+    namespace = namespace or "default"
+    return Egress(source_ip, proxy, namespace, hosts, f"{name}.{namespace}")
 
 
 def environment_info(backend: Backend) -> dict:
@@ -174,15 +170,14 @@ def run_once(
     elif plan.rate:
         recorder.lockstep = Pacer(plan.rate)
     proxies = [egress.label] if egress.label else [GATEWAY]
-    regex = scenario.stats
-    if regex is None:
-        cluster = cluster_of(plan.target, egress.namespace or "default")
-        regex = rf"^cluster\.{cluster.replace('|', r'\|').replace('.', r'\.')}\." if cluster else None
+    regex = stats_regex(scenario, plan.target, egress.namespace or "default")
     watch = Watch(backend, proxies, regex, f"istiolab-load/{run_id}")
     watch.start()
     for cls in scenario.user_classes:
         cls.egress, cls.recorder, cls.host = egress, recorder, plan.target
-    env = Environment(user_classes=scenario.user_classes, host=plan.target, locustfile=str(scenario.path))
+    env = Environment(
+        user_classes=scenario.user_classes, host=plan.target, locustfile=str(scenario.path)
+    )
     runner = env.create_local_runner()
     abortable = [e for e in scenario.expectations if e.abort_after]
     breached_since: float | None = None
@@ -269,3 +264,42 @@ def run(
         earlier.append(attempt)
         number += 1
 
+
+def run_fortio(scenario: Scenario, plan: Plan, backend: Backend) -> Result:
+    """The same load by the fortio pod itself (``Backend.load``: fortio's generator inside
+    the pod), judged by the same expectations; counters and flags are read around it too."""
+    if not plan.source or not plan.requests:
+        raise ParameterError(
+            "--engine", "fortio", "a run --from a workload with --requests N (fortio -n)"
+        )
+    name, _, namespace = plan.source.partition(".")
+    label = f"{name}.{namespace or 'default'}"
+    regex = stats_regex(scenario, plan.target, namespace or "default")
+    watch = Watch(backend, [label], regex, "fortio.org/fortio")
+    watch.start()
+    path = scenario.option("FORTIO_PATH", "/get")
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    loaded = backend.load(
+        plan.source,
+        plan.target.rstrip("/") + path,
+        count=plan.requests,
+        concurrency=plan.users,
+        qps=plan.rate,
+    )
+    samples = [Sample(0.0, f"GET {path}", s.code, s.duration, s.error) for s in loaded.samples]
+    result = Result.from_samples(
+        samples,
+        loaded.elapsed,
+        engine="fortio",
+        target=loaded.url,
+        source=label,
+        scenario=scenario.name,
+        started=started_at,
+        users=plan.users,
+        environment=environment_info(backend),
+    )
+    result.counters = watch.counters()
+    answered = sum(1 for s in samples if s.code > 0)
+    result.flags = watch.flags(answered)  # entries logged since start: fortio's UA is shared
+    expect.judge_all(scenario.expectations, result)
+    return result

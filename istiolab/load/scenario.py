@@ -94,7 +94,7 @@ def load(name: str) -> Scenario:
     path = find(name)
     from istiolab.load.user import MeshUser
 
-    mod_name = f"istiolab_loadtest_{re.sub(r'\W', '_', path.stem)}"
+    mod_name = "istiolab_loadtest_" + re.sub(r"\W", "_", path.stem)
     spec = importlib.util.spec_from_file_location(mod_name, path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -125,7 +125,9 @@ def load(name: str) -> Scenario:
         try:
             re.compile(stats)
         except re.error as exc:
-            raise ConfigError(f"{path}: STATS={stats!r} is not a regular expression ({exc})") from None
+            raise ConfigError(
+                f"{path}: STATS={stats!r} is not a regular expression ({exc})"
+            ) from None
     return Scenario(
         name=path.stem.replace("_", "-"),
         path=path,
@@ -134,7 +136,9 @@ def load(name: str) -> Scenario:
         target=_check(path, "TARGET", get("TARGET", ""), str, "a URL like http://httpbin:8000"),
         source=_check(path, "FROM", get("FROM"), str, "a workload name like fortio"),
         users=_check(path, "USERS", get("USERS", 1), int, "a whole number"),
-        spawn_rate=float(_check(path, "SPAWN_RATE", get("SPAWN_RATE", 100), (int, float), "users per second")),
+        spawn_rate=float(
+            _check(path, "SPAWN_RATE", get("SPAWN_RATE", 100), (int, float), "users per second")
+        ),
         requests=requests,
         duration=float(duration) if duration is not None else None,
         lockstep=bool(get("LOCKSTEP", False)),
@@ -152,3 +156,12 @@ def cluster_of(target: str, namespace: str = "default") -> str | None:
         return None
     host, ns, port = m.group(1), m.group(2) or namespace, m.group(3) or "80"
     return f"outbound|{port}||{host}.{ns}.svc.cluster.local"
+
+
+def stats_regex(scenario: Scenario, target: str, namespace: str = "default") -> str | None:
+    """The Envoy stats a run reads: the scenario's STATS, else every stat of the target's
+    outbound cluster."""
+    if scenario.stats is not None:
+        return scenario.stats
+    cluster = cluster_of(target, namespace)
+    return "^" + re.escape(f"cluster.{cluster}.") if cluster else None

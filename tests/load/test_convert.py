@@ -22,7 +22,10 @@ def read(name: str) -> str:
 
 
 def judged(result: Result, lines: str) -> list[tuple[str, bool, str]]:
-    return [(v.expectation, v.passed, v.measured) for v in expect.judge_all(expect.parse_all(lines), result)]
+    return [
+        (v.expectation, v.passed, v.measured)
+        for v in expect.judge_all(expect.parse_all(lines), result)
+    ]
 
 
 def test_formats_are_detected():
@@ -75,13 +78,17 @@ def test_h2load_summary():
         ("p99 < 1s", False, "not measured"),
         ("max < 10ms", True, "9.88ms"),
     ]
-    with pytest.raises(ConfigError, match="h.txt: not h2load's summary"):
+    with pytest.raises(ConfigError, match=r"h\.txt: not h2load.s summary"):
         convert.from_h2load("finished in 1s, 2 req/s\nrequests: garbage", "h.txt")
 
 
 def native() -> Result:
-    samples = [Sample(i * 0.05, "GET /get", 503 if i % 3 else 200, 0.001 + i * 1e-4) for i in range(30)]
-    return Result.from_samples(samples, 1.5, engine="locust", target="http://httpbin:8000/get", users=3)
+    samples = [
+        Sample(i * 0.05, "GET /get", 503 if i % 3 else 200, 0.001 + i * 1e-4) for i in range(30)
+    ]
+    return Result.from_samples(
+        samples, 1.5, engine="locust", target="http://httpbin:8000/get", users=3
+    )
 
 
 LINES = "share(503) between 0.2 and 0.8\nshare(5xx) < 0.5\np50 < 5ms\nrequests == 30\nrps >= 20"
@@ -102,5 +109,5 @@ def test_result_json_round_trip():
     text = r.to_json()
     back = convert.load(text)
     assert back.to_dict() == json.loads(text)
-    with pytest.raises(ConfigError, match="r.json: format='other' is not 'istiolab.load/v1'"):
+    with pytest.raises(ConfigError, match=r"r\.json: format='other' is not 'istiolab\.load/v1'"):
         Result.from_dict({"format": "other"}, "r.json")

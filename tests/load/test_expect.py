@@ -78,7 +78,9 @@ def test_a_counter_that_was_not_read_fails_naming_it():
 
 def test_exact_counters_catch_one_missing_overflow():
     """Deterministic mode: every 503 must be one overflow, no more and no less."""
-    (v,) = verdicts("stat(upstream_rq_pending_overflow) grew == count(503)", breaker_result(overflow=19))
+    (v,) = verdicts(
+        "stat(upstream_rq_pending_overflow) grew == count(503)", breaker_result(overflow=19)
+    )
     assert (v.passed, v.measured, v.detail) == (False, "19", "wanted == 20")
 
 
@@ -105,14 +107,17 @@ def test_options_are_parsed():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("share(503) betwen 0.2 and 0.8", "found 'betwen' (use <, <=, >, >=, ==, != or between A and B)"),
+        (
+            "share(503) betwen 0.2 and 0.8",
+            "found 'betwen' (use <, <=, >, >=, ==, != or between A and B)",
+        ),
         ("p99 <", "unexpected end (expected a value)"),
         ("share(50x) > 0", "'50x' is not a status code (503, 5xx or error (no response))"),
         ("latency < 3ms", "unknown name 'latency'"),
         ("p99 < 1s (tolerance 99%)", "tolerance applies to a share"),
         ("share(503) > 0 (tolerance 97%)", "confidence 97% is not one of 90%, 95%, 99%, 99.9%"),
         ("share(503) > 0 (retries two)", "unknown option 'retries two'"),
-        ('in GET: p99 < 1s', "the request name must be quoted"),
+        ("in GET: p99 < 1s", "the request name must be quoted"),
         ("p99 < 1s p50", "unexpected 'p50' (one comparison per line)"),
         ("p200 < 1s", "p200 is not a percentile"),
         ("share() > 0", "share() needs an argument"),
@@ -129,7 +134,7 @@ def test_parse_all_numbers_lines_and_skips_comments():
     lines = "# the breaker\nshare(503) > 0\n\n   p99 < 1s\n"
     parsed = expect.parse_all(lines, "loadtests/cb.py")
     assert [e.text for e in parsed] == ["share(503) > 0", "p99 < 1s"]
-    with pytest.raises(expect.ExpectationError, match="loadtests/cb.py line 2: 'p99 <<"):
+    with pytest.raises(expect.ExpectationError, match=r"loadtests/cb\.py line 2: 'p99 <<"):
         expect.parse_all("share(503) > 0\np99 << 1s", "loadtests/cb.py")
 
 
