@@ -116,6 +116,7 @@ def run_cmd(
     from istiolab.backends import open_backend
 
     backend = open_backend(context, state_dir)
+    plan = load_runner.resolve(plan, backend)
     if sweep:
         _sweep(sc, plan, backend, parse_sweep(sweep), report_dir, output)
         return

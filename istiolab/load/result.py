@@ -22,8 +22,10 @@ PERCENTILES = (50.0, 75.0, 90.0, 95.0, 99.0, 99.9)
 NO_RESPONSE = -1  # fortio's code for a request that got no HTTP response (socket error)
 UNKNOWN_CLASS = 0  # "not 2xx" in Nighthawk's fortio output: the code is not known
 
-# histogram bucket ends in seconds: 1-2-5 steps from 10 us to 100 s (microsecond resolution)
-BUCKET_ENDS = tuple(m * 10.0**e for e in range(-5, 3) for m in (1, 2, 5))
+# histogram bucket ends in seconds: the R10 series (10 steps per decade, 25 % apart) from
+# 10 us to 100 s
+R10 = (1.0, 1.25, 1.6, 2.0, 2.5, 3.15, 4.0, 5.0, 6.3, 8.0)
+BUCKET_ENDS = tuple(round(m * 10.0**e, 9) for e in range(-5, 2) for m in R10) + (100.0,)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class Slice:
     max: float | None = None
     errors: dict[str, int] = field(default_factory=dict)
     exact_codes: bool = True  # False when only classes are known (h2load's "2xx")
+    values: tuple[float, ...] | None = None  # every latency, while the samples are at hand
+
 
     @classmethod
     def of(cls, samples: Iterable[Sample]) -> Slice:
@@ -67,14 +71,21 @@ class Slice:
             min=min(lat) if lat else None,
             max=max(lat) if lat else None,
             errors=dict(Counter(s.error for s in samples if s.error)),
+            values=tuple(lat),
         )
 
     def latency(self, p: float) -> float | None:
-        """The p-th percentile in seconds: recorded, else estimated from the histogram."""
+        """The p-th percentile in seconds: exact from the samples or as recorded, else
+        estimated from the histogram (within the recorded min and max)."""
+        if self.values:
+            return percentile(self.values, p)
         if p in self.percentiles:
             return self.percentiles[p]
         if self.histogram:
-            return bucket_percentile(self.histogram, p)
+            estimate = bucket_percentile(self.histogram, p)
+            low = self.min if self.min is not None else estimate
+            high = self.max if self.max is not None else estimate
+            return min(max(estimate, low), high)
         return None
 
     def to_dict(self) -> dict[str, Any]:

@@ -76,6 +76,13 @@ def plan_for(scenario: Scenario, **overrides) -> Plan:
     return plan
 
 
+def resolve(plan: Plan, backend: Backend) -> Plan:
+    """``TARGET = "gateway"`` is the mesh's ingress gateway URL."""
+    if plan.target == "gateway":
+        return replace(plan, target=backend.gateway_url())
+    return plan
+
+
 class Rounds:
     """Users send in rounds: each waits until all ``parties`` are ready, then all send at once
     (a cyclic barrier on gevent; a round that never fills is released after ``timeout``)."""
