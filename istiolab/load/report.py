@@ -70,7 +70,8 @@ def summary_table(result: Result) -> Table:
 
 def failures(result: Result) -> list[str]:
     return [
-        f"{e['expectation']} [{e['scope']}]: measured {e['measured']}"
+        f"{e['expectation']} [{e['scope']}]: "
+        + ("not measured" if e["value"] is None else f"measured {e['measured']}")
         + (f" ({e['detail']})" if e["detail"] else "")
         for e in result.expectations
         if e["verdict"] != "pass"
