@@ -136,8 +136,8 @@ def load(
         addresses: Counter[str] = Counter()
         conn: _Conn | None = None
         for i in range(n):
-            if interval:
-                delay = start + i * interval - time.perf_counter()
+            if interval:  # fortio's -uniform: worker k offset by k slots, not all on one tick
+                delay = start + (index + i * concurrency) / qps - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
             t0 = time.perf_counter()
@@ -324,7 +324,7 @@ def format_fortio(result: LoadResult) -> str:
     errors = [s.duration for s in result.samples if not 200 <= s.code < 300]
     lines += _histogram_lines("Error cases", errors) if errors else ["Error cases : no data"]
     lines.append(f"Sockets used: {result.sockets} (for perfect keepalive, would be {c})")
-    lines.append("Uniform: false, Jitter: false")
+    lines.append(f"Uniform: {'true' if result.qps else 'false'}, Jitter: false")
     if result.addresses:
         lines.append("IP addresses distribution:")
         lines += [f"{addr}: {k}" for addr, k in sorted(result.addresses.items())]
