@@ -43,10 +43,16 @@ def main() -> int:
             if run.returncode == 0:
                 ok_with += 1
             else:
-                problems.append(f"run {i} with the rule: exit {run.returncode}: {run.stderr[-300:]}")
+                problems.append(
+                    f"run {i} with the rule: exit {run.returncode}: {run.stderr[-300:]}"
+                )
             istiolab("delete", "-f", RULE, *sd)
             run = istiolab(*ARGS, *sd, check=False)
-            if run.returncode == 1 and NAMED in run.stderr and "measured 0.000 (0/30)" in run.stderr:
+            if (
+                run.returncode == 1
+                and NAMED in run.stderr
+                and "measured 0.000 (0/30)" in run.stderr
+            ):
                 ok_without += 1
             else:
                 problems.append(f"run {i} without: exit {run.returncode}: {run.stderr[-300:]}")

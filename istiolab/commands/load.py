@@ -98,10 +98,10 @@ def run_cmd(
     # Locust first: it monkey-patches the process for gevent before the backend connects
     from istiolab.load import runner as load_runner
     from istiolab.load import scenario as scenarios
-    from istiolab.load.expect import parse_all
+    from istiolab.load.expect import parse
 
     sc = scenarios.load(scenario)
-    sc.expectations += parse_all(extra, "--expect")
+    sc.expectations += [parse(x, "--expect") for x in extra]
     plan = load_runner.plan_for(
         sc,
         source=source,
@@ -247,11 +247,11 @@ def verdict(file: str, expectations: tuple[str, ...], fmt: str | None, output: s
     import sys
 
     from istiolab.load import convert
-    from istiolab.load.expect import judge_all, parse_all
+    from istiolab.load.expect import judge_all, parse
 
     text = sys.stdin.read() if file == "-" else _read(file)
     result = convert.load(text, file, fmt)
-    judge_all(parse_all(expectations, "--expect"), result)
+    judge_all([parse(x, "--expect") for x in expectations], result)
     _finish(result, None, "", output, 0)
 
 

@@ -59,6 +59,7 @@ class LoadResult:
     count: int
     concurrency: int
     qps: float | None  # the requested rate (None or 0: as fast as possible)
+    uniform: bool = True  # connections staggered at a fixed rate (fortio's -uniform)
     samples: list[Sample] = field(default_factory=list)
     elapsed: float = 0.0
     sockets: int = 0
@@ -118,12 +119,15 @@ def load(
     headers: Mapping[str, str] | None = None,
     data: bytes | str | None = None,
     timeout: float = FORTIO_TIMEOUT,
+    uniform: bool = True,
 ) -> LoadResult:
-    """Send `count` requests over `concurrency` persistent connections; never raises."""
+    """Send `count` requests over `concurrency` persistent connections; never raises. At a
+    fixed `qps` the connections are staggered (fortio's ``-uniform``) unless `uniform` is
+    False: then every connection fires on the same tick, in bursts."""
     if count < 1 or concurrency < 1:
         raise ValueError(f"count={count} and concurrency={concurrency} must be >= 1")
     concurrency = min(concurrency, count)
-    result = LoadResult(url, count, concurrency, qps)
+    result = LoadResult(url, count, concurrency, qps, uniform)
     body = _encode(data)
     lock = threading.Lock()
     per, extra = divmod(count, concurrency)
@@ -137,7 +141,8 @@ def load(
         conn: _Conn | None = None
         for i in range(n):
             if interval:  # fortio's -uniform: worker k offset by k slots, not all on one tick
-                delay = start + (index + i * concurrency) / qps - time.perf_counter()
+                slot = (index if uniform else 0) + i * concurrency
+                delay = start + slot / qps - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
             t0 = time.perf_counter()
@@ -324,7 +329,7 @@ def format_fortio(result: LoadResult) -> str:
     errors = [s.duration for s in result.samples if not 200 <= s.code < 300]
     lines += _histogram_lines("Error cases", errors) if errors else ["Error cases : no data"]
     lines.append(f"Sockets used: {result.sockets} (for perfect keepalive, would be {c})")
-    lines.append(f"Uniform: {'true' if result.qps else 'false'}, Jitter: false")
+    lines.append(f"Uniform: {'true' if result.qps and result.uniform else 'false'}, Jitter: false")
     if result.addresses:
         lines.append("IP addresses distribution:")
         lines += [f"{addr}: {k}" for addr, k in sorted(result.addresses.items())]

@@ -1,0 +1,139 @@
+"""`istiolab load verdict|compare|list` in-process (no Locust needed to judge a file), the
+option parsers, the --find-max-rps search, and the report files and plots."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from local.test_mesh import cli
+
+from istiolab.commands.load import parse_duration, parse_sweep
+from istiolab.errors import ParameterError
+from istiolab.load import report
+from istiolab.load.result import Result, Sample
+from istiolab.load.search import find_max_rps
+
+SAMPLES = Path(__file__).parent / "samples"
+
+
+def test_verdict_passes_and_fails_naming_the_measured_value():
+    f = str(SAMPLES / "fortio-circuit-breaker.json")
+    code, out, err = cli("load", "verdict", f, "--expect", "share(503) between 0.2 and 0.8")
+    assert code == 0, err
+    assert "0.400 (12/30)" in out and "pass" in out
+    code, out, err = cli(
+        "load", "verdict", f, "--expect", "share(503) > 0.5", "--expect", "p99 < 1ms"
+    )
+    assert code == 1
+    assert err.strip() == (
+        "error: 2 of 2 expectation(s) failed: share(503) > 0.5 [overall]: measured 0.400 (12/30) "
+        "(wanted > 0.5); p99 < 1ms [overall]: measured 17.9ms (wanted < 1ms)"
+    )
+
+
+def test_verdict_reads_h2load_and_nighthawk_and_says_what_it_cannot_measure():
+    code, out, err = cli(
+        "load", "verdict", str(SAMPLES / "h2load.txt"), "--expect", "p99 < 1s", "-o", "json"
+    )
+    assert code == 1
+    result = json.loads(out)
+    assert result["engine"] == "h2load"
+    assert result["expectations"][0]["measured"] == "not measured"
+    assert "p99 < 1s [overall]: not measured (p99 is not in this result)" in err
+    code, out, err = cli(
+        "load", "verdict", str(SAMPLES / "nighthawk-fortio.json"), "--expect", "share(5xx) == 0"
+    )
+    assert code == 0, err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.json", "--expect", "rps > 1"], "error: missing.json: No such file or directory"),
+        (
+            ["{h2}", "--expect", "rps >"],
+            "error: --expect: 'rps >' at column 6: unexpected end (expected a value)",
+        ),
+        (
+            ["{h2}", "--expect", "rps > 1", "--format", "fortio"],
+            "error: {h2}: not fortio's JSON output",
+        ),
+    ],
+)
+def test_verdict_bad_input_is_one_line(args, message):
+    h2 = str(SAMPLES / "h2load.txt")
+    code, _, err = cli("load", "verdict", *[a.replace("{h2}", h2) for a in args])
+    assert code == 1
+    assert err.startswith(message.replace("{h2}", h2)), err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def run(codes: list[int], name: str = "before") -> Result:
+    samples = [
+        Sample(i * 0.1, "GET /get", c, 0.002 + 0.001 * (c == 200)) for i, c in enumerate(codes)
+    ]
+    return Result.from_samples(samples, 3.0, engine="locust", scenario=name)
+
+
+def test_compare_puts_two_runs_side_by_side(tmp_path):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(run([200] * 30).to_json())
+    b.write_text(run([200] * 12 + [503] * 18, "after").to_json())
+    code, out, err = cli("load", "compare", str(a), str(b))
+    assert code == 0, err
+    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") == 4}
+    assert "1.000 (30)" in rows["share(200)"] and "0.400 (12)" in rows["share(200)"]
+    assert "0.600 (18)" in rows["share(503)"]
+
+
+def test_list_names_the_scenarios():
+    code, out, _ = cli("load", "list")
+    assert code == 0
+    assert out.split() == [
+        "bookinfo-mix", "circuit-breaker", "fault-injection",
+        "outlier-detection", "retries", "timeouts",
+    ]  # fmt: skip
+
+
+def test_option_parsers():
+    assert (
+        parse_duration("30s") == 30 and parse_duration("2m") == 120 and parse_duration("45") == 45
+    )
+    assert parse_sweep("users=1..4") == [1, 2, 3, 4] and parse_sweep("users=1,2,8") == [1, 2, 8]
+    with pytest.raises(ParameterError, match=r"--sweep='users=3\.\.1' is not allowed: 1 <= A <= B"):
+        parse_sweep("users=3..1")
+    with pytest.raises(ParameterError, match="a duration like 30s"):
+        parse_duration("soon")
+
+
+def test_find_max_rps_doubles_then_bisects():
+    """A target that holds up to 333 rps: 10, 20 ... 320 pass, 640 fails, then bisection
+    narrows [320, 640) to within 10 %."""
+    found = find_max_rps(lambda rate: rate <= 333, start=10)
+    assert found.passed is not None and found.failed is not None
+    assert found.passed <= 333 < found.failed and found.failed / found.passed <= 1.1
+    assert [r for r, _ in found.trials[:7]] == [10, 20, 40, 80, 160, 320, 640]
+    assert found.describe().startswith(f"max rps in [{found.passed:g}, {found.failed:g})")
+    assert find_max_rps(lambda rate: False).describe() == "no rate held: 10 rps already failed"
+    capped = find_max_rps(lambda rate: True, cap=50)
+    assert (capped.passed, capped.failed) == (50, None)
+
+
+def test_report_files_are_private_and_plots_are_pngs(tmp_path):
+    r = run([200] * 20 + [503] * 10)
+    written = report.write_report(tmp_path / "rep", r, "<html>report</html>")
+    names = sorted(p.name for p in written)
+    assert names == ["codes.png", "fortio.json", "latency.png", "report.html", "result.json"]
+    assert stat.S_IMODE((tmp_path / "rep").stat().st_mode) == 0o700
+    for p in written:
+        assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
+    assert (tmp_path / "rep" / "latency.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((tmp_path / "rep" / "fortio.json").read_text())["RetCodes"] == {
+        "200": 20,
+        "503": 10,
+    }
+    sweep = report.plot_sweep([(1, run([200] * 10)), (3, r)], tmp_path / "rep")
+    assert sweep.read_bytes()[:4] == b"\x89PNG"
