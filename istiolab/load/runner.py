@@ -117,6 +117,33 @@ class Pacer:
             gevent.sleep(delay)
 
 
+class Breach:
+    """Early abort: expectations with ``abort after T`` are judged on the samples so far once
+    a second; one that has failed for T seconds in a row stops the run (a grace period)."""
+
+    def __init__(self, expectations: list[expect.Expectation]) -> None:
+        self.expectations = expectations
+        self.since: float | None = None
+        self.next_check = 1.0
+
+    def check(self, recorder: Recorder, elapsed: float) -> str:
+        if not self.expectations or elapsed < self.next_check or not recorder.samples:
+            return ""
+        self.next_check = elapsed + 1.0
+        partial = Result.from_samples(list(recorder.samples), elapsed, engine="locust")
+        failing = [
+            e for e in self.expectations if not all(v.passed for v in expect.judge(e, partial))
+        ]
+        if not failing:
+            self.since = None
+            return ""
+        self.since = self.since if self.since is not None else elapsed
+        limit = min(e.abort_after or 0.0 for e in failing)
+        if elapsed - self.since >= limit:
+            return f"{failing[0].text} failed for {elapsed - self.since:.1f}s (grace {limit:g}s)"
+        return ""
+
+
 @dataclass
 class Attempt:
     result: Result
@@ -186,8 +213,7 @@ def run_once(
         user_classes=scenario.user_classes, host=plan.target, locustfile=str(scenario.path)
     )
     runner = env.create_local_runner()
-    abortable = [e for e in scenario.expectations if e.abort_after]
-    breached_since: float | None = None
+    breach = Breach([e for e in scenario.expectations if e.abort_after])
     aborted = ""
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     recorder.started = time.perf_counter()
@@ -202,17 +228,9 @@ def run_once(
                 break
         elif plan.duration is not None and elapsed >= plan.duration:
             break
-        if abortable and int(elapsed * 10) % 10 == 0 and recorder.samples:
-            partial = Result.from_samples(list(recorder.samples), elapsed, engine="locust")
-            failing = [e for e in abortable if not all(v.passed for v in expect.judge(e, partial))]
-            if not failing:
-                breached_since = None
-            else:
-                breached_since = breached_since or time.perf_counter()
-                limit = min(e.abort_after or 0 for e in failing)
-                if time.perf_counter() - breached_since >= limit:
-                    aborted = f"{failing[0].text} failed for {limit:g}s"
-                    break
+        aborted = breach.check(recorder, elapsed)
+        if aborted:
+            break
     duration = time.perf_counter() - recorder.started
     runner.stop()
     page = ""

@@ -157,6 +157,18 @@ def test_sweep_plots_the_breakers_knee(mesh, tmp_path):
     assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_a_sustained_breach_aborts_a_long_run_early(mesh):
+    """`abort after 2s`: the run stops about 2 s after the breach began, not after 60 s."""
+    code, result, err = load(
+        mesh, "bookinfo-mix", "--users", "2", "--duration", "60s",
+        "--expect", "p50 < 1us (abort after 2s)",
+    )  # fmt: skip
+    assert code == 1
+    assert result["aborted"].startswith("p50 < 1us (abort after 2s) failed for"), result
+    assert result["duration"] < 20
+    assert "p50 < 1us (abort after 2s) [overall]: measured" in err
+
+
 def test_bookinfo_mix_20_users_30_seconds_without_5xx(mesh):
     code, result, err = load(mesh, "bookinfo-mix", "--users", "20", "--duration", "30s")
     assert code == 0, err + json.dumps(result and result["expectations"], indent=1)
