@@ -24,7 +24,7 @@ from gevent.event import Event
 from locust.env import Environment
 
 from istiolab.backends import Backend
-from istiolab.errors import ParameterError
+from istiolab.errors import MeshError, ParameterError
 from istiolab.load import expect
 from istiolab.load.probes import GATEWAY, Watch
 from istiolab.load.result import Result, Sample
@@ -163,7 +163,10 @@ def egress_for(backend: Backend, workload: str | None) -> Egress:
     """Where the load leaves from: a mesh workload's pod (through its sidecar), or here."""
     if not workload:
         return Egress()
-    source_ip, proxy, hosts = backend.egress(workload)
+    try:
+        source_ip, proxy, hosts = backend.egress(workload)
+    except MeshError as exc:
+        raise MeshError(f"{exc} (with `istiolab load`: --engine fortio)") from None
     name, _, namespace = workload.partition(".")
     namespace = namespace or "default"
     return Egress(source_ip, proxy, namespace, hosts, f"{name}.{namespace}")
@@ -304,13 +307,16 @@ def run_fortio(scenario: Scenario, plan: Plan, backend: Backend) -> Result:
     watch.start()
     path = scenario.option("FORTIO_PATH", "/get")
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    loaded = backend.load(
-        plan.source,
-        plan.target.rstrip("/") + path,
-        count=plan.requests,
-        concurrency=plan.users,
-        qps=plan.rate,
-    )
+    try:
+        loaded = backend.load(
+            plan.source,
+            plan.target.rstrip("/") + path,
+            count=plan.requests,
+            concurrency=plan.users,
+            qps=plan.rate,
+        )
+    except NotImplementedError as exc:
+        raise MeshError(f"--engine fortio: {exc}") from None
     samples = [Sample(0.0, f"GET {path}", s.code, s.duration, s.error) for s in loaded.samples]
     result = Result.from_samples(
         samples,

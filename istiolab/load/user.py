@@ -105,7 +105,7 @@ class MeshClient:
             failure = RuntimeError(f"HTTP {code}")
         self.user.environment.events.request.fire(
             request_type=method.upper(),
-            name=label,
+            name=label.removeprefix(f"{method.upper()} "),  # Locust shows the method apart
             response_time=latency * 1000.0,
             response_length=len(resp.body),
             response=resp,

@@ -10,6 +10,9 @@ Every `load` runs as a subprocess: Locust monkey-patches the process it runs in 
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import loopback
@@ -167,6 +170,18 @@ def test_a_sustained_breach_aborts_a_long_run_early(mesh):
     assert result["aborted"].startswith("p50 < 1us (abort after 2s) failed for"), result
     assert result["duration"] < 20
     assert "p50 < 1us (abort after 2s) [overall]: measured" in err
+
+
+def test_a_scenario_is_a_plain_locust_file(mesh):
+    """The `locust` command runs a scenario file as is (straight to --host)."""
+    gateway = f"http://127.{OCTET}.0.3:8080"
+    proc = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(LOADTESTS / "bookinfo_mix.py"), "--headless",
+         "-u", "2", "-r", "2", "-t", "3s", "--host", gateway, "--only-summary"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert re.search(r"GET\s+/productpage\s+\d+\s+0\(0\.00%\)", proc.stdout + proc.stderr)
 
 
 def test_bookinfo_mix_20_users_30_seconds_without_5xx(mesh):
