@@ -234,6 +234,7 @@ def run_once(
         aborted = breach.check(recorder, elapsed)
         if aborted:
             break
+    recorder.drain()  # no new requests; the ones on the wire finish and are counted
     duration = time.perf_counter() - recorder.started
     runner.stop()
     page = ""
