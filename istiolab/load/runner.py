@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 import gevent
 from gevent.event import Event
+from locust import constant
 from locust.env import Environment
 
 from istiolab.backends import Backend
@@ -212,6 +213,8 @@ def run_once(
     watch.start()
     for cls in scenario.user_classes:
         cls.egress, cls.recorder, cls.host = egress, recorder, plan.target
+        if plan.rate:
+            cls.wait_time = constant(0)  # the pacer sets the arrivals
     env = Environment(
         user_classes=scenario.user_classes, host=plan.target, locustfile=str(scenario.path)
     )
