@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from istiolab.commands.common import state_dir_option
+from istiolab.commands.common import context_option, open_backend, state_dir_option
 from istiolab.errors import CheckFailed, ConfigError, ParameterError
 
 SUBCOMMANDS = ("verdict", "compare", "list")
@@ -62,7 +62,7 @@ def parse_sweep(value: str) -> list[int]:
 @click.option("--requests", "-n", type=click.IntRange(min=1), default=None, help="Stop after N.")
 @click.option("--duration", "-t", default=None, help="Stop after this long (30s, 2m).")
 @click.option("--target", default=None, help="Base URL (default: the scenario's TARGET).")
-@click.option("--context", default=None, help="Kubeconfig context (default: the local mesh).")
+@context_option
 @click.option("--report", "report_dir", default=None, type=click.Path(file_okay=False))
 @click.option("--seed", type=int, default=None, help="Seed the users' random choices.")
 @click.option("--engine", type=click.Choice(["locust", "fortio"]), default="locust")
@@ -113,8 +113,6 @@ def run_cmd(
         seed=seed,
         rate=rate,
     )
-    from istiolab.backends import open_backend
-
     backend = open_backend(context, state_dir)
     plan = load_runner.resolve(plan, backend)
     if sweep:
@@ -123,16 +121,12 @@ def run_cmd(
     if find_max_rps:
         _find_max(sc, plan, backend, output)
         return
-    if engine == "fortio":
-        result = load_runner.run_fortio(sc, plan, backend)
-        attempt, earlier = load_runner.Attempt(result, []), []
-    else:
-        from istiolab.load.live import LiveView
+    from istiolab.load.live import LiveView
 
-        with LiveView(plan, quiet=output == "json") as view:
-            attempt, earlier = load_runner.run(
-                sc, plan, backend, view.callbacks(), html=bool(report_dir)
-            )
+    with LiveView(plan, quiet=output == "json") as view:
+        attempt, earlier = load_runner.run(
+            sc, plan, backend, view.callbacks(), html=bool(report_dir), engine=engine
+        )
     _finish(attempt.result, report_dir, attempt.html, output, len(earlier))
 
 

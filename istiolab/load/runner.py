@@ -281,14 +281,19 @@ def run(
     backend: Backend,
     live: Live | None = None,
     html: bool = False,
+    engine: str = "locust",
 ) -> tuple[Attempt, list[Attempt]]:
-    """Attempts until the expectations hold or a failure has no retry left; returns the last
-    attempt and every earlier one."""
+    """Attempts (Locust's, or the fortio pod's with ``engine="fortio"``) until the
+    expectations hold or a failure has no retry left; returns the last attempt and every
+    earlier one."""
     live = live or Live()
     earlier: list[Attempt] = []
     number = 1
     while True:
-        attempt = run_once(scenario, plan, backend, live, html)
+        if engine == "fortio":
+            attempt = run_fortio(scenario, plan, backend)
+        else:
+            attempt = run_once(scenario, plan, backend, live, html)
         attempt.result.attempts = number
         live.attempt(number, attempt.verdicts)
         if not retry_left(scenario, attempt.verdicts, number):
@@ -297,7 +302,7 @@ def run(
         number += 1
 
 
-def run_fortio(scenario: Scenario, plan: Plan, backend: Backend) -> Result:
+def run_fortio(scenario: Scenario, plan: Plan, backend: Backend) -> Attempt:
     """The same load by the fortio pod itself (``Backend.load``: fortio's generator inside
     the pod), judged by the same expectations; counters and flags are read around it too."""
     if not plan.source or not plan.requests:
@@ -336,5 +341,4 @@ def run_fortio(scenario: Scenario, plan: Plan, backend: Backend) -> Result:
     result.counters = watch.counters()
     answered = sum(1 for s in samples if s.code > 0)
     result.flags = watch.flags(answered)  # entries logged since start: fortio's UA is shared
-    expect.judge_all(scenario.expectations, result)
-    return result
+    return Attempt(result, expect.judge_all(scenario.expectations, result))

@@ -128,13 +128,22 @@ def test_retries_scenario_fails_without_its_rule(mesh):
     assert result["attempts"] == 1  # a non-statistical failure is final: no retry
 
 
-def test_fortio_engine_is_judged_by_the_same_expectations(mesh):
-    """`--engine fortio`: the fortio pod's own generator (Backend.load), same verdicts."""
+@pytest.mark.parametrize("backend", ["local", "kube"])
+def test_fortio_engine_is_judged_by_the_same_expectations(mesh, backend):
+    """`--engine fortio`: the fortio pod's own generator (Backend.load), same verdicts; on
+    the local mesh's Kubernetes API (`--context istiolab`) it is `fortio load -json` exec'd
+    in the pod, as on a cluster."""
+    kube = ("--context", "istiolab") if backend == "kube" else ()
+    env = {"KUBECONFIG": str(mesh.state.kubeconfig)}
     apply(mesh, "retries")
     try:
-        code, result, err = load(mesh, "retries", "--engine", "fortio", "--requests", "120")
+        proc = cli_subprocess(
+            "load", "retries", "--engine", "fortio", "--requests", "120", *kube, "-o", "json",
+            *mesh.sd, env=env, timeout=150,
+        )  # fmt: skip
     finally:
         delete(mesh, "retries")
+    code, result, err = proc.returncode, json.loads(proc.stdout), proc.stderr
     assert code == 0, err
     assert result["engine"] == "fortio" and result["requests"] == 120
     assert result["flags"].get("URX", 0) == result["overall"]["codes"].get("503", {}).get(
