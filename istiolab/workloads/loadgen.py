@@ -59,11 +59,11 @@ class LoadResult:
     count: int
     concurrency: int
     qps: float | None  # the requested rate (None or 0: as fast as possible)
-    uniform: bool = True  # connections staggered at a fixed rate (fortio's -uniform)
     samples: list[Sample] = field(default_factory=list)
     elapsed: float = 0.0
     sockets: int = 0
     addresses: Counter[str] = field(default_factory=Counter)
+    uniform: bool = True  # connections staggered at a fixed rate (fortio's -uniform)
 
     @property
     def codes(self) -> dict[int, int]:
@@ -127,7 +127,7 @@ def load(
     if count < 1 or concurrency < 1:
         raise ValueError(f"count={count} and concurrency={concurrency} must be >= 1")
     concurrency = min(concurrency, count)
-    result = LoadResult(url, count, concurrency, qps, uniform)
+    result = LoadResult(url, count, concurrency, qps, uniform=uniform)
     body = _encode(data)
     lock = threading.Lock()
     per, extra = divmod(count, concurrency)
