@@ -58,14 +58,25 @@ def parse_sweep(value: str) -> list[int]:
 @click.argument("scenario")
 @click.option("--from", "source", default=None, help="WORKLOAD[.NS] to send from (its sidecar).")
 @click.option("--users", "-u", type=click.IntRange(min=1), default=None, help="Concurrent users.")
-@click.option("--spawn-rate", "-r", type=click.FloatRange(min=0.1), default=None)
+@click.option("--spawn-rate", "-r", type=click.FloatRange(min=0.1), default=None, help="Users/s.")
 @click.option("--requests", "-n", type=click.IntRange(min=1), default=None, help="Stop after N.")
 @click.option("--duration", "-t", default=None, help="Stop after this long (30s, 2m).")
 @click.option("--target", default=None, help="Base URL (default: the scenario's TARGET).")
 @context_option
-@click.option("--report", "report_dir", default=None, type=click.Path(file_okay=False))
+@click.option(
+    "--report",
+    "report_dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Write result.json, fortio.json, report.html and PNG plots here.",
+)
 @click.option("--seed", type=int, default=None, help="Seed the users' random choices.")
-@click.option("--engine", type=click.Choice(["locust", "fortio"]), default="locust")
+@click.option(
+    "--engine",
+    type=click.Choice(["locust", "fortio"]),
+    default="locust",
+    help="fortio: the load made by the fortio pod itself (needs --from, --requests).",
+)
 @click.option("--rate", type=click.FloatRange(min=0.1), default=None, help="Fixed arrivals/s.")
 @click.option("--sweep", default=None, help="users=1..8: one run per concurrency, plotted.")
 @click.option("--find-max-rps", is_flag=True, help="Highest rate that keeps the expectations.")

@@ -167,6 +167,8 @@ def egress_for(backend: Backend, workload: str | None) -> Egress:
     try:
         source_ip, proxy, hosts = backend.egress(workload)
     except MeshError as exc:
+        if backend.name == "local":
+            raise
         raise MeshError(f"{exc} (with `istiolab load`: --engine fortio)") from None
     name, _, namespace = workload.partition(".")
     namespace = namespace or "default"
