@@ -137,3 +137,52 @@ def test_report_files_are_private_and_plots_are_pngs(tmp_path):
     }
     sweep = report.plot_sweep([(1, run([200] * 10)), (3, r)], tmp_path / "rep")
     assert sweep.read_bytes()[:4] == b"\x89PNG"
+
+
+PACING = """
+import time, gevent
+from istiolab.load.runner import Pacer, Rounds
+
+# Rounds: 3 greenlets send together each round, never ahead of the slowest
+rounds, sent = Rounds(3), []
+def user(i, pause):
+    for r in range(4):
+        gevent.sleep(pause)
+        rounds.wait()
+        sent.append((r, i, time.perf_counter()))
+gevent.joinall([gevent.spawn(user, i, 0.01 * i) for i in range(3)])
+by_round = {}
+for r, i, t in sent:
+    by_round.setdefault(r, []).append(t)
+print(max(max(ts) - min(ts) for ts in by_round.values()))
+
+# Pacer: 4 greenlets share 50 arrivals/s, evenly spaced
+pacer, times = Pacer(50), []
+def paced():
+    for _ in range(5):
+        pacer.wait()
+        times.append(time.perf_counter())
+gevent.joinall([gevent.spawn(paced) for _ in range(4)])
+times.sort()
+gaps = [b - a for a, b in zip(times, times[1:])]
+print(min(gaps), max(gaps), times[-1] - times[0])
+"""
+
+
+def test_lockstep_rounds_and_even_pacing():
+    """Lockstep: the users of a round are released together (within a few ms), however
+    staggered they arrive; the pacer spaces arrivals 20 ms apart at 50/s across users."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", PACING], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    spread, (low, high, total) = (
+        float(proc.stdout.split()[0]),
+        [float(x) for x in proc.stdout.split()[1:]],
+    )
+    assert spread < 0.03, spread
+    assert low > 0.002 and high < 0.1, (low, high)  # never two on one tick
+    assert 0.35 < total < 0.8, total  # 19 gaps of 20 ms
