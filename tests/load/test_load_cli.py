@@ -150,7 +150,7 @@ def user(i, pause):
         gevent.sleep(pause)
         rounds.wait()
         sent.append((r, i, time.perf_counter()))
-gevent.joinall([gevent.spawn(user, i, 0.01 * i) for i in range(3)])
+gevent.joinall([gevent.spawn(user, i, 0.05 * i) for i in range(3)])
 by_round = {}
 for r, i, t in sent:
     by_round.setdefault(r, []).append(t)
