@@ -197,8 +197,8 @@ def _sweep(sc, plan, backend, users: list[int], report_dir: str | None, output: 
         )
     Console(stderr=output == "json").print(table)
     if report_dir:
-        path = report.plot_sweep(points, Path(report_dir))
-        Console(stderr=output == "json").print(f"sweep plot: {path}")
+        written = report.write_sweep(points, Path(report_dir))
+        Console(stderr=output == "json").print("sweep: " + ", ".join(str(p) for p in written))
     if output == "json":
         import json
 

@@ -206,3 +206,11 @@ def plot_sweep(points: Sequence[tuple[int, Result]], out: Path, code: int = 503)
     path = out / "sweep.png"
     _save(fig, path)
     return path
+
+
+def write_sweep(points: Sequence[tuple[int, Result]], directory: Path) -> list[Path]:
+    """sweep.json (every run's result, by users) and sweep.png."""
+    out = _private_dir(directory)
+    data = out / "sweep.json"
+    _write(data, json.dumps([{"users": n, **r.to_dict()} for n, r in points], indent=2) + "\n")
+    return [data, plot_sweep(points, out)]

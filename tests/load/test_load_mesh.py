@@ -167,6 +167,8 @@ def test_sweep_plots_the_breakers_knee(mesh, tmp_path):
     assert set(one) == {"200"}, one  # one user never trips the breaker
     assert "503" in points[2]["overall"]["codes"]  # three in lockstep always do
     assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+    saved = json.loads((tmp_path / "sweep.json").read_text())
+    assert [p["users"] for p in saved] == [1, 2, 3]
 
 
 def test_a_sustained_breach_aborts_a_long_run_early(mesh):
