@@ -86,7 +86,7 @@ class LocalBackend(Backend):
     def _store(self) -> Any:
         from istiolab.local.store import ConfigStore
 
-        return ConfigStore(self.state.root)
+        return ConfigStore(self.state.root, settings=self.state.load_settings())
 
     def status(self) -> dict:
         """The supervisor's full status (settings, pods with PIDs and notes, findings)."""
@@ -349,13 +349,15 @@ def _details(result: Mapping[str, Any]) -> dict:
 def _change(
     objects: Sequence[Mapping[str, Any]], lines: Sequence[str], result: Mapping | None = None
 ) -> ChangeResult:
-    """The store's lines (one per object, ``kind.group/name verb``) as a ChangeResult."""
+    """The store's lines (warnings, then one per object: ``kind.group/name verb``) as a
+    ChangeResult."""
+    warnings, lines = list(lines[: len(lines) - len(objects)]), list(lines[-len(objects) :])
     changes = []
     for obj, line in zip(objects, lines, strict=True):
         md = obj.get("metadata") or {}
         verb = line.rpartition(" ")[2]
         changes.append((str(obj.get("kind")), md.get("namespace") or "default", md["name"], verb))
-    return ChangeResult(changes, lines=tuple(lines), **_details(result or {}))
+    return ChangeResult(changes, tuple(warnings), lines=tuple(lines), **_details(result or {}))
 
 
 def proxy_sync(row: Mapping[str, Any]) -> ProxySync:
