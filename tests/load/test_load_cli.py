@@ -186,3 +186,37 @@ def test_lockstep_rounds_and_even_pacing():
     assert spread < 0.03, spread
     assert low > 0.002 and high < 0.1, (low, high)  # never two on one tick
     assert 0.35 < total < 0.8, total  # 19 gaps of 20 ms
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("def broken(:\n", ":1: invalid syntax"),
+        ("import no_such_module_xyz\n", "importing it failed: ModuleNotFoundError"),
+        ("X = 1\n", "no user class (write `class Client(MeshUser):`"),
+        (
+            "from istiolab.load.user import MeshUser\nEXPECT = 'p99 << 1s'\n"
+            "class C(MeshUser):\n    pass\n",
+            "EXPECT line 1: 'p99 << 1s'",
+        ),
+        (
+            "from istiolab.load.user import MeshUser\nUSERS = 'three'\n"
+            "class C(MeshUser):\n    pass\n",
+            "USERS='three' is not allowed: a whole number",
+        ),
+    ],
+)
+def test_a_bad_scenario_file_is_one_line_naming_it(tmp_path, text, message):
+    """Loading imports Locust (gevent), so it runs in a subprocess like `istiolab load`."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "bad.py"
+    path.write_text(text)
+    proc = subprocess.run(
+        [sys.executable, "-m", "istiolab", "load", str(path), "--state-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"error: {path}"), proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
