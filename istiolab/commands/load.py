@@ -81,7 +81,13 @@ def parse_sweep(value: str) -> list[int]:
 @click.option("--sweep", default=None, help="users=1..8: one run per concurrency, plotted.")
 @click.option("--find-max-rps", is_flag=True, help="Highest rate that keeps the expectations.")
 @click.option("--expect", "extra", multiple=True, help="An extra expectation (repeatable).")
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["table", "json", "fortio"]),
+    default="table",
+    help="json: the result format (loadtests/README.md); fortio: fortio's -json shape.",
+)
 @state_dir_option
 def run_cmd(
     scenario: str,
@@ -134,7 +140,7 @@ def run_cmd(
         return
     from istiolab.load.live import LiveView
 
-    with LiveView(plan, quiet=output == "json") as view:
+    with LiveView(plan, quiet=output != "table") as view:
         attempt, earlier = load_runner.run(
             sc, plan, backend, view.callbacks(), html=bool(report_dir), engine=engine
         )
@@ -146,9 +152,15 @@ def _finish(result, report_dir: str | None, html: str, output: str, retried: int
 
     from istiolab.load import report
 
-    console = Console(stderr=output == "json")
+    console = Console(stderr=output != "table")
     if output == "json":
         click.echo(result.to_json(), nl=False)
+    elif output == "fortio":
+        import json
+
+        from istiolab.load.convert import to_fortio
+
+        click.echo(json.dumps(to_fortio(result), indent=2))
     else:
         console.print(report.summary_table(result))
         console.print(report.verdict_table(result))
@@ -195,11 +207,11 @@ def _sweep(sc, plan, backend, users: list[int], report_dir: str | None, output: 
             f"{p99 * 1000:.2f}ms",
             verdict,
         )
-    Console(stderr=output == "json").print(table)
+    Console(stderr=output != "table").print(table)
     if report_dir:
         written = report.write_sweep(points, Path(report_dir))
-        Console(stderr=output == "json").print("sweep: " + ", ".join(str(p) for p in written))
-    if output == "json":
+        Console(stderr=output != "table").print("sweep: " + ", ".join(str(p) for p in written))
+    if output != "table":
         import json
 
         click.echo(
@@ -228,7 +240,7 @@ def _find_max(sc, plan, backend, output: str) -> None:
         return ok
 
     found = find_max_rps(trial)
-    if output == "json":
+    if output != "table":
         import json
 
         click.echo(
@@ -247,7 +259,13 @@ def _find_max(sc, plan, backend, output: str) -> None:
     type=click.Choice(["istiolab", "fortio", "nighthawk", "h2load"]),
     default=None,
 )
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["table", "json", "fortio"]),
+    default="table",
+    help="json: the result format (loadtests/README.md); fortio: fortio's -json shape.",
+)
 def verdict(file: str, expectations: tuple[str, ...], fmt: str | None, output: str) -> None:
     """Judge FILE (istiolab's, fortio's or Nighthawk's JSON, h2load's summary; '-' = stdin)."""
     import sys

@@ -220,3 +220,14 @@ def test_a_bad_scenario_file_is_one_line_naming_it(tmp_path, text, message):
     assert proc.returncode == 1
     assert proc.stderr.startswith(f"error: {path}"), proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_verdict_writes_fortio_json_too():
+    """`-o fortio`: the result in fortio's -json shape (what fortio's tools read)."""
+    code, out, err = cli(
+        "load", "verdict", str(SAMPLES / "fortio-circuit-breaker.json"),
+        "--expect", "share(503) > 0", "-o", "fortio",
+    )  # fmt: skip
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["RetCodes"] == {"200": 18, "503": 12} and data["DurationHistogram"]["Count"] == 30
