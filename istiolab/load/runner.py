@@ -206,9 +206,9 @@ def run_once(
     run_id = uuid.uuid4().hex[:12]
     recorder = Recorder(run_id=run_id, budget=plan.requests)
     if plan.lockstep:
-        recorder.lockstep = Rounds(plan.users)
+        recorder.gate = Rounds(plan.users)
     elif plan.rate:
-        recorder.lockstep = Pacer(plan.rate)
+        recorder.gate = Pacer(plan.rate)
     proxies = [egress.label] if egress.label else [GATEWAY]
     regex = stats_regex(scenario, plan.target, egress.namespace or "default")
     watch = Watch(backend, proxies, regex, f"istiolab-load/{run_id}")

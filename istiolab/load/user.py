@@ -46,7 +46,7 @@ class Recorder:
     budget: int | None = None  # requests still allowed; None: unlimited
     samples: list[Sample] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
-    lockstep: object | None = None  # a Rounds barrier, or None
+    gate: object | None = None  # waited on before each request: Rounds (lockstep), Pacer (rate)
 
     in_flight: int = 0
 
@@ -102,9 +102,9 @@ class MeshClient:
         rec = self.recorder
         if not rec.take():
             raise StopUser()
-        if rec.lockstep is not None:
+        if rec.gate is not None:
             try:
-                rec.lockstep.wait()  # type: ignore[attr-defined]
+                rec.gate.wait()  # type: ignore[attr-defined]
             except BaseException:
                 rec.in_flight -= 1
                 raise
