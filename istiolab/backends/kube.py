@@ -18,6 +18,7 @@ Served by a cluster made by ``pulumi up`` and by the local mesh's own Kubernetes
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
@@ -33,11 +34,10 @@ from istiolab.backends.base import (
 )
 from istiolab.errors import ConfigError, MeshError, NotFoundError, ParameterError
 from istiolab.manifests.kinds import KINDS, KindInfo, kind_info
+from istiolab.names import INGRESS_GATEWAY, ISTIO_SYSTEM, PROXY_CONTAINER
 from istiolab.workloads.fortiojson import from_json
 from istiolab.workloads.loadgen import FORTIO_TIMEOUT, LoadResult
 
-PROXY_CONTAINER = "istio-proxy"
-ISTIO_SYSTEM = "istio-system"
 ISTIOD_LABEL = "app=istiod"
 # exit code of curl -> the error key HttpResult uses (7 is curl's "Failed to connect")
 CURL_ERRORS = {code: key for key, code in reversed(CURL_EXIT_CODES.items()) if key}
@@ -54,6 +54,8 @@ class KubeBackend(Backend):
         from kubernetes import client, config
         from kubernetes.config.config_exception import ConfigException
 
+        # the client reads $KUBECONFIG once, when it is first imported: read it now
+        kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or None
         try:
             contexts, _ = config.list_kube_config_contexts(config_file=kubeconfig)
         except (ConfigException, OSError) as exc:
@@ -314,7 +316,7 @@ class KubeBackend(Backend):
     def gateway_url(self) -> str:
         svc = self._call(
             "get the ingress gateway Service",
-            lambda: self.core.read_namespaced_service("istio-ingressgateway", ISTIO_SYSTEM),
+            lambda: self.core.read_namespaced_service(INGRESS_GATEWAY, ISTIO_SYSTEM),
         )
         ingress = (svc.status.load_balancer.ingress or []) if svc.status.load_balancer else []
         port = next((p for p in svc.spec.ports if p.name in ("http2", "http")), None)

@@ -41,7 +41,7 @@ def exit_status(code: int, argv: list[str]) -> dict:
 
 
 def pod_context(mesh: Any, pod: Mapping[str, Any], container: str) -> commands.PodContext:
-    from istiolab.local.envoy import admin_request
+    from istiolab.local.admin import admin_request
     from istiolab.local.model import MeshSettings
 
     ip = pod["status"]["podIP"]
@@ -55,7 +55,7 @@ def pod_context(mesh: Any, pod: Mapping[str, Any], container: str) -> commands.P
         sidecar=sidecar,
         container=container,
         hosts=mesh.hosts,
-        admin=lambda method, path: admin_request(ip, path, method=method),
+        admin=lambda method, path: admin_request(mesh.state, ip, path, method),
     )
 
 
@@ -76,7 +76,10 @@ def handler(mesh: Any) -> PodHandler:
         await ws.prepare(request)
         ctx = pod_context(mesh, pod, container)
         loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(None, commands.run, ctx, argv)
+        try:
+            result = await loop.run_in_executor(None, commands.run, ctx, argv)
+        except Exception as exc:  # a bug: the command fails, the session ends cleanly
+            result = commands.Result().error(f"istiolab: internal error: {exc!r}", 1)
         for channel, data in ((STDOUT, result.stdout), (STDERR, result.stderr)):
             for i in range(0, len(data), CHUNK):
                 await ws.send_bytes(bytes([channel]) + data[i : i + CHUNK])
