@@ -117,6 +117,7 @@ class Mesh:
         self.supervisor: Supervisor | None = None
         self.control: ControlServer | None = None
         self.telemetry: Any = None  # istiolab.local.telemetry.collector.Telemetry
+        self.prometheus: Any = None  # istiolab.local.telemetry.prometheus.PrometheusAddon
 
     # lifecycle
     def start(self) -> None:
@@ -138,6 +139,7 @@ class Mesh:
                 "process", f"stopped {len(leftovers)} processes left by a killed supervisor"
             )
         s = self.settings
+        prometheus_binary = self._addon_binary()
         for host, port, what in (
             (s.gateway_host, s.gateway_http_port, "the ingress gateway (HTTP)"),
             (s.gateway_host, s.gateway_https_port, "the ingress gateway (HTTPS)"),
@@ -159,6 +161,8 @@ class Mesh:
             self.control.start()
             self.state.write_pid()
             self._reconcile(initial=True)
+            if prometheus_binary:
+                self._start_prometheus(prometheus_binary)
             self.state.save_settings(requested)
             self.phase = "running"
         except BaseException:
@@ -289,6 +293,27 @@ class Mesh:
             "seconds": round(elapsed, 4),
         }
 
+    def _addon_binary(self) -> str | None:
+        from istiolab.local.telemetry import prometheus
+
+        if prometheus.NAME not in prometheus.parse_addons(self.settings.addons).split(","):
+            return None
+        binary = prometheus.find_prometheus()
+        check_port_free(self.settings.istiod_ip, prometheus.PORT, "the prometheus addon")
+        return binary
+
+    def _start_prometheus(self, binary: str) -> None:
+        from istiolab.local.telemetry.prometheus import PrometheusAddon
+
+        assert self.supervisor is not None
+        with self._lock:
+            proxies = list(self._proxies.values())
+        addon = PrometheusAddon(self.state.root, self.settings.istiod_ip, self.state.logs)
+        self.prometheus = addon
+        name = self.supervisor.start(addon.spec(binary, proxies)).spec.name
+        self._wait([name])
+        self.report("addon", f"prometheus on {addon.url}")
+
     def _update_telemetry(self, objects: list[dict], registry: Registry, proxies: dict) -> None:
         """The telemetry's view of the mesh: who is who, Telemetry API metric overrides per
         proxy, and which upstream clusters are Istio mTLS (the source reporter's principals)."""
@@ -310,6 +335,8 @@ class Mesh:
             return "istio" in (context.get("alpn_protocols") or [])
 
         self.telemetry.update(registry, proxies, overrides, mtls)
+        if self.prometheus is not None:
+            self.prometheus.write_targets(proxies.values())
 
     def _wait(self, names: list[str]) -> None:
         assert self.supervisor is not None
@@ -363,6 +390,11 @@ class Mesh:
             "settings": asdict(s),
             "gateway_url": f"http://{s.gateway_host}:{s.gateway_http_port}",
             "xds": f"{s.istiod_ip}:{XDS_PORT}",
+            "telemetry": {
+                "metrics": f"http://{s.istiod_ip}:15020/stats/prometheus",
+                "zipkin": f"http://{s.istiod_ip}:9411/api/v2/spans",
+                "prometheus": self.prometheus.url if self.prometheus else None,
+            },
             "uptime": round(time.time() - self.started_at, 1),
             "pods": self.pods() if self.supervisor else [],
             "findings": self.findings() if self.phase == "running" else [],
