@@ -55,8 +55,20 @@ class _Handler(BaseHTTPRequestHandler):
         found = self.server.get(self.path)
         self._reply(*(found or (404, "text/plain", b"not found\n")))
 
+    def _body(self) -> bytes:
+        if "chunked" not in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        chunks = []
+        while True:  # Envoy's tracer posts chunked bodies
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                self.rfile.readline()
+                return b"".join(chunks)
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()
+
     def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = self._body()
         status = self.server.post(self.path, body) if self.server.post else None
         self._reply(status or 404, "text/plain", b"")
 
