@@ -31,6 +31,9 @@ COMMANDS: dict[str, str] = {
     "proxy-config": "proxy:proxy_config",
     "proxy-stats": "proxy:proxy_stats",
     "jwt": "jwt:jwt",
+    "graph": "telemetry:graph",
+    "traces": "telemetry:traces",
+    "dashboard": "telemetry:dashboard",
 }
 
 

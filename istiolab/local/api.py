@@ -47,5 +47,8 @@ def control_routes(mesh: Mesh) -> dict[tuple[str, str], Handler]:
         ("GET", "/proxy-status"): lambda body: mesh.proxy_status(),
         ("GET", "/hosts"): lambda body: mesh.hosts(),
         ("GET", "/resources"): lambda body: mesh.resources(str(body.get("node", ""))),
+        ("GET", "/telemetry/window"): lambda body: mesh.telemetry.window(
+            float(body.get("seconds") or 60)
+        ),
         ("POST", "/shutdown"): shutdown,
     }

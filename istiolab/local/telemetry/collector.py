@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -35,6 +37,8 @@ from istiolab.local.telemetry.traces import build_traces
 
 log = logging.getLogger(__name__)
 ZIPKIN_PORT = 9411
+SNAPSHOT_EVERY = 10.0  # seconds between the counter snapshots the graph's rates use
+SNAPSHOTS = 60  # kept: 10 minutes
 
 
 class _Families:
@@ -58,6 +62,9 @@ class Telemetry:
         self._peers = Peers(Registry(), {})
         self._overrides: dict[str, list[dict]] = {}
         self.als = AccessLogServer(self.observe)
+        self.started = time.monotonic()
+        self._history: deque[tuple[float, list]] = deque(maxlen=SNAPSHOTS)
+        self._stopped = threading.Event()
 
     # lifecycle
     def register(self, grpc_server) -> None:
@@ -67,9 +74,27 @@ class Telemetry:
         ip = self.settings.istiod_ip
         self.endpoints.serve(ip, METRICS_PORT, self._mesh_get)
         self.endpoints.serve(ip, ZIPKIN_PORT, self._zipkin_get, self._zipkin_post)
+        self._history.append((time.monotonic(), []))
+        threading.Thread(target=self._snapshots, name="telemetry-snapshots", daemon=True).start()
 
     def stop(self) -> None:
+        self._stopped.set()
         self.endpoints.close_all()
+
+    def _snapshots(self) -> None:
+        while not self._stopped.wait(SNAPSHOT_EVERY):
+            self._history.append((time.monotonic(), self.metrics.samples()))
+
+    def window(self, seconds: float) -> dict:
+        """The samples now and about ``seconds`` ago (the oldest snapshot inside the
+        window; the mesh's start when it is younger), for rates: ``{now, then, seconds}``."""
+        now = time.monotonic()
+        then_t, then = now, self.metrics.samples()
+        for t, samples in list(self._history):
+            if now - t <= seconds:
+                then_t, then = t, samples
+                break
+        return {"now": self.metrics.samples(), "then": then, "seconds": round(now - then_t, 3)}
 
     def update(
         self,
