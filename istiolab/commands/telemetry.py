@@ -8,6 +8,7 @@ dashboards from what serves each view locally. ``--context``: a cluster's addons
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -153,7 +154,5 @@ def _port_forward(context: str, name: str, namespace: str, workload: str | None)
     argv = [kubectl, "--context", context, "-n", namespace, "port-forward", target]
     argv.append(f"{local}:{port}")
     click.echo(f"http://localhost:{local}{path}  (Ctrl-C stops the port-forward)")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the port-forward
         subprocess.run(argv, check=False)
-    except KeyboardInterrupt:
-        pass

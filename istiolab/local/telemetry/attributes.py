@@ -181,11 +181,11 @@ def _inbound_service(entry: Entry, pod: Pod, registry: Registry) -> tuple[str, S
     if service is not None and pod.matches(service.selector):
         return service.fqdn, service
     for svc in registry.services:  # the Service that selects this pod on this port
-        if svc.namespace == pod.namespace and pod.matches(svc.selector):
-            if not entry.downstream_port or any(
-                p.target_port == entry.downstream_port for p in svc.ports
-            ):
-                return svc.fqdn, svc
+        same_port = not entry.downstream_port or any(
+            p.target_port == entry.downstream_port for p in svc.ports
+        )
+        if svc.namespace == pod.namespace and pod.matches(svc.selector) and same_port:
+            return svc.fqdn, svc
     return entry.authority.rsplit(":", 1)[0] if entry.authority else "", None
 
 
@@ -213,12 +213,13 @@ def labels_for(entry: Entry, peers: Peers) -> dict[str, str] | None:
         }
     else:
         peer, has_proxy = peers.pod(entry.upstream_ip)
-        host = cluster_host(entry.upstream_cluster)
+        # no upstream cluster in the entry (a local reply such as an overflow): the authority
+        host = cluster_host(entry.upstream_cluster) or entry.authority
         service = service_of(host, peers.registry, me.namespace) if host else None
+        if service is None and ":" in host:
+            host = host.rsplit(":", 1)[0]
         mtls = peer is not None and peers.mtls(entry.node_id, entry.upstream_cluster)
         dest = peer if (peer is not None and (has_proxy or service is not None)) else None
-        if host == "" and entry.authority:
-            host = entry.authority.rsplit(":", 1)[0]
         out = {
             "reporter": "source",
             **workload_labels("source", me),

@@ -1,0 +1,382 @@
+"""Istio's standard metrics, Prometheus and traces on the local mesh, on real Envoy (issue
+15). One mesh for the module (Bookinfo, httpbin, fortio; the Prometheus addon); each test
+reads counter deltas, so tests do not depend on each other's traffic."""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+import loopback
+import pytest
+from local.test_mesh import running_mesh
+from prometheus_client.parser import text_string_to_metric_families
+from resilience.harness import ResilienceMesh
+from support import require
+
+from istiolab.local.supervisor import wait_until
+from istiolab.local.telemetry.attributes import LABELS
+from istiolab.workloads import client
+
+pytestmark = [pytest.mark.envoy, pytest.mark.timeout(180)]
+
+OCTET = loopback.take("telemetry")
+GATEWAY = f"127.{OCTET}.0.3"
+ISTIOD = f"127.{OCTET}.0.1"
+FQDN = "{}.default.svc.cluster.local"
+KIALI_LABELS = (
+    "source_cluster", "source_workload_namespace", "source_workload",
+    "source_canonical_service", "source_canonical_revision", "destination_cluster",
+    "destination_service_namespace", "destination_service", "destination_service_name",
+    "destination_workload_namespace", "destination_workload", "destination_canonical_service",
+    "destination_canonical_revision", "response_code", "response_flags",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory):
+    import shutil
+
+    require(shutil.which("prometheus") is not None, "Debian's prometheus package")
+    root = tmp_path_factory.mktemp("telemetry-mesh")
+    samples = "bookinfo,httpbin,fortio"
+    extra = ("--addons", "prometheus")
+    with running_mesh(root, OCTET, samples, ResilienceMesh, "telemetry mesh", extra=extra) as m:
+        yield m
+
+
+def scrape(url: str = f"http://{ISTIOD}:15020/stats/prometheus") -> list[tuple[str, dict, float]]:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        text = resp.read().decode()
+    return [
+        (s.name, dict(s.labels), s.value)
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+    ]
+
+
+def settled() -> list[tuple[str, dict, float]]:
+    """A scrape once no entry is in flight: two scrapes 0.5 s apart (two of Envoy's ALS
+    flush intervals) agree on every request count (earlier traffic, such as `up`'s
+    readiness probe, is then fully counted)."""
+    seen: dict = {"last": scrape()}
+
+    def stable() -> bool:
+        time.sleep(0.5)
+        now = scrape()
+        same = total(now) == total(seen["last"])
+        seen["last"] = now
+        return same
+
+    wait_until(stable, timeout=20, what="the telemetry to settle")
+    return seen["last"]
+
+
+def total(samples, name: str = "istio_requests_total", **match: str) -> float:
+    return sum(
+        v
+        for n, labels, v in samples
+        if n == name and all(labels.get(k) == x for k, x in match.items())
+    )
+
+
+def through_gateway(path: str, n: int) -> None:
+    for _ in range(n):
+        r = client.send(f"http://{GATEWAY}:8080{path}", timeout=30)
+        assert r.status == 200, r.status
+
+
+def wait_count(expected: float, before: list, **match: str) -> list:
+    """Scrape until the delta of istio_requests_total{match} reaches `expected` (entries
+    reach the control plane within Envoy's 0.25 s flush interval; retried with backoff)."""
+    seen: dict = {}
+
+    def done() -> bool:
+        seen["now"] = scrape()
+        return total(seen["now"], **match) - total(before, **match) >= expected
+
+    wait_until(done, timeout=20, what=f"istio_requests_total{match} += {expected}")
+    return seen["now"]
+
+
+def delta(now, before, **match) -> float:
+    return total(now, **match) - total(before, **match)
+
+
+def test_bookinfo_edges_count_every_request_with_istio_labels(mesh):
+    n = 12
+    before = settled()
+    through_gateway("/productpage", n)
+    gw = {
+        "source_workload": "istio-ingressgateway",
+        "destination_service": FQDN.format("productpage"),
+    }
+    now = wait_count(n, before, reporter="destination", **gw)
+    # both reporters, exactly N per edge: gateway -> productpage, productpage -> details
+    for reporter in ("source", "destination"):
+        assert delta(now, before, reporter=reporter, **gw) == n
+        pp = {"reporter": reporter, "source_workload": "productpage-v1"}
+        assert delta(now, before, destination_service=FQDN.format("details"), **pp) == n
+    now = wait_count(n, before, reporter="destination", source_workload="productpage-v1",
+                     destination_service_name="reviews")  # fmt: skip
+    # productpage -> reviews v1/v2/v3 (round robin: every version is called)
+    per_version = {}
+    for reporter in ("source", "destination"):
+        for v in ("v1", "v2", "v3"):
+            per_version[reporter, v] = delta(
+                now, before, reporter=reporter, source_workload="productpage-v1",
+                destination_workload=f"reviews-{v}", destination_version=v,
+                destination_service=FQDN.format("reviews"),
+            )  # fmt: skip
+            assert per_version[reporter, v] > 0, (reporter, v)
+        assert sum(per_version[reporter, v] for v in ("v1", "v2", "v3")) == n
+    # reviews v2/v3 -> ratings, once per call they served
+    rated = per_version["destination", "v2"] + per_version["destination", "v3"]
+    now = wait_count(rated, before, reporter="destination", destination_service_name="ratings")
+    for reporter in ("source", "destination"):
+        for v in ("v2", "v3"):
+            got = delta(now, before, reporter=reporter, source_workload=f"reviews-{v}",
+                        destination_workload="ratings-v1")  # fmt: skip
+            assert got == per_version["destination", v]
+        assert delta(now, before, reporter=reporter, source_workload="reviews-v1") == 0
+    # Istio's label values: auto mTLS between sidecars, seen as mutual_tls by the destination
+    series = [(labels, v) for name, labels, v in now if name == "istio_requests_total"]
+    for labels, _ in series:
+        assert set(LABELS) <= set(labels), sorted(set(LABELS) - set(labels))
+        assert all(labels[k] for k in KIALI_LABELS), labels
+        if labels["reporter"] == "destination":
+            assert labels["connection_security_policy"] == "mutual_tls", labels
+            assert labels["source_principal"].startswith("spiffe://cluster.local/ns/")
+        else:
+            assert labels["connection_security_policy"] == "unknown"
+    sample = next(lb for lb, _ in series if lb["reporter"] == "source"
+                  and lb["destination_workload"] == "reviews-v2")  # fmt: skip
+    assert (
+        sample["destination_principal"] == "spiffe://cluster.local/ns/default/sa/bookinfo-reviews"
+    )
+    assert sample["source_canonical_service"] == "productpage"
+    assert sample["destination_canonical_revision"] == "v2"
+    assert sample["request_protocol"] == "http" and sample["response_flags"] == "-"
+    # histograms: one observation per request, Istio's buckets
+    count = total(now, "istio_request_duration_milliseconds_count", reporter="destination", **gw)
+    assert count - total(before, "istio_request_duration_milliseconds_count",
+                         reporter="destination", **gw) == n  # fmt: skip
+    les = {lb["le"] for nm, lb, _ in now if nm == "istio_request_duration_milliseconds_bucket"}
+    assert {"0.5", "1", "5", "10", "25", "3.6e+06", "+Inf"} <= les
+
+
+def test_unknown_source_from_outside_the_mesh_and_per_pod_endpoint(mesh):
+    pod = mesh.pod("productpage-v1")
+    url = f"http://{pod['ip']}:15020/stats/prometheus"
+    before = scrape(url)
+    r = client.send(f"http://{pod['ip']}:9080/productpage", timeout=30)
+    assert r.status == 200
+    match = {"reporter": "destination", "source_workload": "unknown",
+             "destination_workload": "productpage-v1"}  # fmt: skip
+
+    def seen() -> bool:
+        return delta(scrape(url), before, **match) == 1
+
+    wait_until(seen, timeout=20, what="the outside request on productpage's :15020")
+    now = scrape(url)
+    labels = next(lb for nm, lb, _ in now if nm == "istio_requests_total" and
+                  all(lb.get(k) == v for k, v in match.items()))  # fmt: skip
+    assert labels["source_principal"] == "unknown"
+    assert labels["connection_security_policy"] == "none"
+    # the pod's endpoint serves only its own proxy's istio series, merged with Envoy's stats
+    assert {lb["reporter"] for nm, lb, _ in now if nm == "istio_requests_total"} <= {
+        "source", "destination"}  # fmt: skip
+    assert all(
+        lb["source_workload"] == "productpage-v1" or lb["destination_workload"] == "productpage-v1"
+        for nm, lb, _ in now if nm == "istio_requests_total"
+    )  # fmt: skip
+    assert any(nm.startswith("envoy_") for nm, _, _ in now)
+
+
+BREAKER = """\
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: httpbin
+spec:
+  host: httpbin
+  trafficPolicy:
+    connectionPool:
+      tcp:
+        maxConnections: 1
+      http:
+        http1MaxPendingRequests: 1
+        maxRequestsPerConnection: 1
+"""
+
+
+def _burst(send, codes: list[int], lock: threading.Lock) -> None:
+    for _ in range(20):
+        r = send("http://httpbin:8000/get", timeout=10)
+        with lock:
+            codes.append(r.status)
+
+
+def test_tripped_breaker_503_carries_uo(mesh):
+    mesh.apply_yaml(BREAKER)
+    try:
+        send = mesh.sender("fortio-deploy")
+        match = {"reporter": "source", "source_workload": "fortio-deploy",
+                 "destination_service": FQDN.format("httpbin")}  # fmt: skip
+        for _attempt in range(5):  # until a burst overlaps enough to overflow
+            before = settled()
+            codes: list[int] = []
+            burst = functools.partial(_burst, send, codes, threading.Lock())
+            threads = [threading.Thread(target=burst) for _ in range(3)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            if 503 in codes:
+                break
+        assert 503 in codes, "the breaker never tripped in 5 bursts"
+        now = wait_count(len(codes), before, **match)
+        assert delta(now, before, response_code="503", response_flags="UO", **match) == codes.count(
+            503
+        )
+        assert delta(now, before, response_code="200", response_flags="-", **match) == codes.count(
+            200
+        )
+        uo = next(lb for nm, lb, _ in now if nm == "istio_requests_total"
+                  and lb.get("response_flags") == "UO")  # fmt: skip
+        assert uo["destination_workload"] == "unknown"  # never reached a destination
+    finally:
+        mesh.delete_yaml(BREAKER)
+
+
+STRICT = """\
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata:
+  name: default
+  namespace: default
+spec:
+  mtls:
+    mode: STRICT
+"""
+
+
+def test_strict_mtls_edges_are_mutual_tls(mesh):
+    mesh.apply_yaml(STRICT)
+    try:
+        before = settled()
+        through_gateway("/productpage", 3)
+        match = {"reporter": "destination", "destination_service_name": "details"}
+        now = wait_count(3, before, **match)
+        assert delta(now, before, connection_security_policy="mutual_tls", **match) == 3
+        assert delta(now, before, source_principal=(
+            "spiffe://cluster.local/ns/default/sa/bookinfo-productpage"), **match) == 3  # fmt: skip
+    finally:
+        mesh.delete_yaml(STRICT)
+
+
+def prom_query(expr: str) -> list[dict]:
+    url = f"http://{ISTIOD}:9090/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        data = json.load(resp)
+    assert data["status"] == "success", data
+    return data["data"]["result"]
+
+
+def test_prometheus_answers_the_seeds_queries(mesh):
+    through_gateway("/productpage", 3)
+    expr = 'istio_requests_total{destination_service="productpage.default.svc.cluster.local"}'
+    found: dict = {}
+
+    def ready() -> bool:
+        found["rows"] = prom_query(expr)
+        exact = total(scrape(), reporter="destination",
+                      destination_service=FQDN.format("productpage"))  # fmt: skip
+        got = sum(float(r["value"][1]) for r in found["rows"]
+                  if r["metric"]["reporter"] == "destination")  # fmt: skip
+        return got == exact and exact >= 3
+
+    wait_until(ready, timeout=40, what="Prometheus scraped the proxies")
+    reporters = {r["metric"]["reporter"] for r in found["rows"]}
+    assert reporters == {"source", "destination"}
+    row = next(r for r in found["rows"] if r["metric"]["reporter"] == "source")
+    assert row["metric"]["source_workload"] == "istio-ingressgateway"
+    assert row["metric"]["job"] == "kubernetes-pods"
+    assert row["metric"]["namespace"] == "istio-system"  # the scraped pod's namespace
+    # a Grafana / Kiali style expression: per-version request rate of reviews
+    rows = prom_query(
+        'sum(rate(istio_requests_total{reporter="destination",'
+        'destination_service_name="reviews"}[1m])) by (destination_version)'
+    )
+    assert {r["metric"]["destination_version"] for r in rows} <= {"v1", "v2", "v3"}
+    assert rows
+
+
+TRACING = """\
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata:
+  name: mesh-default
+  namespace: istio-system
+spec:
+  tracing:
+  - randomSamplingPercentage: 100.0
+"""
+
+
+def test_traced_request_through_the_gateway_has_every_hop(mesh):
+    mesh.apply_yaml(TRACING)
+    try:
+        r = client.send(f"http://{GATEWAY}:8080/productpage", timeout=30,
+                        headers={"x-request-id": "obs-trace-1"})  # fmt: skip
+        assert r.status == 200
+        found: dict = {}
+
+        def complete() -> bool:  # each Envoy flushes its spans within 5 s
+            found["out"] = json.loads(mesh.ok("traces", "--service", "productpage", "-o", "json"))
+            return any(t["spans"] >= 8 for t in found["out"])
+
+        wait_until(complete, timeout=30, what="a trace with every hop")
+        trace = next(t for t in found["out"] if t["spans"] >= 8)
+        hops = []
+
+        def walk(node, parent):
+            hops.append((parent, node["service"], node["kind"]))
+            for c in node["children"]:
+                walk(c, node["service"])
+
+        for root in trace["roots"]:
+            walk(root, None)
+        assert len(trace["roots"]) == 1
+        assert trace["roots"][0]["service"] == "istio-ingressgateway.istio-system"
+        services = {s for _, s, _ in hops}
+        assert {"productpage.default", "details.default", "reviews.default"} <= services
+        # client span of the caller -> server span of the callee, for each hop
+        assert ("productpage.default", "details.default", "SERVER") in hops
+        assert ("productpage.default", "reviews.default", "SERVER") in hops
+        text = mesh.ok("traces", "--service", "details", "--limit", "1")
+        assert "details.default" in text and "ms" in text
+    finally:
+        mesh.delete_yaml(TRACING)
+
+
+def test_graph_shows_reviews_versions(mesh):
+    through_gateway("/productpage", 6)
+
+    def has_versions() -> bool:
+        g = json.loads(mesh.ok("graph", "-o", "json"))
+        versions = {n["version"] for n in g["nodes"] if n["app"] == "reviews"}
+        return versions == {"v1", "v2", "v3"}
+
+    wait_until(has_versions, timeout=20, what="reviews v1/v2/v3 in the graph")
+    g = json.loads(mesh.ok("graph", "-o", "json"))
+    edge = next(e for e in g["edges"] if e["target"] == "default/svc/productpage")
+    assert edge["source"] == "istio-system/istio-ingressgateway"
+    assert edge["mtls_share"] == 1.0 and edge["error_share"] == 0.0
+    assert edge["p99_ms"] is not None
+    dot = mesh.ok("graph", "-o", "dot")
+    assert dot.startswith("digraph mesh {") and '"default/reviews-v2"' in dot
