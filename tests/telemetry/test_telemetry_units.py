@@ -43,8 +43,8 @@ def test_source_reporter_labels(world):
     labels = labels_for(entry, peers)
     assert set(labels) == set(LABELS)
     assert labels["reporter"] == "source"
-    assert (labels["source_workload"], labels["destination_workload"]) == ("productpage-v1",
-                                                                           "reviews-v2")  # fmt: skip
+    assert labels["source_workload"] == "productpage-v1"
+    assert labels["destination_workload"] == "reviews-v2"
     assert (
         labels["destination_version"] == "v2" and labels["destination_canonical_revision"] == "v2"
     )
@@ -118,9 +118,13 @@ def test_store_and_exposition():
     assert (buckets["0.5"], buckets["5"], buckets["2500"], buckets["5000"]) == (1, 2, 2, 3)
     assert buckets["+Inf"] == 3 and "3.6e+06" in buckets
     assert "istio_requests_total{" in text and "} 3.0" in text
-    for name, value in (("istio_tcp_connections_opened_total", 1), ("istio_tcp_sent_bytes_total", 9),
-                        ("istio_tcp_received_bytes_total", 7),
-                        ("istio_tcp_connections_closed_total", 1)):  # fmt: skip
+    tcp = (
+        ("istio_tcp_connections_opened_total", 1),
+        ("istio_tcp_sent_bytes_total", 9),
+        ("istio_tcp_received_bytes_total", 7),
+        ("istio_tcp_connections_closed_total", 1),
+    )
+    for name, value in tcp:
         assert f'{name}{{reporter="source"}} {float(value)}' in text
     one = exposition(lambda: store.collect(["n2"])).decode()
     assert "istio_requests_total" not in one and "istio_tcp_sent_bytes_total" in one
@@ -160,7 +164,8 @@ def test_telemetry_api_tag_overrides(override, metric, expected):
 def span(trace, sid, parent, service, start, duration, status="200", kind="SERVER"):
     return {"traceId": trace, "id": sid, "parentId": parent, "name": f"{service}:9080/*",
             "timestamp": start, "duration": duration, "kind": kind,
-            "localEndpoint": {"serviceName": service}, "tags": {"http.status_code": status}}  # fmt: skip
+            "localEndpoint": {"serviceName": service},
+            "tags": {"http.status_code": status}}  # fmt: skip
 
 
 def test_trace_trees():
