@@ -117,3 +117,22 @@ def test_telemetry_access_logging_switches_the_file_log():
     )
     assert any(log["name"] == "envoy.access_loggers.file" for c in filters(gw, HCM)
                for log in c["access_log"])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("override", "streams"),
+    [
+        ({"disabled": True}, False),
+        (
+            {"match": {"metric": "ALL_METRICS", "mode": "CLIENT_AND_SERVER"}, "disabled": True},
+            False,
+        ),
+        ({"match": {"metric": "REQUEST_COUNT"}, "disabled": True}, True),  # others still count
+        ({"match": {"mode": "CLIENT"}, "disabled": True}, True),  # the server side still reports
+    ],
+)
+def test_metrics_disabled_for_everything_drops_the_access_log_stream(override, streams):
+    off = telemetry("off", "istio-system", {"metrics": [{"overrides": [override]}]})
+    res, _, _ = sidecar(bookinfo_world(off), app="productpage")
+    assert all(bool(als(c)) == streams for c in filters(res, HCM))
+    assert all(bool(als(c)) == streams for c in filters(res, TCP_PROXY) if "access_log" in c)

@@ -22,7 +22,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from istiolab.local.model import MeshSettings, Proxy, Registry
 from istiolab.local.telemetry.als import AccessLogServer
-from istiolab.local.telemetry.attributes import Entry, Peers, labels_for
+from istiolab.local.telemetry.attributes import Entry, Peers
 from istiolab.local.telemetry.endpoints import (
     METRICS_PATH,
     METRICS_PORT,
@@ -122,9 +122,9 @@ class Telemetry:
     def observe(self, entry: Entry) -> None:
         with self._lock:
             peers, overrides = self._peers, self._overrides.get(entry.node_id, [])
-        labels = labels_for(entry, peers)
-        if labels is not None:
-            self.metrics.observe(entry, labels, overrides)
+        found = peers.labels(entry)
+        if found is not None:
+            self.metrics.observe(entry, found[0], overrides, key=found[1])
 
     # endpoints
     def _proxy_get(self, ip: str, node: str):

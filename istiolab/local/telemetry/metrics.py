@@ -128,9 +128,16 @@ class MetricStore:
         self.entries = 0
 
     def observe(
-        self, entry: Entry, labels: dict[str, str], overrides: Iterable[Mapping] = ()
+        self,
+        entry: Entry,
+        labels: dict[str, str],
+        overrides: Iterable[Mapping] = (),
+        key: tuple | None = None,
     ) -> None:
+        """Count one entry under ``labels`` (``key``: their sorted items, when known)."""
         overrides = list(overrides)
+        if key is None and not overrides:
+            key = tuple(sorted(labels.items()))
         if entry.tcp:
             updates: list[tuple[str, float]] = (
                 [(TCP_OPENED, 1)]
@@ -152,18 +159,20 @@ class MetricStore:
             self.entries += 1
             node = self._data.setdefault(entry.node_id, {})
             for metric, value in updates:
-                final = apply_overrides(metric, labels, entry, overrides) if overrides else labels
-                if not final:
-                    continue
-                key = tuple(sorted(final.items()))
+                series_key = key
+                if overrides:
+                    final = apply_overrides(metric, labels, entry, overrides)
+                    if not final:
+                        continue
+                    series_key = tuple(sorted(final.items()))
                 series = node.setdefault(metric, {})
                 bounds = HISTOGRAMS.get(metric)
                 if bounds is None:
-                    series[key] = series.get(key, 0.0) + value  # type: ignore[operator]
+                    series[series_key] = series.get(series_key, 0.0) + value  # type: ignore
                 else:
-                    hist = series.get(key)
+                    hist = series.get(series_key)
                     if hist is None:
-                        hist = series[key] = _Histogram(len(bounds))
+                        hist = series[series_key] = _Histogram(len(bounds))
                     hist.observe(bounds, value)  # type: ignore[union-attr]
 
     def forget(self, keep: Iterable[str]) -> None:

@@ -19,7 +19,8 @@ Access logging: Telemetry ``accessLogging[].disabled: true`` removes the file ac
 the proxies it selects; ``accessLogging`` with a provider on a mesh whose access log file is
 off turns the default (``/dev/stdout``) on for them. Metric overrides
 (``metrics[].overrides[].tagOverrides``) are applied by the control plane when it builds
-a proxy's series (:func:`metric_overrides` gives them per proxy).
+a proxy's series (:func:`metric_overrides` gives them per proxy); an override disabling
+every metric for both reporters drops the access-log stream itself (:func:`metrics_disabled`).
 """
 
 from __future__ import annotations
@@ -159,6 +160,21 @@ def metric_overrides(ctx: Context) -> list[dict]:
     return out
 
 
+def metrics_disabled(ctx: Context) -> bool:
+    """Telemetry ``metrics[].overrides[]`` with ``disabled: true`` for every metric and both
+    reporters (no ``match``, or ``ALL_METRICS`` / ``CLIENT_AND_SERVER``): no proxy-side
+    cost at all, so the access-log stream to the control plane is left out."""
+    for override in metric_overrides(ctx):
+        match = override.get("match") or {}
+        if (
+            override.get("disabled") is True
+            and match.get("metric", "ALL_METRICS") == "ALL_METRICS"
+            and match.get("mode", "CLIENT_AND_SERVER") == "CLIENT_AND_SERVER"
+        ):
+            return True
+    return False
+
+
 def instrument(ctx: Context, listeners: dict[str, dict]) -> tuple[dict[str, dict], dict]:
     """``listeners`` with the ALS logger on every HCM and TCP proxy, the tracer on every
     HCM and the Telemetry API's access-log switch; plus the extra clusters (``zipkin``)."""
@@ -166,6 +182,7 @@ def instrument(ctx: Context, listeners: dict[str, dict]) -> tuple[dict[str, dict
 
     percentage = sampling(ctx)
     logging = access_log_enabled(ctx)
+    metrics = not metrics_disabled(ctx)
     file_log = access_log(ctx.mesh) or (access_log(_with_stdout(ctx)) if logging else [])
     out: dict[str, dict] = {}
     for name, listener in listeners.items():
@@ -177,10 +194,12 @@ def instrument(ctx: Context, listeners: dict[str, dict]) -> tuple[dict[str, dict
                 config = f.get("typed_config") or {}
                 if f.get("name") == HCM:
                     logs = [] if logging is False else list(file_log)
-                    config["access_log"] = [*logs, als_logger(direction, tcp=False)]
+                    if metrics:
+                        logs.append(als_logger(direction, tcp=False))
+                    config["access_log"] = logs
                     if percentage is not None:
                         config["tracing"] = tracing(percentage)
-                elif f.get("name") == TCP_PROXY:
+                elif f.get("name") == TCP_PROXY and metrics:
                     config["access_log"] = [
                         *(config.get("access_log") or []),
                         als_logger(direction, tcp=True),
