@@ -15,6 +15,7 @@
    Memory grows with the number of series (label sets), not with requests.
 
     .venv/bin/python benchmarks/bench_telemetry.py [--rate 40] [--seconds 15] [--phases 4]
+        [--requests 10000] [--entries 1000000] [--octet N]
 """
 
 from __future__ import annotations
@@ -237,8 +238,9 @@ def main() -> None:
     ap.add_argument("--phases", type=int, default=4)
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--entries", type=int, default=1_000_000)
+    ap.add_argument("--octet", type=int, default=None, help="127.<octet> (default: random)")
     args = ap.parse_args()
-    with running_mesh("bookinfo") as (root, _octet, gateway):
+    with running_mesh("bookinfo", args.octet) as (root, _octet, gateway):
         cost(root, gateway, args.rate, args.seconds, args.phases)
         if args.phases % 2 == 0:
             _telemetry_on(root)
