@@ -36,19 +36,15 @@ from _mesh import client, percentile, running_mesh
 
 from istiolab.local.state import StateDir
 
-OFF = """\
-apiVersion: telemetry.istio.io/v1
-kind: Telemetry
-metadata:
-  name: telemetry-off
-  namespace: istio-system
-spec:
-  metrics:
-  - overrides:
-    - disabled: true
-  tracing:
-  - disableSpanReporting: true
-"""
+OFF = {  # every metric and span reporting off, mesh-wide (root namespace)
+    "apiVersion": "telemetry.istio.io/v1",
+    "kind": "Telemetry",
+    "metadata": {"name": "telemetry-off", "namespace": "istio-system"},
+    "spec": {
+        "metrics": [{"overrides": [{"disabled": True}]}],
+        "tracing": [{"disableSpanReporting": True}],
+    },
+}
 
 
 def processes(root: Path) -> tuple[psutil.Process, list[psutil.Process]]:
@@ -112,7 +108,7 @@ def cost(root: Path, gateway: str, rate: float, seconds: float, phases: int) -> 
     for i in range(phases):
         mode = "on" if i % 2 == 0 else "off"
         if mode == "off":
-            client(root).post("/apply", {"objects": [_off()], "source": "bench"})
+            client(root).post("/apply", {"objects": [OFF], "source": "bench"})
         elif i:
             _telemetry_on(root)
         fixed_rate(gateway, rate, 2)  # warm-up
@@ -137,12 +133,6 @@ def cost(root: Path, gateway: str, rate: float, seconds: float, phases: int) -> 
 def _telemetry_on(root: Path) -> None:
     ref = {"kind": "Telemetry", "name": "telemetry-off", "namespace": "istio-system"}
     client(root).post("/delete", {"refs": [ref]})
-
-
-def _off() -> dict:
-    import yaml
-
-    return yaml.safe_load(OFF)
 
 
 def memory(root: Path, gateway: str, requests: int) -> None:

@@ -145,6 +145,8 @@ class Mesh:
             (s.gateway_host, s.gateway_https_port, "the ingress gateway (HTTPS)"),
             (s.istiod_ip, XDS_PORT, "the xDS server"),
             (s.gateway_pod_ip, ADMIN_PORT, "the ingress gateway's admin API"),
+            (s.istiod_ip, 15020, "the mesh-wide metrics endpoint"),
+            (s.istiod_ip, 9411, "the Zipkin span collector"),
         ):
             check_port_free(host, port, what)
         self.store = ConfigStore(self.state.root)

@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from resilience.harness import ResilienceMesh
 from support import require
 
+from istiolab import manifests
 from istiolab.local.supervisor import wait_until
 from istiolab.local.telemetry.attributes import LABELS
 from istiolab.workloads import client
@@ -211,21 +212,9 @@ def test_unknown_source_from_outside_the_mesh_and_per_pod_endpoint(mesh):
     assert any(nm.startswith("envoy_") for nm, _, _ in now)
 
 
-BREAKER = """\
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: httpbin
-spec:
-  host: httpbin
-  trafficPolicy:
-    connectionPool:
-      tcp:
-        maxConnections: 1
-      http:
-        http1MaxPendingRequests: 1
-        maxRequestsPerConnection: 1
-"""
+# the circuit-breaking task's pool limits, without outlier detection (ejections would
+# outlive the test)
+BREAKER = manifests.circuit_breaker(consecutive_5xx=0)
 
 
 def _burst(send, codes: list[int], lock: threading.Lock) -> None:
@@ -236,7 +225,7 @@ def _burst(send, codes: list[int], lock: threading.Lock) -> None:
 
 
 def test_tripped_breaker_503_carries_uo(mesh):
-    mesh.apply_yaml(BREAKER)
+    mesh.apply(BREAKER)
     try:
         send = mesh.sender("fortio-deploy")
         match = {"reporter": "source", "source_workload": "fortio-deploy",
@@ -264,23 +253,14 @@ def test_tripped_breaker_503_carries_uo(mesh):
                   and lb.get("response_flags") == "UO")  # fmt: skip
         assert uo["destination_workload"] == "unknown"  # never reached a destination
     finally:
-        mesh.delete_yaml(BREAKER)
+        mesh.delete(BREAKER)
 
 
-STRICT = """\
-apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata:
-  name: default
-  namespace: default
-spec:
-  mtls:
-    mode: STRICT
-"""
+STRICT = manifests.peer_authentication("default", mode="STRICT")
 
 
 def test_strict_mtls_edges_are_mutual_tls(mesh):
-    mesh.apply_yaml(STRICT)
+    mesh.apply(STRICT)
     try:
         before = settled()
         through_gateway("/productpage", 3)
@@ -290,7 +270,7 @@ def test_strict_mtls_edges_are_mutual_tls(mesh):
         assert delta(now, before, source_principal=(
             "spiffe://cluster.local/ns/default/sa/bookinfo-productpage"), **match) == 3  # fmt: skip
     finally:
-        mesh.delete_yaml(STRICT)
+        mesh.delete(STRICT)
 
 
 def prom_query(expr: str) -> list[dict]:
