@@ -214,7 +214,7 @@ def test_unknown_source_from_outside_the_mesh_and_per_pod_endpoint(mesh):
 
 # the circuit-breaking task's pool limits, without outlier detection (ejections would
 # outlive the test)
-BREAKER = manifests.circuit_breaker(consecutive_5xx=0)
+BREAKER = manifests.traffic_preset("circuit-breaker", consecutive_5xx=0)
 
 
 def _burst(send, codes: list[int], lock: threading.Lock) -> None:
@@ -256,7 +256,7 @@ def test_tripped_breaker_503_carries_uo(mesh):
         mesh.delete(BREAKER)
 
 
-STRICT = manifests.peer_authentication("default", mode="STRICT")
+STRICT = manifests.security_preset("peer-authentication", mode="STRICT")
 
 
 def test_strict_mtls_edges_are_mutual_tls(mesh):
