@@ -19,6 +19,9 @@ COMMANDS: dict[str, str] = {
     "render": "manifests:render",
     "validate": "manifests:validate",
     "analyze": "analyze:analyze",
+    "graph": "telemetry:graph",
+    "traces": "telemetry:traces",
+    "dashboard": "telemetry:dashboard",
     "up": "lifecycle:up",
     "down": "lifecycle:down",
     "status": "lifecycle:status",
@@ -31,9 +34,6 @@ COMMANDS: dict[str, str] = {
     "proxy-config": "proxy:proxy_config",
     "proxy-stats": "proxy:proxy_stats",
     "jwt": "jwt:jwt",
-    "graph": "telemetry:graph",
-    "traces": "telemetry:traces",
-    "dashboard": "telemetry:dashboard",
 }
 
 
