@@ -31,7 +31,7 @@ from istiolab.local.telemetry.endpoints import (
     json_reply,
     prometheus_reply,
 )
-from istiolab.local.telemetry.metrics import MetricStore
+from istiolab.local.telemetry.metrics import MetricStore, expand
 from istiolab.local.telemetry.spans import SpanStore, read_spans, spans_path
 from istiolab.local.telemetry.traces import build_traces
 
@@ -83,18 +83,19 @@ class Telemetry:
 
     def _snapshots(self) -> None:
         while not self._stopped.wait(SNAPSHOT_EVERY):
-            self._history.append((time.monotonic(), self.metrics.samples()))
+            self._history.append((time.monotonic(), self.metrics.snapshot()))
 
     def window(self, seconds: float) -> dict:
         """The samples now and about ``seconds`` ago (the oldest snapshot inside the
         window; the mesh's start when it is younger), for rates: ``{now, then, seconds}``."""
         now = time.monotonic()
-        then_t, then = now, self.metrics.samples()
-        for t, samples in list(self._history):
+        current = self.metrics.snapshot()
+        then_t, then = now, current
+        for t, raw in list(self._history):
             if now - t <= seconds:
-                then_t, then = t, samples
+                then_t, then = t, raw
                 break
-        return {"now": self.metrics.samples(), "then": then, "seconds": round(now - then_t, 3)}
+        return {"now": expand(current), "then": expand(then), "seconds": round(now - then_t, 3)}
 
     def update(
         self,

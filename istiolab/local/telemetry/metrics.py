@@ -182,24 +182,15 @@ class MetricStore:
             for node in [n for n in self._data if n not in wanted]:
                 del self._data[node]
 
+    def snapshot(self) -> list[tuple[str, Labels, object]]:
+        """A compact copy of every series (label keys shared with the store, histogram
+        buckets copied): what the graph's rate window keeps; :func:`expand` reads it."""
+        return self._snapshot(None)
+
     def samples(self, node_ids: Iterable[str] | None = None) -> list[tuple[str, dict, float]]:
         """``(metric, labels, value)`` of the counters, and of each histogram's ``_count``
         and ``_bucket`` series (``le`` label), for the graph and the tests."""
-        out: list[tuple[str, dict, float]] = []
-        for metric, labels, value in self._snapshot(node_ids):
-            if isinstance(value, tuple):
-                buckets, count, total = value
-                bounds = HISTOGRAMS[metric]
-                out.append((f"{metric}_count", dict(labels), float(count)))
-                out.append((f"{metric}_sum", dict(labels), total))
-                acc = 0
-                for bound, n in zip(bounds, buckets, strict=True):
-                    acc += n
-                    out.append((f"{metric}_bucket", {**dict(labels), "le": _le(bound)}, acc))
-                out.append((f"{metric}_bucket", {**dict(labels), "le": "+Inf"}, float(count)))
-            else:
-                out.append((metric, dict(labels), value))
-        return out
+        return expand(self._snapshot(node_ids))
 
     def _snapshot(self, node_ids: Iterable[str] | None) -> list[tuple[str, Labels, object]]:
         with self._lock:
@@ -256,3 +247,22 @@ def _add_hist(
         fam.samples.append(Sample(fam.name + "_bucket", {**labels, "le": le}, float(count)))
     fam.samples.append(Sample(fam.name + "_count", labels, float(buckets[-1][1])))
     fam.samples.append(Sample(fam.name + "_sum", labels, total))
+
+
+def expand(raw: Iterable[tuple[str, Labels, object]]) -> list[tuple[str, dict, float]]:
+    """A :meth:`MetricStore.snapshot` as ``(metric, labels, value)`` samples."""
+    out: list[tuple[str, dict, float]] = []
+    for metric, labels, value in raw:
+        if isinstance(value, tuple):
+            buckets, count, total = value
+            bounds = HISTOGRAMS[metric]
+            out.append((f"{metric}_count", dict(labels), float(count)))
+            out.append((f"{metric}_sum", dict(labels), total))
+            acc = 0
+            for bound, n in zip(bounds, buckets, strict=True):
+                acc += n
+                out.append((f"{metric}_bucket", {**dict(labels), "le": _le(bound)}, acc))
+            out.append((f"{metric}_bucket", {**dict(labels), "le": "+Inf"}, float(count)))
+        else:
+            out.append((metric, dict(labels), value))  # type: ignore[arg-type]
+    return out
