@@ -25,7 +25,6 @@ every metric for both reporters drops the access-log stream itself (:func:`metri
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 
 from istiolab.local.model import ISTIO_SYSTEM
@@ -186,12 +185,14 @@ def instrument(ctx: Context, listeners: dict[str, dict]) -> tuple[dict[str, dict
     file_log = access_log(ctx.mesh) or (access_log(_with_stdout(ctx)) if logging else [])
     out: dict[str, dict] = {}
     for name, listener in listeners.items():
-        listener = copy.deepcopy(listener)
         inbound = listener.get("traffic_direction") == "INBOUND"
         direction = "inbound" if inbound else "outbound"
+        chains = []
         for chain in listener.get("filter_chains") or []:
+            filters = []
             for f in chain.get("filters") or []:
-                config = f.get("typed_config") or {}
+                # copied along the path we change; the rest stays shared
+                config = dict(f.get("typed_config") or {})
                 if f.get("name") == HCM:
                     logs = [] if logging is False else list(file_log)
                     if metrics:
@@ -199,13 +200,17 @@ def instrument(ctx: Context, listeners: dict[str, dict]) -> tuple[dict[str, dict
                     config["access_log"] = logs
                     if percentage is not None:
                         config["tracing"] = tracing(percentage)
+                    f = {**f, "typed_config": config}
                 elif f.get("name") == TCP_PROXY and metrics:
                     config["access_log"] = [
                         *(config.get("access_log") or []),
                         als_logger(direction, tcp=True),
                     ]
                     config["access_log_options"] = {"flush_access_log_on_connected": True}
-        out[name] = listener
+                    f = {**f, "typed_config": config}
+                filters.append(f)
+            chains.append({**chain, "filters": filters})
+        out[name] = {**listener, "filter_chains": chains}
     clusters = {ZIPKIN_CLUSTER: zipkin_cluster(ctx.settings.istiod_ip)}
     return out, clusters
 
