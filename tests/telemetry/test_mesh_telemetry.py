@@ -472,3 +472,53 @@ def test_dashboard_views(mesh):
     assert f"http://{pod['ip']}:15000" in mesh.ok("dashboard", "envoy", "productpage")
     code, _, err = mesh.cli("dashboard", "envoy")
     assert code == 1 and "needs a WORKLOAD" in err
+
+
+TCP_SERVICE = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: aaa-httpbin-tcp
+  namespace: default
+spec:
+  selector:
+    app: httpbin
+  ports:
+  - name: tcp-web
+    port: 8001
+    targetPort: 8080
+"""
+
+
+def test_tcp_connections_and_bytes(mesh):
+    """A `tcp-` port gets a TCP proxy on the sidecar: istio_tcp_* count the connection and
+    its bytes exactly (the Service sorts first, so httpbin's 8080 becomes TCP)."""
+    import socket
+
+    mesh.apply_yaml(TCP_SERVICE)
+    try:
+        pod = mesh.pod("httpbin-v1")
+        before = settled()
+        request = b"GET /get HTTP/1.1\r\nHost: httpbin\r\nConnection: close\r\n\r\n"
+        with socket.create_connection((pod["ip"], 8080), timeout=10) as conn:
+            conn.sendall(request)
+            received = b""
+            while chunk := conn.recv(65536):
+                received += chunk
+        assert received.startswith(b"HTTP/1.1 200"), received[:100]
+        match = {"reporter": "destination", "destination_workload": "httpbin-v1",
+                 "source_workload": "unknown", "request_protocol": "tcp",
+                 "connection_security_policy": "none"}  # fmt: skip
+        seen: dict = {}
+
+        def closed() -> bool:
+            seen["now"] = scrape()
+            return delta(seen["now"], before, "istio_tcp_connections_closed_total", **match) == 1
+
+        wait_until(closed, timeout=20, what="the TCP connection reported closed")
+        now = seen["now"]
+        assert delta(now, before, "istio_tcp_connections_opened_total", **match) == 1
+        assert delta(now, before, "istio_tcp_received_bytes_total", **match) == len(request)
+        assert delta(now, before, "istio_tcp_sent_bytes_total", **match) == len(received)
+    finally:
+        mesh.delete_yaml(TCP_SERVICE)
