@@ -78,6 +78,10 @@ def sampling(res) -> set:
          "productpage", {1.0}),  # a selector that does not match
         ((telemetry("off", "default", {"tracing": [{"disableSpanReporting": True}]}),),
          "productpage", {None}),
+        ((mesh_config("enableTracing: false\n"),), "productpage", {None}),
+        ((mesh_config("enableTracing: false\n"),
+          telemetry("ns", "default", {"tracing": [{"randomSamplingPercentage": 50}]})),
+         "productpage", {50.0}),  # a Telemetry resource asks for spans
     ],
 )  # fmt: skip
 def test_tracing_sampling_follows_the_telemetry_api(extra, app, expected):

@@ -234,3 +234,43 @@ def test_graph_from_samples():
     assert '"default/reviews-v2"' in render_dot(g)
     only = build_graph(now, then, 10, namespace="other")
     assert only.edges == []
+
+
+def test_als_entries_from_envoy_messages():
+    from envoy.data.accesslog.v3 import accesslog_pb2
+
+    from istiolab.local.telemetry.als import http_entry, tcp_entry
+
+    e = accesslog_pb2.HTTPAccessLogEntry()
+    c = e.common_properties
+    c.downstream_remote_address.socket_address.address = "192.0.2.2"  # from X-Forwarded-For
+    c.downstream_direct_remote_address.socket_address.address = "127.171.1.4"  # the TCP peer
+    c.downstream_local_address.socket_address.port_value = 9080
+    c.upstream_remote_address.socket_address.address = "127.171.1.7"
+    c.upstream_cluster = "outbound|9080||reviews.default.svc.cluster.local"
+    c.response_flags.upstream_overflow = True
+    c.response_flags.upstream_retry_limit_exceeded = True
+    c.duration.FromMilliseconds(12)
+    san = c.tls_properties.peer_certificate_properties.subject_alt_name.add()
+    san.uri = "spiffe://cluster.local/ns/default/sa/bookinfo-productpage"
+    e.request.authority = "reviews:9080"
+    e.request.request_method = 1  # GET
+    e.request.path = "/reviews/0"
+    e.request.request_headers_bytes, e.request.request_body_bytes = 100, 20
+    e.response.response_code.value = 503
+    e.response.response_headers_bytes, e.response.response_body_bytes = 80, 19
+    entry = http_entry("sidecar~x", "inbound", e)
+    assert entry.downstream_ip == "127.171.1.4" and entry.downstream_port == 9080
+    assert entry.flags == ("UO", "URX") and entry.response_code == 503
+    assert entry.peer_uri.endswith("sa/bookinfo-productpage")
+    assert (entry.duration_ms, entry.request_bytes, entry.response_bytes) == (12.0, 120, 99)
+    assert (entry.method, entry.path, entry.protocol) == ("GET", "/reviews/0", "http")
+    t = accesslog_pb2.TCPAccessLogEntry()
+    t.common_properties.access_log_type = accesslog_pb2.AccessLogType.Value("TcpUpstreamConnected")
+    assert tcp_entry("n", "inbound", t).connected is True
+    t.common_properties.access_log_type = accesslog_pb2.AccessLogType.Value("TcpConnectionEnd")
+    t.connection_properties.received_bytes, t.connection_properties.sent_bytes = 7, 9
+    end = tcp_entry("n", "inbound", t)
+    assert (end.connected, end.request_bytes, end.response_bytes) == (False, 7, 9)
+    t.common_properties.access_log_type = accesslog_pb2.AccessLogType.Value("TcpPeriodic")
+    assert tcp_entry("n", "inbound", t) is None

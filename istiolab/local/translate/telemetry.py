@@ -13,7 +13,8 @@ cluster ``zipkin`` (``zipkin.istio-system:9411``'s local equivalent on the istio
 Sampling: a Telemetry resource's ``tracing[].randomSamplingPercentage`` (workload selector
 > namespace > root namespace ``istio-system``), else the mesh config's
 ``defaultConfig.tracing.sampling``, else Istio's default 1 %. ``disableSpanReporting: true``
-turns the tracer off.
+(or the mesh config's ``enableTracing: false`` when no Telemetry sets a percentage) turns
+the tracer off.
 
 Access logging: Telemetry ``accessLogging[].disabled: true`` removes the file access log of
 the proxies it selects; ``accessLogging`` with a provider on a mesh whose access log file is
@@ -133,6 +134,8 @@ def sampling(ctx: Context) -> float | None:
     if _first(ctx, "tracing", "disableSpanReporting") is True:
         return None
     value = _first(ctx, "tracing", "randomSamplingPercentage")
+    if value is None and ctx.mesh.raw.get("enableTracing") is False:
+        return None  # meshConfig.enableTracing: false, and no Telemetry asks for spans
     if value is None:
         default = (ctx.mesh.raw.get("defaultConfig") or {}).get("tracing") or {}
         value = default.get("sampling", DEFAULT_SAMPLING)
