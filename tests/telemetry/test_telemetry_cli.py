@@ -35,3 +35,21 @@ def test_traces_without_spans_and_bad_durations(tmp_path):
 def test_graph_needs_a_running_mesh(tmp_path):
     code, _, err = cli("graph", "--state-dir", str(tmp_path))
     assert code == 1 and "not running" in err and "istiolab up" in err
+
+
+def test_dashboard_on_a_cluster_port_forwards_like_istioctl(monkeypatch):
+    from istiolab.commands import telemetry
+
+    calls = []
+    monkeypatch.setattr(telemetry.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(telemetry.subprocess, "run", lambda argv, check: calls.append(argv))
+    code, out, _ = cli("dashboard", "kiali", "--context", "kind-lab")
+    assert code == 0 and "http://localhost:20001/kiali" in out
+    code, out, _ = cli("dashboard", "envoy", "productpage-v1", "--context", "kind-lab")
+    assert code == 0 and "http://localhost:15000/" in out
+    assert calls == [
+        ["/usr/bin/kubectl", "--context", "kind-lab", "-n", "istio-system", "port-forward",
+         "svc/kiali", "20001:20001"],
+        ["/usr/bin/kubectl", "--context", "kind-lab", "-n", "default", "port-forward",
+         "deployment/productpage-v1", "15000:15000"],
+    ]  # fmt: skip

@@ -61,6 +61,7 @@ class Telemetry:
         self._lock = threading.Lock()
         self._peers = Peers(Registry(), {})
         self._overrides: dict[str, list[dict]] = {}
+        self._node_by_ip: dict[str, str] = {}  # a pod's IP -> its proxy's node id, now
         self.als = AccessLogServer(self.observe)
         self.started = time.monotonic()
         self._history: deque[tuple[float, list]] = deque(maxlen=SNAPSHOTS)
@@ -105,16 +106,17 @@ class Telemetry:
         mtls: Callable[[str, str], bool],
     ) -> None:
         peers = Peers(registry, dict(proxies), mtls)
+        wanted = {p.pod.ip: node for node, p in proxies.items()}
         with self._lock:
             self._peers = peers
             self._overrides = dict(overrides)
-        wanted = {p.pod.ip: node for node, p in proxies.items()}
+            self._node_by_ip = wanted  # a replaced pod may keep its IP under a new node id
         for ip, port in self.endpoints.addresses():
             if port == METRICS_PORT and ip != self.settings.istiod_ip and ip not in wanted:
                 self.endpoints.close(ip, port)
-        for ip, node in wanted.items():
+        for ip in wanted:
             try:
-                self.endpoints.serve(ip, METRICS_PORT, self._proxy_get(ip, node))
+                self.endpoints.serve(ip, METRICS_PORT, self._proxy_get(ip))
             except OSError as exc:  # the pod's port is taken: the mesh-wide endpoint remains
                 log.warning("cannot serve %s:%s: %s", ip, METRICS_PORT, exc)
         self.metrics.forget(proxies)
@@ -128,9 +130,10 @@ class Telemetry:
             self.metrics.observe(entry, found[0], overrides, key=found[1])
 
     # endpoints
-    def _proxy_get(self, ip: str, node: str):
+    def _proxy_get(self, ip: str):
         def get(path: str):
-            if path.split("?")[0] != METRICS_PATH:
+            node = self._node_by_ip.get(ip)
+            if path.split("?")[0] != METRICS_PATH or node is None:
                 return None
             body = exposition(lambda: self.metrics.collect([node]))
             return prometheus_reply(body + envoy_stats(ip))
