@@ -27,13 +27,16 @@ every metric for both reporters drops the access-log stream itself (:func:`metri
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from istiolab.local.model import ISTIO_SYSTEM
 from istiolab.local.translate.common import labels_match, meta, socket_address
 from istiolab.local.translate.context import Context
+from istiolab.local.translate.listeners import access_log
 
 HCM = "envoy.filters.network.http_connection_manager"
 TCP_PROXY = "envoy.filters.network.tcp_proxy"
+FILE_LOG = "envoy.access_loggers.file"
 HTTP_GRPC_LOG = (
     "type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig"
 )
@@ -180,12 +183,9 @@ def metrics_disabled(ctx: Context) -> bool:
 def instrument(ctx: Context, listeners: dict[str, dict]) -> tuple[dict[str, dict], dict]:
     """``listeners`` with the ALS logger on every HCM and TCP proxy, the tracer on every
     HCM and the Telemetry API's access-log switch; plus the extra clusters (``zipkin``)."""
-    from istiolab.local.translate.listeners import access_log
-
     percentage = sampling(ctx)
     logging = access_log_enabled(ctx)
     metrics = not metrics_disabled(ctx)
-    file_log = access_log(ctx.mesh) or (access_log(_with_stdout(ctx)) if logging else [])
     out: dict[str, dict] = {}
     for name, listener in listeners.items():
         inbound = listener.get("traffic_direction") == "INBOUND"
@@ -197,7 +197,7 @@ def instrument(ctx: Context, listeners: dict[str, dict]) -> tuple[dict[str, dict
                 # copied along the path we change; the rest stays shared
                 config = dict(f.get("typed_config") or {})
                 if f.get("name") == HCM:
-                    logs = [] if logging is False else list(file_log)
+                    logs = _file_logs(ctx, config.get("access_log") or [], logging)
                     if metrics:
                         logs.append(als_logger(direction, tcp=False))
                     config["access_log"] = logs
@@ -218,7 +218,12 @@ def instrument(ctx: Context, listeners: dict[str, dict]) -> tuple[dict[str, dict
     return out, clusters
 
 
-def _with_stdout(ctx: Context):
-    from dataclasses import replace
-
-    return replace(ctx.mesh, access_log_file="/dev/stdout")
+def _file_logs(ctx: Context, logs: list[dict], enabled: bool | None) -> list[dict]:
+    """An HCM's access logs after the Telemetry API's switch: off drops the file logs,
+    on adds Istio's default one (stdout) where the mesh config has none."""
+    files = [log for log in logs if log.get("name") == FILE_LOG]
+    if enabled is False:
+        return [log for log in logs if log.get("name") != FILE_LOG]
+    if enabled and not files:
+        return [*logs, *access_log(replace(ctx.mesh, access_log_file="/dev/stdout"))]
+    return list(logs)
