@@ -396,6 +396,7 @@ class Mesh:
                 "metrics": f"http://{s.istiod_ip}:15020/stats/prometheus",
                 "zipkin": f"http://{s.istiod_ip}:9411/api/v2/spans",
                 "prometheus": self.prometheus.url if self.prometheus else None,
+                "access_log_streams": self.telemetry.als.streams if self.telemetry else 0,
             },
             "uptime": round(time.time() - self.started_at, 1),
             "pods": self.pods() if self.supervisor else [],

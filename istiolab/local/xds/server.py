@@ -117,7 +117,8 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
         server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=256, thread_name_prefix="xds"),
+            # one worker per open stream: ADS plus up to two access-log streams per proxy
+            futures.ThreadPoolExecutor(max_workers=1024, thread_name_prefix="xds"),
             options=[("grpc.so_reuseport", 0), ("grpc.max_send_message_length", 64 << 20)],
         )
         ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(self, server)
