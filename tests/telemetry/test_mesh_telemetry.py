@@ -522,3 +522,22 @@ def test_tcp_connections_and_bytes(mesh):
         assert delta(now, before, "istio_tcp_sent_bytes_total", **match) == len(received)
     finally:
         mesh.delete_yaml(TCP_SERVICE)
+
+
+def test_zipkin_read_api(mesh):
+    """The collector answers Zipkin's read API over what it stored (posted here directly)."""
+    span = {"traceId": "a" * 32, "id": "b" * 16, "name": "get", "timestamp": 1,
+            "duration": 5, "kind": "SERVER",
+            "localEndpoint": {"serviceName": "zipkin-api-test.default"}}  # fmt: skip
+    req = urllib.request.Request(
+        f"http://{ISTIOD}:9411/api/v2/spans", data=json.dumps([span]).encode(),
+        headers={"Content-Type": "application/json"}, method="POST",
+    )  # fmt: skip
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.status == 202
+    base = f"http://{ISTIOD}:9411/api/v2"
+    with urllib.request.urlopen(f"{base}/services", timeout=10) as resp:
+        assert "zipkin-api-test.default" in json.load(resp)
+    url = f"{base}/traces?serviceName=zipkin-api-test.default&limit=5"
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        assert json.load(resp) == [[span]]

@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import CollectorRegistry
@@ -33,7 +34,6 @@ from istiolab.local.telemetry.endpoints import (
 )
 from istiolab.local.telemetry.metrics import MetricStore, expand
 from istiolab.local.telemetry.spans import SpanStore, read_spans, spans_path
-from istiolab.local.telemetry.traces import build_traces
 
 log = logging.getLogger(__name__)
 ZIPKIN_PORT = 9411
@@ -156,6 +156,25 @@ class Telemetry:
         return 202
 
     def _zipkin_get(self, path: str):
-        if path.split("?")[0] != "/api/v2/traces":
+        """Zipkin's read API, as its UI and clients use it: ``/api/v2/services`` and
+        ``/api/v2/traces`` (each trace a list of its spans; ``serviceName``, ``limit``)."""
+        url = urlsplit(path)
+        query = dict(parse_qsl(url.query))
+        spans = read_spans(self.spans.path)
+        if url.path == "/api/v2/services":
+            names = {(s.get("localEndpoint") or {}).get("serviceName") for s in spans}
+            return json_reply(sorted(n for n in names if n))
+        if url.path != "/api/v2/traces":
             return None
-        return json_reply([t.to_dict() for t in build_traces(read_spans(self.spans.path))])
+        by_trace: dict[str, list[dict]] = {}
+        for span in spans:
+            by_trace.setdefault(str(span.get("traceId")), []).append(span)
+        wanted = query.get("serviceName")
+        traces = [
+            group
+            for group in by_trace.values()
+            if not wanted
+            or any((s.get("localEndpoint") or {}).get("serviceName") == wanted for s in group)
+        ]
+        traces.sort(key=lambda g: min(int(s.get("timestamp") or 0) for s in g), reverse=True)
+        return json_reply(traces[: int(query.get("limit") or 10)])
