@@ -139,7 +139,16 @@ def dashboard(
         )
         if pod is None:
             raise ConfigError(f"no pod for workload {workload!r} in namespace {namespace}")
-        click.echo(f"Envoy admin of {pod['name']}: http://{pod['ip']}:15000")
+        socket_dir = (status.get("settings") or {}).get("socket_dir")
+        if socket_dir:  # owner-only: the admin API is a Unix socket in the state directory
+            path = f"{socket_dir}/a/{pod['ip']}.sock"
+            click.echo(
+                f"Envoy admin of {pod['name']} (owner-only Unix socket): "
+                f"curl --unix-socket {path} http://localhost/   "
+                f"(or istiolab proxy-stats / proxy-config {workload})"
+            )
+        else:
+            click.echo(f"Envoy admin of {pod['name']}: http://{pod['ip']}:15000")
 
 
 def _port_forward(context: str, name: str, namespace: str, workload: str | None) -> None:

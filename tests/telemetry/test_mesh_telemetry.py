@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import threading
 import time
 import urllib.parse
@@ -469,7 +470,9 @@ def test_dashboard_views(mesh):
     code, _, err = mesh.cli("dashboard", "grafana")
     assert code == 1 and "no local equivalent" in err
     pod = mesh.pod("productpage-v1")
-    assert f"http://{pod['ip']}:15000" in mesh.ok("dashboard", "envoy", "productpage")
+    out = mesh.ok("dashboard", "envoy", "productpage")
+    path = out.split("--unix-socket ", 1)[1].split()[0]
+    assert path.endswith(f"/a/{pod['ip']}.sock") and os.stat(path).st_mode & 0o077 == 0
     code, _, err = mesh.cli("dashboard", "envoy")
     assert code == 1 and "needs a WORKLOAD" in err
 
