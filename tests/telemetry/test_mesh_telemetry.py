@@ -306,13 +306,19 @@ def test_prometheus_answers_the_seeds_queries(mesh):
     assert row["metric"]["source_workload"] == "istio-ingressgateway"
     assert row["metric"]["job"] == "kubernetes-pods"
     assert row["metric"]["namespace"] == "istio-system"  # the scraped pod's namespace
-    # a Grafana / Kiali style expression: per-version request rate of reviews
-    rows = prom_query(
+    # a Grafana / Kiali style expression: per-version request rate of reviews (a rate needs
+    # two scrapes of a series: 5 s apart)
+    expr = (
         'sum(rate(istio_requests_total{reporter="destination",'
         'destination_service_name="reviews"}[1m])) by (destination_version)'
     )
-    assert {r["metric"]["destination_version"] for r in rows} <= {"v1", "v2", "v3"}
-    assert rows
+
+    def rated() -> bool:
+        found["rates"] = prom_query(expr)
+        return bool(found["rates"])
+
+    wait_until(rated, timeout=30, what="a request rate per reviews version")
+    assert {r["metric"]["destination_version"] for r in found["rates"]} <= {"v1", "v2", "v3"}
 
 
 TRACING = """\
