@@ -91,6 +91,9 @@ SECURITY_NOTES = [
     "pods without a sidecar are on 127.0.0.0/8, which every local user can connect to: "
     "inbound ports enforce mTLS and policies, but the outbound listener 15001 sends "
     "requests with that pod's identity for whoever connects",
+    "residual: the telemetry endpoints are loopback TCP too (Prometheus scrapes and Envoy's "
+    "tracer posts over TCP): every local user can read the istio_* metrics on 15020, post "
+    "spans to 9411 and query the Prometheus addon on 9090",
 ]
 
 
