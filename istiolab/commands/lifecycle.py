@@ -51,6 +51,11 @@ if TYPE_CHECKING:
     show_default=True,
     help="Readiness timeout in seconds (> 0).",
 )
+@click.option(
+    "--addons",
+    default=None,
+    help="Addons the mesh runs, comma-separated: prometheus (Debian's prometheus package).",
+)
 @click.option("--serve", is_flag=True, hidden=True, help="Internal: the detached supervisor.")
 def up(
     detach: bool,
@@ -62,6 +67,7 @@ def up(
     gateway_https_port: int | None,
     timeout: float,
     serve: bool,
+    addons: str | None = None,
 ) -> None:
     """Start the local mesh: Bookinfo on real Envoy sidecars behind an ingress gateway."""
     from istiolab.local.daemon import settings_kept_on_success
@@ -84,6 +90,7 @@ def up(
         gateway_host=gateway_host,
         gateway_http_port=gateway_port,
         gateway_https_port=gateway_https_port,
+        addons=_addons(addons),
     )
     if settings.gateway_host == "0.0.0.0" and not serve:
         click.echo(
@@ -122,6 +129,18 @@ def up(
 
         run_foreground(mesh, on_ready=ready)
         console.print("The local mesh is stopped.")
+
+
+def _addons(text: str | None) -> str | None:
+    """``--addons``, checked before anything starts (the binary too): one-line errors."""
+    if text is None:
+        return None
+    from istiolab.local.telemetry import prometheus
+
+    addons = prometheus.parse_addons(text)
+    if prometheus.NAME in addons.split(","):
+        prometheus.find_prometheus()
+    return addons
 
 
 def _apply_samples_live(backend: LocalBackend, samples: str) -> None:
@@ -309,6 +328,10 @@ def status(state_dir: str | None, output: str) -> None:
         click.echo(
             f"Kubernetes API: {data['kubernetes_api']}   (export KUBECONFIG={data['kubeconfig']})"
         )
+    telemetry = data.get("telemetry") or {}
+    if telemetry:
+        prom = f"   Prometheus: {telemetry['prometheus']}" if telemetry.get("prometheus") else ""
+        click.echo(f"Metrics: {telemetry['metrics']}{prom}")
     click.echo()
     click.echo(table(["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "IP"], pod_rows(data)))
     notes = [(p, n) for p in data["pods"] for n in p.get("notes") or []]
