@@ -84,7 +84,7 @@ class K0sCluster(pulumi.ComponentResource):
     kubeconfig: pulumi.Output[str]
     provider: k8s.Provider
     ingress_url: str
-    gateway_service_type = "LoadBalancer"  # bare metal: the NodePort 30080 answers too
+    gateway_service_type = "NodePort"  # no load balancer controller on bare metal
 
     def __init__(self, name: str, args: K0sClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("istiolab:index:K0sCluster", name, None, opts)

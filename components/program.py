@@ -25,6 +25,7 @@ from components.minikube_cluster import MinikubeCluster, MinikubeClusterArgs
 from components.observability import DASHBOARDS, Observability, ObservabilityArgs, node_port
 from components.samples import Samples, SamplesArgs
 from istiolab import versions
+from istiolab.istio_install import IstioInstall
 from istiolab.manifests import validate_objects
 from istiolab.stack_config import (
     REPO_ROOT,
@@ -89,6 +90,25 @@ def make_cluster(cfg: StackConfig, root: Path) -> Cluster:
     )
 
 
+def istio_install(cfg: StackConfig, cluster_service_type: str) -> IstioInstall:
+    """The Helm-value settings of the stack's mesh (`cluster_service_type`: the cluster's
+    gateway Service type, used when mesh.gatewayService is auto)."""
+    m = cfg.mesh
+    zipkin = f"zipkin.{cfg.addons.namespace}:9411" if "jaeger" in cfg.addons.enabled else ""
+    return IstioInstall(
+        profile=m.profile,
+        revision=m.revision,
+        access_log_file=m.access_log_file,
+        outbound_traffic_policy=m.outbound_traffic_policy,
+        tracing_sampling=m.tracing_sampling,
+        zipkin_address=zipkin,
+        egress_gateway=m.egress,
+        gateway_service_type=(
+            cluster_service_type if m.gateway_service == "auto" else m.gateway_service
+        ),
+    )
+
+
 def build(cfg: StackConfig, root: Path = REPO_ROOT) -> dict[str, Any]:
     preflight.check(cfg, root)  # raises before anything is registered
     spec = lab_spec(cfg)
@@ -98,23 +118,20 @@ def build(cfg: StackConfig, root: Path = REPO_ROOT) -> dict[str, Any]:
     cluster = make_cluster(cfg, root)
     provider = cluster.provider
 
+    install = istio_install(cfg, cluster.gateway_service_type)
     m = cfg.mesh
-    service_type = (
-        cluster.gateway_service_type if m.gateway_service == "auto" else m.gateway_service
-    )
-    zipkin = f"zipkin.{cfg.addons.namespace}:9411" if "jaeger" in cfg.addons.enabled else ""
     mesh = IstioMesh(
         "istio",
         IstioMeshArgs(
             provider=provider,
-            profile=m.profile,
-            revision=m.revision,
-            access_log_file=m.access_log_file,
-            outbound_traffic_policy=m.outbound_traffic_policy,
-            tracing_sampling=m.tracing_sampling,
-            zipkin_address=zipkin,
-            egress_gateway=m.egress,
-            gateway_service_type=service_type,
+            profile=install.profile,
+            revision=install.revision,
+            access_log_file=install.access_log_file,
+            outbound_traffic_policy=install.outbound_traffic_policy,
+            tracing_sampling=install.tracing_sampling,
+            zipkin_address=install.zipkin_address,
+            egress_gateway=install.egress_gateway,
+            gateway_service_type=install.gateway_service_type,
             plugin_ca=m.plugin_ca,
             ca_dir=m.ca_dir,
             cluster_name=cfg.cluster.name,

@@ -51,16 +51,30 @@ def test_mesh_config_values(run_pulumi):
             zipkin_address="zipkin.istio-system:9411",
         )
     )
-    values = run.named("istio-istiod").inputs["values"]
+    istiod = run.named("istio-istiod").inputs
+    values = istiod["values"]
+    # tracing through the current mesh config: a zipkin provider chosen by default
     assert values["meshConfig"] == {
         "accessLogFile": "/dev/stdout",
         "outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"},
         "enableTracing": True,
-        "defaultConfig": {
-            "tracing": {"sampling": 25.0, "zipkin": {"address": "zipkin.istio-system:9411"}}
-        },
-    }
+        "extensionProviders": [
+            {"name": "zipkin",
+             "zipkin": {"service": "zipkin.istio-system.svc.cluster.local", "port": 9411}}
+        ],
+        "defaultProviders": {"tracing": ["zipkin"]},
+    }  # fmt: skip
+    assert values["pilot"] == {"autoscaleEnabled": False, "traceSampling": 25.0}
     assert "profile" not in values and "revision" not in values
+    # a cold node pulls istiod's and the proxies' images within Helm's wait
+    for r in run.of_type("kubernetes:helm.sh/v3:Release"):
+        assert r.inputs["timeout"] >= 600, r.name
+
+
+def test_no_tracing_without_a_collector(run_pulumi):
+    run = run_pulumi(mesh_program(tracing_sampling=100.0))
+    mesh = run.named("istio-istiod").inputs["values"]["meshConfig"]
+    assert "extensionProviders" not in mesh and "enableTracing" not in mesh
 
 
 def test_nodeport_gateway_answers_on_fixed_node_ports(run_pulumi):
@@ -72,6 +86,14 @@ def test_nodeport_gateway_answers_on_fixed_node_ports(run_pulumi):
     assert ports["http2"]["port"] == 80 and ports["http2"]["nodePort"] == 30080
     assert ports["https"]["nodePort"] == 30443
     assert ports["status-port"]["port"] == 15021
+
+
+def test_load_balancer_gets_no_fixed_node_ports(run_pulumi):
+    """On a shared cluster 30080/30443 may be taken: a LoadBalancer lets Kubernetes choose."""
+    run = run_pulumi(mesh_program(gateway_service_type="LoadBalancer"))
+    service = run.named("istio-ingress").inputs["values"]["service"]
+    assert service["type"] == "LoadBalancer"
+    assert not [p for p in service["ports"] if "nodePort" in p]
 
 
 def test_load_balancer_elsewhere_and_demo_adds_an_egress_gateway(run_pulumi):
@@ -87,16 +109,23 @@ def test_load_balancer_elsewhere_and_demo_adds_an_egress_gateway(run_pulumi):
     assert egress.inputs["values"]["service"]["type"] == "ClusterIP"
     assert run.depends_on("istio-egress", "istio-istiod")
     assert run.named("istio-istiod").inputs["values"]["profile"] == "demo"
+    # the gateway chart reads its own resources/autoscaling, not the profile's gateways.*
+    for name in ("istio-ingress", "istio-egress"):
+        values = run.named(name).inputs["values"]
+        assert values["resources"] == {"requests": {"cpu": "10m", "memory": "40Mi"}}
+        assert values["autoscaling"] == {"enabled": False}
 
 
 def test_revision(run_pulumi):
-    run = run_pulumi(mesh_program(revision="1-24-2"))
+    run = run_pulumi(mesh_program(revision="1-30-3"))
     istiod = run.named("istio-istiod").inputs
-    assert istiod["name"] == "istiod-1-24-2"
-    assert istiod["values"]["revision"] == "1-24-2"
-    assert istiod["values"]["defaultRevision"] == "1-24-2"
-    assert run.named("istio-base").inputs["values"] == {"defaultRevision": "1-24-2"}
-    assert run.named("istio-ingress").inputs["values"]["revision"] == "1-24-2"
+    assert istiod["name"] == "istiod-1-30-3"
+    assert istiod["values"]["revision"] == "1-30-3"
+    # the chart ignores defaultRevision; the `default` tag keeps istio-injection=enabled working
+    assert "defaultRevision" not in istiod["values"]
+    assert istiod["values"]["revisionTags"] == ["default"]
+    assert run.named("istio-base").inputs["values"] == {"defaultRevision": "1-30-3"}
+    assert run.named("istio-ingress").inputs["values"]["revision"] == "1-30-3"
 
 
 def test_generated_plugin_ca_is_created_before_istiod(run_pulumi):

@@ -111,9 +111,12 @@ def test_kind_stack_outputs(run_pulumi, big_host):
     assert mappings == {30080: 8080, 30443: 8443, 30009: 9090, 30010: 3000, 30007: 20001,
                         30011: 16686}  # fmt: skip
     istiod = run.named("istio-istiod").inputs["values"]
-    assert istiod["meshConfig"]["defaultConfig"]["tracing"] == {
-        "sampling": 100.0, "zipkin": {"address": "zipkin.istio-system:9411"}
-    }  # fmt: skip
+    assert istiod["meshConfig"]["extensionProviders"] == [
+        {"name": "zipkin", "zipkin": {"service": "zipkin.istio-system.svc.cluster.local",
+                                      "port": 9411}}
+    ]  # fmt: skip
+    assert istiod["meshConfig"]["defaultProviders"] == {"tracing": ["zipkin"]}
+    assert istiod["pilot"]["traceSampling"] == 100.0
     assert run.named("istio-ingress").inputs["values"]["service"]["type"] == "NodePort"
 
 

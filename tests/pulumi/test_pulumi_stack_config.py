@@ -8,6 +8,7 @@ import pytest
 from pulumi_harness import REPO, STACKS, stack_config
 
 from istiolab import stack_config as sc
+from istiolab import versions
 from istiolab.errors import ConfigError
 from istiolab.manifests import LabSpec, default_lab
 
@@ -31,7 +32,7 @@ def test_every_example_stack_validates(name):
 def test_kind_stack_maps_onto_the_lab_spec():
     cfg = sc.read_stack_file("kind")
     assert isinstance(cfg.cluster, sc.KindSettings)
-    assert (cfg.cluster.http_port, cfg.cluster.node_image) == (8080, "kindest/node:v1.31.4")
+    assert (cfg.cluster.http_port, cfg.cluster.node_image) == (8080, versions.KIND_NODE_IMAGE)
     assert cfg.mesh.profile == "demo" and cfg.mesh.egress  # demo brings the egress gateway
     assert sc.lab_spec_for_stack("kind") == LabSpec(
         namespace="default",
