@@ -21,6 +21,9 @@ from istiolab.istio_install import (  # noqa: F401
     ISTIO_SYSTEM,
 )
 
+# Commands whose stdout is a kubeconfig: only stderr (progress) goes to `pulumi up`'s output,
+# and the resource marks stdout secret (additional_secret_outputs) so state keeps it encrypted.
+SECRET_STDOUT_LOGGING = "stderr"
 PREEXISTING_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
 
 

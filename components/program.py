@@ -42,10 +42,10 @@ Cluster = KindCluster | MinikubeCluster | K0sCluster | ExistingCluster
 
 def make_cluster(cfg: StackConfig, root: Path) -> Cluster:
     c = cfg.cluster
+    extra = {}
+    if cfg.addons.node_ports:  # kind (and minikube in Docker's VM): dashboards on 127.0.0.1
+        extra = {node_port(a): DASHBOARDS[a][2] for a in cfg.addons.enabled}
     if isinstance(c, KindSettings):
-        extra = {}
-        if cfg.addons.node_ports:  # the dashboards answer on 127.0.0.1 like port-forwards
-            extra = {node_port(a): DASHBOARDS[a][2] for a in cfg.addons.enabled}
         return KindCluster(
             "cluster",
             KindClusterArgs(
@@ -69,6 +69,9 @@ def make_cluster(cfg: StackConfig, root: Path) -> Cluster:
                 disk_gb=c.disk_gb,
                 nodes=c.nodes,
                 kubernetes_version=c.kubernetes_version,
+                http_port=c.http_port,
+                https_port=c.https_port,
+                extra_ports=extra,
             ),
         )
     if isinstance(c, K0sSettings):

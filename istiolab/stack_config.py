@@ -8,7 +8,9 @@ istiolab:cluster       type: kind | minikube | k0s | existing, then the settings
                        httpPort (8080) / httpsPort (8443): host ports on 127.0.0.1 of the ingress
                        gateway, hostCpus / hostMemoryMb (what Docker may use; default: this host)
   minikube             name (the profile), driver (docker), cpus (4), memoryMb (8192),
-                       diskGb (20), nodes (1), kubernetesVersion (versions.MINIKUBE_...)
+                       diskGb (20), nodes (1), kubernetesVersion (versions.MINIKUBE_...),
+                       httpPort (8080) / httpsPort (8443): with the docker or podman driver on
+                       macOS/Windows the NodePorts are published on these 127.0.0.1 ports
   k0s                  name, inventory (three-node: playbooks/inventories/<inventory>/hosts.yml),
                        artifacts (the playbooks' hand-off JSON, read when present), single
                        (the `controller --single` layout; default: when there is one host),
@@ -97,6 +99,9 @@ class MinikubeSettings:
     disk_gb: int = _f("diskGb", 20, minimum=5)
     nodes: int = _f("nodes", 1, minimum=1, maximum=10)
     kubernetes_version: str = _f("kubernetesVersion", versions.MINIKUBE_KUBERNETES_VERSION)
+    http_port: int = _f("httpPort", 8080, minimum=1, maximum=65535,
+                        doc="docker/podman driver on macOS/Windows: 127.0.0.1 port")  # fmt: skip
+    https_port: int = _f("httpsPort", 8443, minimum=1, maximum=65535)
 
 
 @dataclass(frozen=True)

@@ -9,17 +9,20 @@ tests skip, which under CI=true is a failure (tests/conftest.py).
 from __future__ import annotations
 
 import functools
+import json
 import os
+from importlib import resources
 from pathlib import Path
 
-import kubernetes_validate
+import jsonschema
+import referencing
 from pulumi_harness import REPO
 from support import require
 
 from istiolab import chart_requests, versions
 from istiolab.istio_install import Release
-from istiolab.manifests.validation import kube
 
+DEFS_ID = "https://kubernetes.io/api/_definitions.json"
 CHARTS = ("base", "istiod", "gateway")
 
 
@@ -59,15 +62,34 @@ def render(release: Release) -> list[dict]:
     return chart_requests.objects(chart_requests.render(charts_dir(), release))
 
 
+@functools.cache
+def _validator(minor: str, api_version: str, kind: str):
+    """A JSON-schema validator for one kind, from kubernetes-validate's strict schemas of
+    Kubernetes `minor` (cached: kubernetes_validate.validate reloads them on every call)."""
+    root = resources.files("kubernetes_validate").joinpath("kubernetes-json-schema")
+    defs = json.loads(root.joinpath(f"v{minor}.0-local-strict", "_definitions.json").read_text())
+    for name, schema in defs["$defs"].items():
+        for gvk in schema.get("x-kubernetes-group-version-kind", []):
+            gv = f"{gvk['group']}/{gvk['version']}" if gvk["group"] else gvk["version"]
+            if (gv, gvk["kind"]) == (api_version, kind):
+                registry = referencing.Registry().with_resource(
+                    DEFS_ID, referencing.Resource.from_contents(defs)
+                )
+                ref = {"$ref": f"{DEFS_ID}#/$defs/{name}"}
+                return jsonschema.Draft202012Validator(ref, registry=registry)
+    return None
+
+
 def kubernetes_errors(objs: list[dict], minor: str) -> list[str]:
-    """kubernetes-validate (strict: unknown fields are errors) for Kubernetes `minor`."""
+    """kubernetes-validate's strict schemas (unknown fields are errors) for Kubernetes
+    `minor`: every problem as 'Kind/name: path: message'."""
     out = []
     for o in objs:
-        if not kube.is_kubernetes(o["apiVersion"], o["kind"]):
+        validator = _validator(minor, o["apiVersion"], o["kind"])
+        if validator is None:
             out.append(f"{o['apiVersion']} {o['kind']} is not a Kubernetes {minor} kind")
             continue
-        try:
-            kubernetes_validate.validate(o, f"{minor}.0", strict=True)
-        except kubernetes_validate.ValidationError as exc:
-            out.append(f"{o['kind']}/{o['metadata']['name']}: {exc.message}")
+        for e in validator.iter_errors(o):
+            path = ".".join(str(x) for x in e.absolute_path)
+            out.append(f"{o['kind']}/{o['metadata']['name']}: {path}: {e.message}")
     return out

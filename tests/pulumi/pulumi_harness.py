@@ -64,6 +64,7 @@ class Registration:
     provider: str
     custom: bool
     raw_inputs: dict  # secrets still wrapped (rpc secret markers)
+    additional_secret_outputs: list[str] = field(default_factory=list)
 
     @property
     def inputs(self) -> dict:
@@ -131,6 +132,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     provider=request.provider,
                     custom=request.custom,
                     raw_inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
+                    additional_secret_outputs=list(request.additionalSecretOutputs),
                 )
             )
         return response

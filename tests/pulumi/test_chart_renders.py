@@ -157,3 +157,10 @@ def test_the_charts_are_the_pinned_release():
     for chart in ("base", "istiod", "gateway"):
         meta = yaml.safe_load((charts_dir() / chart / "Chart.yaml").read_text())
         assert meta["version"] == versions.ISTIO_VERSION, chart
+
+
+def test_the_strict_check_reports_unknown_fields():
+    objs = render(releases(IstioInstall())[2])
+    (deployment,) = by_kind(objs, "Deployment")
+    deployment["spec"]["replicaz"] = 1
+    assert any("replicaz" in e for e in kubernetes_errors(objs, "1.36"))

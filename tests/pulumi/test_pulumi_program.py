@@ -145,7 +145,8 @@ def test_k0s_stack_from_the_playbooks_inventory(run_pulumi):
     env = run.named("cluster-cluster").inputs["environment"]["ISTIOLAB_K0SCTL_CONFIG"]
     assert "address: 192.0.2.11" in env and "role: worker" in env
     assert "user: istiolab" in env  # the deploy user the playbooks create
-    assert run.named("istio-ingress").inputs["values"]["service"]["type"] == "LoadBalancer"
+    # no load balancer controller on bare metal: a LoadBalancer would stay <pending>
+    assert run.named("istio-ingress").inputs["values"]["service"]["type"] == "NodePort"
     assert run.outputs["ingressUrl"] == "http://192.0.2.21:30080"
     assert run.outputs["dashboards"]["kiali"] == "http://192.0.2.21:30007/kiali"  # seed 002
     assert run.outputs["namespaces"] == ["istio-system", "default", "load"]
@@ -172,7 +173,8 @@ def test_k0s_stack_with_the_playbooks_handoff_file(run_pulumi, tmp_path):
     )
     assert config["spec"]["hosts"] == [
         {"role": "single", "ssh": {"address": "10.1.0.5", "user": "istiolab", "port": 22,
-                                   "keyPath": "/home/me/.ssh/istiolab_ed25519"}}
+                                   "keyPath": "/home/me/.ssh/istiolab_ed25519"},
+         "privateAddress": "10.1.0.5"}
     ]  # fmt: skip
     assert run.outputs["ingressUrl"] == "http://10.1.0.5:30080"
 
