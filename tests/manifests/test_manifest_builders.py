@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from istiolab import versions
 from istiolab.errors import ParameterError
@@ -78,8 +79,11 @@ def test_bookinfo_services_accounts_deployments():
     assert reviews_v3["spec"]["selector"]["matchLabels"] == labels
     assert reviews_v3["spec"]["template"]["spec"]["serviceAccountName"] == "bookinfo-reviews"
     (container,) = containers(reviews_v3)
-    assert container["image"] == (
-        f"docker.io/istio/examples-bookinfo-reviews-v3:{versions.BOOKINFO_TAG}"
+    assert (
+        container["image"]
+        == (
+            "registry.istio.io/release/examples-bookinfo-reviews-v3:1.20.3"  # 1.30.3 bookinfo.yaml
+        )
     )
     assert container["ports"] == [{"containerPort": 9080}]
 
@@ -184,6 +188,41 @@ def test_destination_rules_for_httpbin_and_unknown_service():
     assert [s["name"] for s in rule["spec"]["subsets"]] == ["v1", "v2"]
     with pytest.raises(ParameterError, match=r"services=\('nginx',\) .* details, ratings"):
         destination_rules(services=["nginx"])
+
+
+def _kiali_config(objs):
+    return yaml.safe_load(by(objs, "ConfigMap", "kiali")["data"]["config.yaml"])
+
+
+def test_kiali_links_only_to_the_addons_that_are_deployed():
+    services = _kiali_config(addons(names=["prometheus", "kiali"]))["external_services"]
+    assert services["grafana"] == {"enabled": False}
+    assert services["tracing"] == {"enabled": False}
+    services = _kiali_config(addons())["external_services"]
+    assert services["grafana"]["enabled"] and services["tracing"]["enabled"]
+    assert services["tracing"]["internal_url"] == "http://tracing.istio-system:16685/jaeger"
+
+
+def test_kiali_may_read_the_injection_webhooks():
+    role = by(addons(names=["kiali"]), "ClusterRole", "kiali")
+    assert any(
+        "admissionregistration.k8s.io" in r["apiGroups"]
+        and "mutatingwebhookconfigurations" in r["resources"]
+        and {"get", "list", "watch"} <= set(r["verbs"])
+        for r in role["rules"]
+    )
+
+
+def test_jaeger_2_reads_its_config_and_takes_zipkin_and_otlp():
+    objs = addons(names=["jaeger"])
+    validate_objects(objs)
+    config = yaml.safe_load(by(objs, "ConfigMap", "jaeger")["data"]["config.yaml"])
+    assert config["receivers"]["zipkin"]["endpoint"].endswith(":9411")
+    assert config["extensions"]["jaeger_query"]["base_path"] == "/jaeger"
+    (container,) = by(objs, "Deployment", "jaeger")["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "docker.io/jaegertracing/jaeger:2.14.0"
+    assert container["args"] == ["--config", "/jaeger-configuration/config.yaml"]
+    assert by(objs, "Service", "zipkin")["spec"]["ports"][0]["port"] == 9411
 
 
 def test_addons_cluster_ip_by_default_and_node_ports_of_seed_002():
