@@ -122,13 +122,13 @@ class Mesh:
         from istiolab.local.store import ConfigStore
         from istiolab.local.xds import XdsServer
 
+        self.envoy_binary = self.envoy_binary or envoy.find_envoy()  # before anything starts
         self.phase = "starting"
         self.started_at = time.time()
         self.state.create()
         requested = self.settings  # saved once the mesh runs (a failed start keeps the old)
         if self.settings.privileged_ports is None:  # decided once, here; translation reads it
             self.settings = replace(self.settings, privileged_ports=can_bind_privileged_ports())
-        self.envoy_binary = self.envoy_binary or envoy.find_envoy()
         # processes left by a supervisor that was killed (they hold our addresses)
         leftovers = kill_recorded(self.state.read_processes())
         if leftovers:
