@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+from istiolab import versions
 from istiolab.local.model import (
     ADMIN_PORT,
     HEALTH_PORT,
@@ -121,7 +122,7 @@ def bootstrap(proxy: Proxy, settings: MeshSettings) -> dict:
                 "LABELS": dict(proxy.pod.labels),
                 "SERVICE_ACCOUNT": proxy.pod.service_account,
                 "INSTANCE_IPS": ip,
-                "ISTIO_VERSION": "local",
+                "ISTIO_VERSION": versions.ISTIO_VERSION,  # the Istio the mesh behaves as
             },
         },
         "admin": {"address": _address(ip, ADMIN_PORT), "access_log": []},
