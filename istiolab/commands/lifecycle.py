@@ -88,16 +88,16 @@ def up(
         gateway_http_port=gateway_port,
         gateway_https_port=gateway_https_port,
     )
-    if not serve:  # one line naming what is missing, before anything is applied or started
-        from istiolab.local.envoy import find_envoy
-
-        find_envoy()
     if settings.gateway_host == "0.0.0.0" and not serve:
         click.echo(
             "note: the gateway listens on 0.0.0.0 (every interface): "
             "it is reachable from other machines",
             err=True,
         )
+    if not serve:  # one line naming what is missing, before anything is applied or started
+        from istiolab.local.envoy import find_envoy
+
+        find_envoy()
     if serve:  # the detached supervisor: plain log lines, no colours
 
         def log(kind: str, msg: str) -> None:
