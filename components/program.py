@@ -19,22 +19,20 @@ from components.fortio_client import FortioClient, FortioClientArgs
 from components.istio_mesh import IstioMesh, IstioMeshArgs
 from components.k0s_cluster import K0sCluster, K0sClusterArgs
 from components.kind_cluster import KindCluster, KindClusterArgs
-from components.lab_plan import split_lab
 from components.mesh_security import MeshSecurity, MeshSecurityArgs
 from components.minikube_cluster import MinikubeCluster, MinikubeClusterArgs
 from components.observability import DASHBOARDS, Observability, ObservabilityArgs, node_port
+from components.parts import split_environment
 from components.samples import Samples, SamplesArgs
 from istiolab import versions
 from istiolab.istio_install import IstioInstall
 from istiolab.manifests import validate_objects
 from istiolab.stack_config import (
-    REPO_ROOT,
     ExistingSettings,
     K0sSettings,
     KindSettings,
     MinikubeSettings,
     StackConfig,
-    lab_spec,
 )
 
 Cluster = KindCluster | MinikubeCluster | K0sCluster | ExistingCluster
@@ -112,10 +110,13 @@ def istio_install(cfg: StackConfig, cluster_service_type: str) -> IstioInstall:
     )
 
 
-def build(cfg: StackConfig, root: Path = REPO_ROOT) -> dict[str, Any]:
+def build(cfg: StackConfig, root: Path | None = None) -> dict[str, Any]:
+    """`root`: the Pulumi project directory (stack files, playbooks), by default the current
+    directory, where `pulumi` runs the program."""
+    root = Path.cwd() if root is None else root
     preflight.check(cfg, root)  # raises before anything is registered
-    spec = lab_spec(cfg)
-    parts = split_lab(spec)
+    spec = cfg.env
+    parts = split_environment(spec)
     # The same strict schema check `istiolab render` and `istiolab apply` make.
     validate_objects(parts.all(), source=cfg.source)
     cluster = make_cluster(cfg, root)
@@ -153,12 +154,12 @@ def build(cfg: StackConfig, root: Path = REPO_ROOT) -> dict[str, Any]:
     else:
         outputs["ingressAddressCommand"] = ExistingCluster.ingress_url_command
     if parts.bookinfo or parts.samples:
-        namespaces.append(spec.namespace)
-    if "bookinfo" in spec.samples:
+        namespaces.append(spec.apps.namespace)
+    if "bookinfo" in spec.apps.samples:
         bookinfo = Bookinfo(
             "bookinfo",
             BookinfoArgs(
-                provider=provider, mesh=mesh, namespace=spec.namespace, objects=parts.bookinfo
+                provider=provider, mesh=mesh, namespace=spec.apps.namespace, objects=parts.bookinfo
             ),
         )
         apps_ns += bookinfo.namespaces
@@ -170,7 +171,7 @@ def build(cfg: StackConfig, root: Path = REPO_ROOT) -> dict[str, Any]:
             SamplesArgs(
                 provider=provider,
                 mesh=mesh,
-                namespace=spec.namespace,
+                namespace=spec.apps.namespace,
                 objects=parts.samples,
                 depends_on=list(apps_ns),
             ),
@@ -204,7 +205,7 @@ def build(cfg: StackConfig, root: Path = REPO_ROOT) -> dict[str, Any]:
             MeshSecurityArgs(
                 provider=provider,
                 mesh=mesh,
-                namespace=spec.namespace,
+                namespace=spec.apps.namespace,
                 jwt=s.jwt,
                 jwt_issuer=s.jwt_issuer,
                 jwt_required=s.jwt_required,

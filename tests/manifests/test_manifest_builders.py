@@ -12,11 +12,9 @@ from istiolab import versions
 from istiolab.errors import ParameterError
 from istiolab.manifests import (
     ADDONS,
-    LabSpec,
     addons,
     bookinfo,
     bookinfo_gateway,
-    default_lab,
     destination_rules,
     fortio,
     httpbin,
@@ -311,38 +309,3 @@ def test_addons_subset_and_unknown():
     with pytest.raises(ParameterError, match=r"addons=\('zipkin',\) .* prometheus, grafana"):
         addons(names=["zipkin"])
     assert ADDONS == ("prometheus", "grafana", "kiali", "jaeger")
-
-
-def test_default_lab_is_ordered_and_valid():
-    objs = default_lab()
-    validate_objects(objs)
-    kinds = [o["kind"] for o in objs]
-    assert kinds[0] == "Namespace"
-    istio = [i for i, o in enumerate(objs) if o["apiVersion"].endswith(".istio.io/v1")]
-    plain = [i for i, o in enumerate(objs) if ".istio.io/" not in o["apiVersion"]]
-    assert max(plain) < min(istio), "Istio custom resources come after every other object"
-    assert objs[0]["metadata"] == {"name": "default", "labels": {"istio-injection": "enabled"}}
-
-
-def test_lab_spec_rejects_bad_values():
-    with pytest.raises(ParameterError, match=r"mtls='strict' is not allowed: one of STRICT"):
-        LabSpec(mtls="strict")
-    with pytest.raises(ParameterError, match=r"samples=\('nginx',\) .* bookinfo, httpbin"):
-        LabSpec(samples=("nginx",))
-    with pytest.raises(ParameterError, match=r"traffic='canary' is not allowed: one of none, "):
-        LabSpec(traffic="canary")
-
-
-@pytest.mark.parametrize(
-    ("field", "params", "example"),
-    [("traffic", {"weights": [90, 10]}, "weighted"), ("security", {"mode": "STRICT"}, "deny-all")],
-)
-def test_lab_spec_refuses_preset_parameters_without_a_preset(field, params, example):
-    """Parameters for no preset would be silently dropped from the rendered lab: refused."""
-    with pytest.raises(ParameterError) as err:
-        LabSpec(**{f"{field}_params": params})
-    message = str(err.value)
-    assert message.startswith(f"{field}_params={params!r} is not allowed: ")
-    assert f"the {field} preset is none: choose the preset they are for, one of " in message
-    assert example in message
-    assert LabSpec(**{field: example, f"{field}_params": {}})  # a preset without parameters

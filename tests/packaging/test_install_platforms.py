@@ -91,3 +91,19 @@ def test_make_up_installs_the_lab_not_the_test_tooling():
     assert not {"pulumi", "ansible", "molecule", "pytest"} & base
     assert "-e '.[test]'" in _recipe(makefile, "$(STAMP)")
     assert "$(STAMP)" in _recipe(makefile, "test")
+
+
+def test_the_package_is_istiolab_alone_and_needs_no_source_checkout():
+    """`pip install` ships `istiolab` only (components/ belongs to the Pulumi program next to
+    __main__.py), and nothing in the package finds files through its own location in a
+    checkout (stack files and playbooks come from the Pulumi project directory)."""
+    from setuptools import find_packages
+
+    include = PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = find_packages(str(REPO), include=include)
+    assert "components" not in packages and "istiolab" in packages
+    assert all(p == "istiolab" or p.startswith("istiolab.") for p in packages)
+    for path in (REPO / "istiolab").rglob("*.py"):
+        text = path.read_text()
+        assert "REPO_ROOT" not in text, path
+        assert ".parents[1]" not in text, path

@@ -260,6 +260,7 @@ class Runner:
         self, fn: Callable[[], Any], *, stack: str = "test", config: dict[str, Any] | None = None
     ) -> Run:
         set_all_config({})
+        self.monkeypatch.chdir(REPO)  # `pulumi` runs the program in the project directory
         self.monkeypatch.setenv("PULUMI_CONFIG", _config_env(config or {}))
         ROOT.set(None)
         mocks = LabMocks()

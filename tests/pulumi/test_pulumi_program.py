@@ -16,8 +16,8 @@ import yaml
 from pulumi_harness import FAKE_KUBECONFIG, REPO, STACKS, stack_config
 
 from istiolab import manifests
-from istiolab.manifests import default_lab
-from istiolab.stack_config import lab_spec_for_stack
+from istiolab.env import apply_sets, environment_objects
+from istiolab.stack_config import env_for_stack
 
 MAIN = str(REPO / "__main__.py")
 
@@ -59,7 +59,7 @@ def run_stack(run_pulumi, name: str, **overrides):
 def test_kind_stack_deploys_exactly_what_render_writes(run_pulumi, big_host):
     run = run_stack(run_pulumi, "kind")
     deployed = by_key(run.kubernetes_objects())
-    rendered = by_key(default_lab(lab_spec_for_stack("kind")))
+    rendered = by_key(environment_objects(env_for_stack("kind", REPO)))
     assert deployed.keys() == rendered.keys()
     for k, obj in rendered.items():
         assert deployed[k] == obj, k
@@ -204,7 +204,7 @@ def test_every_stack_deploys_the_rendered_lab_plus_only_documented_extras(
 ):
     run = run_stack(run_pulumi, name)
     deployed = by_key(run.kubernetes_objects())
-    rendered = by_key(default_lab(lab_spec_for_stack(name)))
+    rendered = by_key(environment_objects(env_for_stack(name, REPO)))
     for k, obj in rendered.items():
         assert deployed.get(k) == obj, k
     extras = set(deployed) - set(rendered)
@@ -306,8 +306,9 @@ def test_traffic_presets_go_with_the_service_they_address(
     apps = {**stack_config("kind")["istiolab:apps"], "traffic": traffic, "trafficParams": params}
     run = run_stack(run_pulumi, "kind", **{"istiolab:apps": apps})
     deployed = by_key(run.kubernetes_objects())  # fails on an object deployed twice
-    assert deployed == by_key(default_lab(lab_spec_for_stack("kind").replace(
-        traffic=traffic, traffic_params=params)))  # fmt: skip
+    sets = [f"traffic={traffic}"] + [f"traffic.{k}={v}" for k, v in params.items()]
+    spec = apply_sets(env_for_stack("kind", REPO), sets)
+    assert deployed == by_key(environment_objects(spec))
     objs = [o for o in run.named(group).inputs["objs"] if o["metadata"]["name"] == name]
     preset = manifests.traffic_preset(traffic, namespace="default", **params)
     assert preset[0] in objs
@@ -316,9 +317,9 @@ def test_traffic_presets_go_with_the_service_they_address(
 
 def test_an_invalid_object_is_refused_before_any_resource(run_pulumi, big_host, monkeypatch):
     """The program validates the lab's objects like `istiolab render` does."""
-    from istiolab.manifests import lab as lab_module
+    from components import parts
 
-    real = lab_module.lab_files
+    real = parts.environment_files
 
     def with_typo(spec=None):
         files = real(spec)
@@ -330,7 +331,7 @@ def test_an_invalid_object_is_refused_before_any_resource(run_pulumi, big_host, 
                     }
         return files
 
-    monkeypatch.setattr("components.lab_plan.lab_files", with_typo)
+    monkeypatch.setattr("components.parts.environment_files", with_typo)
     with pytest.raises(pulumi.RunError) as err:
         run_stack(run_pulumi, "kind")
     assert "http1MaxPendingRequest" in str(err.value)
