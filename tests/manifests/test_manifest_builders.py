@@ -77,11 +77,8 @@ def test_bookinfo_services_accounts_deployments():
     assert reviews_v3["spec"]["selector"]["matchLabels"] == labels
     assert reviews_v3["spec"]["template"]["spec"]["serviceAccountName"] == "bookinfo-reviews"
     (container,) = containers(reviews_v3)
-    assert (
-        container["image"]
-        == (
-            "registry.istio.io/release/examples-bookinfo-reviews-v3:1.20.3"  # 1.30.3 bookinfo.yaml
-        )
+    assert container["image"] == (
+        "registry.istio.io/release/examples-bookinfo-reviews-v3:1.20.3"  # 1.30.3 bookinfo.yaml
     )
     assert container["ports"] == [{"containerPort": 9080}]
 

@@ -9,8 +9,8 @@ from pulumi_harness import REPO, STACKS, stack_config
 
 from istiolab import stack_config as sc
 from istiolab import versions
-from istiolab.errors import ConfigError
 from istiolab.env import AddonsSpec, AppsSpec, EnvSpec, MeshSpec, environment_objects
+from istiolab.errors import ConfigError
 
 KIND = {"istiolab:cluster": {"type": "kind"}}
 
