@@ -11,6 +11,7 @@ Custom resources of other components depend on this component (its CRDs and inje
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import pulumi
@@ -41,16 +42,9 @@ class IstioMeshArgs:
     timeout_seconds: int = HELM_TIMEOUT_SECONDS
 
     def install(self) -> IstioInstall:
-        return IstioInstall(
-            profile=self.profile,
-            revision=self.revision,
-            access_log_file=self.access_log_file,
-            outbound_traffic_policy=self.outbound_traffic_policy,
-            tracing_sampling=self.tracing_sampling,
-            zipkin_address=self.zipkin_address,
-            egress_gateway=self.egress_gateway,
-            gateway_service_type=self.gateway_service_type,
-        )
+        """The Helm-value settings (the IstioInstall fields of these args)."""
+        names = {f.name for f in dataclasses.fields(IstioInstall)}
+        return IstioInstall(**{n: getattr(self, n) for n in names})
 
 
 class IstioMesh(pulumi.ComponentResource):

@@ -7,6 +7,7 @@ returns the stack outputs.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -123,21 +124,13 @@ def build(cfg: StackConfig, root: Path | None = None) -> dict[str, Any]:
     provider = cluster.provider
 
     install = istio_install(cfg, cluster.gateway_service_type)
-    m = cfg.mesh
     mesh = IstioMesh(
         "istio",
         IstioMeshArgs(
             provider=provider,
-            profile=install.profile,
-            revision=install.revision,
-            access_log_file=install.access_log_file,
-            outbound_traffic_policy=install.outbound_traffic_policy,
-            tracing_sampling=install.tracing_sampling,
-            zipkin_address=install.zipkin_address,
-            egress_gateway=install.egress_gateway,
-            gateway_service_type=install.gateway_service_type,
-            plugin_ca=m.plugin_ca,
-            ca_dir=m.ca_dir,
+            **dataclasses.asdict(install),
+            plugin_ca=cfg.mesh.plugin_ca,
+            ca_dir=cfg.mesh.ca_dir,
             cluster_name=cfg.cluster.name,
         ),
     )
