@@ -219,9 +219,10 @@ def from_sections(raw: Mapping[str, Any], where: str = "") -> EnvSpec:
 
 
 def local_spec(samples: tuple[str, ...], namespace: str = "default") -> EnvSpec:
-    """The spec `istiolab up --samples ...` deploys: those samples, no addons (the local mesh
-    runs no addon images); everything else at its default, DestinationRules included."""
+    """The spec `istiolab up --samples ...` deploys: those samples (httpbin v1, as the Istio
+    docs' httpbin sample), no addons (the local mesh runs no addon images); everything else at
+    its default, DestinationRules included."""
     return EnvSpec(
-        apps=AppsSpec(namespace=namespace, samples=samples),
+        apps=AppsSpec(namespace=namespace, samples=samples, httpbin_versions=("v1",)),
         addons=AddonsSpec(enabled=()),
     )

@@ -112,7 +112,8 @@ def test_preset_parameters_in_both_syntaxes():
 def test_up_deploys_what_render_writes_for_the_same_spec(capsys):
     """`istiolab up --samples bookinfo,httpbin` = `istiolab render` of that spec (the local
     mesh runs no addons): the Gateway and the DestinationRules included."""
-    assert main(["render", "--set", "samples=bookinfo,httpbin", "--set", "addons=", "-o", "-"]) == 0
+    sets = ["samples=bookinfo,httpbin", "httpbin_versions=v1", "addons="]
+    assert main(["render", *(a for s in sets for a in ("--set", s)), "-o", "-"]) == 0
     rendered = [d for d in yaml.safe_load_all(capsys.readouterr().out) if d]
     up = default_samples(["bookinfo", "httpbin"])
     assert up == rendered
