@@ -164,3 +164,17 @@ def test_the_strict_check_reports_unknown_fields():
     (deployment,) = by_kind(objs, "Deployment")
     deployment["spec"]["replicaz"] = 1
     assert any("replicaz" in e for e in kubernetes_errors(objs, "1.36"))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_stacks_own_objects_are_valid_for_its_kubernetes(stack):
+    """Samples and addons too (Istio's custom resources are checked by `validate`)."""
+    from istiolab.env import environment_objects
+    from istiolab.manifests.validation import kube
+
+    cfg = stack_config.read_stack_file(stack, REPO)
+    objs = [
+        o for o in environment_objects(cfg.env) if kube.is_kubernetes(o["apiVersion"], o["kind"])
+    ]
+    assert objs
+    assert kubernetes_errors(objs, versions.KUBERNETES_MINOR[cfg.cluster.type]) == []
