@@ -18,8 +18,8 @@ import pulumi_kubernetes as k8s
 from istiolab.istio_install import (  # noqa: F401
     INGRESS_HTTP_NODE_PORT,
     INGRESS_HTTPS_NODE_PORT,
-    ISTIO_SYSTEM,
 )
+from istiolab.manifests import ISTIO_SYSTEM  # noqa: F401
 
 # Commands whose stdout is a kubeconfig: only stderr (progress) goes to `pulumi up`'s output,
 # and the resource marks stdout secret (additional_secret_outputs) so state keeps it encrypted.

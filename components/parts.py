@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from istiolab.env import EnvSpec, environment_files
-from istiolab.istio_install import ISTIO_SYSTEM
+from istiolab.manifests import ISTIO_SYSTEM
 from istiolab.manifests.samples import BOOKINFO_SERVICES
 
 

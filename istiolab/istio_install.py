@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-ISTIO_SYSTEM = "istio-system"
 # NodePorts of the ingress gateway (kind maps them to 127.0.0.1:<httpPort>/<httpsPort>).
 INGRESS_HTTP_NODE_PORT = 30080
 INGRESS_HTTPS_NODE_PORT = 30443

@@ -38,11 +38,9 @@ from pathlib import Path
 
 from istiolab import chart_requests
 from istiolab.errors import ConfigError
-
-PROFILES = ("default", "demo")
-ADDONS = ("prometheus", "grafana", "kiali", "jaeger")
-SAMPLES = ("bookinfo", "httpbin", "sleep", "fortio")
-CLUSTER_TYPES = ("kind", "minikube", "k0s", "existing")
+from istiolab.istio_install import PROFILES
+from istiolab.manifests import ADDONS, SAMPLES
+from istiolab.stack_config import CLUSTER_TYPES
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ its components).
 
 from __future__ import annotations
 
-from istiolab.env.spec import ISTIO_SYSTEM, NONE, EnvSpec
+from istiolab.env.spec import NONE, EnvSpec
 from istiolab.manifests import (
+    ISTIO_SYSTEM,
     SAMPLE_BUILDERS,
     SAMPLES,
     addons,

@@ -29,8 +29,10 @@ from typing import Any
 
 from istiolab.env.schema import SettingError, attribute, check_fields, parse_section, setting
 from istiolab.errors import ParameterError
+from istiolab.istio_install import PROFILES
 from istiolab.manifests import (
     ADDONS,
+    ISTIO_SYSTEM,
     MTLS_MODES,
     SAMPLES,
     SECURITY_PRESETS,
@@ -41,8 +43,6 @@ from istiolab.manifests import (
 )
 
 NONE = "none"
-ISTIO_SYSTEM = "istio-system"
-PROFILES = ("default", "demo")
 GATEWAY_SERVICES = ("auto", "NodePort", "LoadBalancer", "ClusterIP")
 PLUGIN_CA = ("none", "generate", "files")
 CA_FILES = ("ca-cert.pem", "ca-key.pem", "root-cert.pem", "cert-chain.pem")

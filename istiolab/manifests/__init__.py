@@ -7,7 +7,7 @@ parameters raise istiolab.errors.ParameterError naming the parameter and what is
 
 from __future__ import annotations
 
-from istiolab.manifests._base import check_name
+from istiolab.manifests._base import ISTIO_SYSTEM, check_name
 from istiolab.manifests.addons import ADDONS, NODE_PORTS, addons
 from istiolab.manifests.io import load_documents, read_documents, to_yaml
 from istiolab.manifests.networking import (
@@ -36,6 +36,7 @@ from istiolab.manifests.validation import (
 
 __all__ = [
     "ADDONS",
+    "ISTIO_SYSTEM",
     "MTLS_MODES",
     "NODE_PORTS",
     "SAMPLES",
