@@ -44,6 +44,14 @@ from istiolab.local.state import StateDir, pid_alive
     "fresh state directory: bookinfo; 'none' for nothing).",
 )
 @click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A setting of the environment spec, as `istiolab render --set` takes it "
+    "(security.mtls=STRICT, traffic=all-v1, ...); repeatable.",
+)
+@click.option(
     "--octet", type=int, default=None, help="Mesh prefix 127.<octet> (env ISTIOLAB_OCTET)."
 )
 @click.option("--gateway-host", default=None, help="Gateway listen address (default 127.0.0.1).")
@@ -61,6 +69,7 @@ def up(
     detach: bool,
     state_dir: str | None,
     samples: str | None,
+    sets: tuple[str, ...],
     octet: int | None,
     gateway_host: str | None,
     gateway_port: int | None,
@@ -75,8 +84,8 @@ def up(
     state = open_state(state_dir)
     pid = state.running_pid()
     if pid is not None and pid != os.getpid():
-        if samples and not serve:  # add samples to the running mesh, as kubectl apply would
-            _apply_samples_live(state, samples)
+        if (samples or sets) and not serve:  # add them to the running mesh, as kubectl would
+            _apply_samples_live(state, samples or "bookinfo", sets)
             return
         raise MeshError(
             f"the local mesh in {state.root} is already running (pid {pid}); "
@@ -107,7 +116,7 @@ def up(
         return
 
     console = make_console()
-    seeded = _seed_samples(state, samples)
+    seeded = _seed_samples(state, samples, sets)
     if seeded:
         console.print(f"[dim]applied {seeded}[/]")
     if detach:
@@ -148,27 +157,28 @@ def _settings_kept_on_success(state: StateDir, settings: Any) -> Iterator[None]:
         raise
 
 
-def _apply_samples_live(state: StateDir, samples: str) -> None:
+def _apply_samples_live(state: StateDir, samples: str, sets: tuple[str, ...] = ()) -> None:
     from istiolab.local.mesh import check_images, default_samples
 
-    objects = default_samples(samples.split(","))
+    objects = default_samples(samples.split(","), sets=sets)
     check_images(objects)
     result = running_mesh(state).post("/apply", {"objects": objects, "source": "<samples>"})
     click.echo(f"the local mesh in {state.root} is already running; applied samples: {samples}")
     print_change(result)
 
 
-def _seed_samples(state: StateDir, samples: str | None) -> str:
-    """Apply the samples to the persisted store: always if --samples, else on a fresh store."""
+def _seed_samples(state: StateDir, samples: str | None, sets: tuple[str, ...] = ()) -> str:
+    """Apply the environment spec (--samples, --set) to the persisted store: always if given,
+    else on a fresh store."""
     from istiolab.local.mesh import check_images, default_samples
     from istiolab.local.store import ConfigStore
 
     store = ConfigStore(state.root)
     if samples is None:
-        if list(store.objects()):
+        if list(store.objects()) and not sets:
             return ""
         samples = "bookinfo"
-    objects = default_samples(samples.split(","))
+    objects = default_samples(samples.split(","), sets=sets)
     if len(objects) <= 1 and samples.strip() in ("", "none"):
         return ""
     check_images(objects)

@@ -120,3 +120,27 @@ def test_up_deploys_what_render_writes_for_the_same_spec(capsys):
     kinds = {(o["kind"], o["metadata"]["name"]) for o in up}
     assert {("DestinationRule", "reviews"), ("DestinationRule", "httpbin"),
             ("Gateway", "bookinfo-gateway")} <= kinds  # fmt: skip
+
+
+def test_up_takes_the_same_settings_as_render(capsys):
+    sets = ["security.mtls=STRICT", "traffic=all-v1"]
+    up = default_samples(["bookinfo"], sets=sets)
+    args = ["samples=bookinfo", "addons=", *sets]
+    assert main(["render", *(a for s in args for a in ("--set", s)), "-o", "-"]) == 0
+    assert up == [d for d in yaml.safe_load_all(capsys.readouterr().out) if d]
+    kinds = {o["kind"] for o in up}
+    assert {"PeerAuthentication", "VirtualService", "DestinationRule"} <= kinds
+
+
+def test_up_with_a_bad_setting_is_one_line_and_applies_nothing(tmp_path, monkeypatch, capsys):
+    from istiolab.local import envoy
+
+    monkeypatch.setattr(envoy, "find_envoy", lambda *a: "/bin/true")  # no Envoy needed
+    code = main(["up", "--state-dir", str(tmp_path), "--set", "security.mtls=strict"])
+    assert code == 1
+    err = capsys.readouterr().err.strip()
+    assert (
+        err
+        == "error: --set security.mtls='strict' is not allowed: one of STRICT, PERMISSIVE, DISABLE"
+    )
+    assert not (tmp_path / "store").exists() or not any((tmp_path / "store").iterdir())
