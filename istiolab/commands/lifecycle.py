@@ -64,6 +64,11 @@ from istiolab.local.state import StateDir, pid_alive
     show_default=True,
     help="Readiness timeout in seconds (> 0).",
 )
+@click.option(
+    "--addons",
+    default=None,
+    help="Addons the mesh runs, comma-separated: prometheus (Debian's prometheus package).",
+)
 @click.option("--serve", is_flag=True, hidden=True, help="Internal: the detached supervisor.")
 def up(
     detach: bool,
@@ -76,6 +81,7 @@ def up(
     gateway_https_port: int | None,
     timeout: float,
     serve: bool,
+    addons: str | None = None,
 ) -> None:
     """Start the local mesh: Bookinfo on real Envoy sidecars behind an ingress gateway."""
     from istiolab.local.mesh import Mesh, run_foreground
@@ -96,6 +102,7 @@ def up(
         gateway_host=gateway_host,
         gateway_http_port=gateway_port,
         gateway_https_port=gateway_https_port,
+        addons=_addons(addons),
     )
     if settings.gateway_host == "0.0.0.0" and not serve:
         click.echo(
@@ -138,6 +145,18 @@ def up(
 
         run_foreground(mesh, on_ready=ready)
         console.print("The local mesh is stopped.")
+
+
+def _addons(text: str | None) -> str | None:
+    """``--addons``, checked before anything starts (the binary too): one-line errors."""
+    if text is None:
+        return None
+    from istiolab.local.telemetry import prometheus
+
+    addons = prometheus.parse_addons(text)
+    if prometheus.NAME in addons.split(","):
+        prometheus.find_prometheus()
+    return addons
 
 
 @contextlib.contextmanager
@@ -395,7 +414,12 @@ def status(state_dir: str | None, output: str) -> None:
     click.echo(
         f"Local mesh running (pid {data['pid']}, {data['state_dir']}, up {data['uptime']:.0f}s)"
     )
-    click.echo(f"Gateway: {data['gateway_url']}   xDS: {data['xds']}\n")
+    click.echo(f"Gateway: {data['gateway_url']}   xDS: {data['xds']}")
+    telemetry = data.get("telemetry") or {}
+    if telemetry:
+        prom = f"   Prometheus: {telemetry['prometheus']}" if telemetry.get("prometheus") else ""
+        click.echo(f"Metrics: {telemetry['metrics']}{prom}")
+    click.echo()
     click.echo(table(["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "IP"], pod_rows(data)))
     notes = [(p, n) for p in data["pods"] for n in p.get("notes") or []]
     if notes:
