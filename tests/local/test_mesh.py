@@ -220,6 +220,7 @@ def running_mesh(
     mesh_type: type[M],
     label: str,
     setup: Callable[[M], object] | None = None,
+    extra: tuple[str, ...] = (),
 ) -> Iterator[M]:
     """A detached mesh on ``127.<octet>`` (gateway ``127.<octet>.0.3``, ports 8080/8443)
     with `samples`, for a suite's session or module fixture: `setup` runs once it is up;
@@ -230,7 +231,7 @@ def running_mesh(
         require(False, f"the Envoy binary ({exc})")
     began = time.monotonic()
     up = up_args(root, octet, samples=samples, gateway_port=PORT)
-    proc = cli_subprocess(*up, "--gateway-https-port", "8443")
+    proc = cli_subprocess(*up, "--gateway-https-port", "8443", *extra)
     m = mesh_type(root)
     try:
         assert proc.returncode == 0, proc.stderr + proc.stdout
