@@ -30,11 +30,12 @@ from typing import Any
 
 from istiolab.errors import ConfigError, Finding, NotFoundError, ValidationError
 from istiolab.manifests.kinds import CLUSTER_SCOPED, canonical_kind, resource_name
+from istiolab.names import ISTIO_SYSTEM
 
 _MANAGED = ("creationTimestamp", "generation", "resourceVersion", "uid")
 # Namespaces a cluster with Istio installed always has
 BUILTIN_NAMESPACES = frozenset(
-    {"default", "kube-system", "kube-public", "kube-node-lease", "istio-system"}
+    {"default", "kube-system", "kube-public", "kube-node-lease", ISTIO_SYSTEM}
 )
 
 
@@ -313,7 +314,7 @@ def _validate(batch: list[dict], source: str) -> None:
     for i, obj in enumerate(batch):
         md = obj.get("metadata") or {}
         ns = md.get("namespace") or "default"
-        if obj.get("kind") == "ConfigMap" and md.get("name") == "istio" and ns == "istio-system":
+        if obj.get("kind") == "ConfigMap" and md.get("name") == "istio" and ns == ISTIO_SYSTEM:
             try:
                 parse_mesh(str((obj.get("data") or {}).get("mesh", "")))
             except ConfigError as exc:

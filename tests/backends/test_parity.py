@@ -154,3 +154,20 @@ def test_mtls_strict_refuses_a_client_without_sidecar(backend: Backend):
         assert refused.status == 0 and refused.exit_code == 56, refused
         assert backend.request("sleep", f"{HTTPBIN}/get").status == 200  # mTLS from a sidecar
     assert backend.request("sleep.legacy", url).status == 200
+
+
+def test_through_the_ingress_gateway(backend: Backend, local):
+    route = obj(
+        "networking.istio.io/v1",
+        "VirtualService",
+        "httpbin-gw",
+        {
+            "hosts": ["httpbin.example.com"],
+            "gateways": ["httpbin-gateway"],
+            "http": [{"route": [{"destination": {"host": "httpbin", "port": {"number": 8000}}}]}],
+        },
+    )
+    assert backend.gateway_url() == local.gateway_url()  # the same gateway, both ways
+    with applied(backend, [route]):
+        got = backend.gateway_request("/status/418", host="httpbin.example.com")
+        assert got.status == 418 and got.headers["server"] == "istio-envoy"

@@ -22,10 +22,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from istiolab.local.kubeapi.workloads import deployment_status, pod_object
+from istiolab.local.store import BUILTIN_NAMESPACES
 from istiolab.manifests.kinds import BY_KIND
+from istiolab.names import INGRESS_GATEWAY, ISTIO_SYSTEM
 
 Key = tuple[str, str, str]
-BUILTIN_NAMESPACES = ("default", "istio-system", "kube-system", "kube-public")
 
 
 def object_key(obj: Mapping[str, Any]) -> Key:
@@ -58,10 +59,10 @@ def gateway_service(host: str, http_port: int, https_port: int, created: str) ->
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {
-            "name": "istio-ingressgateway",
-            "namespace": "istio-system",
+            "name": INGRESS_GATEWAY,
+            "namespace": ISTIO_SYSTEM,
             "labels": {"app": "istio-ingressgateway", "istio": "ingressgateway"},
-            "uid": _stable_uid(("Service", "istio-system", "istio-ingressgateway")),
+            "uid": _stable_uid(("Service", ISTIO_SYSTEM, INGRESS_GATEWAY)),
             "creationTimestamp": created,
         },
         "spec": {

@@ -18,6 +18,7 @@ from istiolab.local.translate.context import Context
 from istiolab.local.translate.index import MeshIndex
 from istiolab.local.translate.names import gateway_names
 from istiolab.local.translate.policy import subset_labels
+from istiolab.names import ISTIO_SYSTEM
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def analyze(
         if n.get("kind") == "Namespace"
         and ((n.get("metadata") or {}).get("labels") or {}).get("istio-injection") == "enabled"
     }
-    for ns in sorted({p.namespace for p in registry.pods} - injected - {"istio-system"}):
+    for ns in sorted({p.namespace for p in registry.pods} - injected - {ISTIO_SYSTEM}):
         out.append(
             Analysis(
                 "Info",
