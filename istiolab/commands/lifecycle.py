@@ -87,7 +87,8 @@ def up(
     state = backend.state
     pid = state.running_pid()
     if pid is not None and pid != os.getpid():
-        if (samples or sets) and not serve:  # add them to the running mesh, as kubectl would
+        # add them to the running mesh, as kubectl would (not to one still starting)
+        if (samples or sets) and not serve and state.socket.exists():
             _apply_samples_live(backend, samples or "bookinfo", sets)
             return
         raise MeshError(
