@@ -189,7 +189,7 @@ def test_discovery_and_openapi_documents():
     groups = {g["name"] for g in discovery.api_group_list()["groups"]}
     assert {"apps", "networking.istio.io", "security.istio.io", "telemetry.istio.io"} <= groups
     core = {r["name"]: r for r in discovery.resource_list("", "v1")["resources"]}
-    assert core["pods"]["verbs"] == ["get", "list", "watch"] and "pods/exec" in core
+    assert core["pods"]["verbs"] == ["get", "list", "watch", "delete"] and "pods/exec" in core
     doc = discovery.openapi_v3_gv("networking.istio.io", "v1")
     item = doc["paths"][
         "/apis/networking.istio.io/v1/namespaces/{namespace}/virtualservices/{name}"

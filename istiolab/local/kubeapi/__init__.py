@@ -49,6 +49,7 @@ def start(mesh: Mesh, port: int = API_PORT) -> KubeApiServer:
         return snapshot(mesh.store.objects(), mesh.pods(), started, gateway)
 
     hub = Hub(source)
+    mesh.store.subscribe(lambda version: hub.poke())  # the other door: `istiolab apply`
     handlers = {
         "exec": execs.handler(mesh),
         "log": logs.handler(mesh),
