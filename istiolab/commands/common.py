@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from istiolab.errors import NotFoundError
+from istiolab.errors import MeshError, NotFoundError
 from istiolab.local.control import ControlClient, NotRunning
 from istiolab.local.state import StateDir, resolve_state_dir
 
@@ -29,7 +29,14 @@ def open_state(state_dir: str | None) -> StateDir:
 
 
 def mesh_client(state: StateDir, timeout: float = 120.0) -> ControlClient | None:
-    """A client for the running supervisor, or None when the mesh is not running."""
+    """A client for the running supervisor, or None when the mesh is not running; MeshError
+    when it is half broken (supervisor gone with its proxies running, stopped, or without
+    its socket), so nothing is written behind running proxies' back."""
+    from istiolab.local.health import supervisor_problem
+
+    problem = supervisor_problem(state)
+    if problem:
+        raise MeshError(problem)
     if state.running_pid() is None:
         return None
     return ControlClient(state.socket, timeout=timeout)

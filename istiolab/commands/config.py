@@ -7,6 +7,7 @@ a stopped one through its persisted config store.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import click
 
@@ -17,7 +18,7 @@ from istiolab.commands.common import (
     state_dir_option,
     table,
 )
-from istiolab.errors import ConfigError, NotFoundError
+from istiolab.errors import ConfigError, Finding, NotFoundError, ValidationError
 
 
 def kind_of(word: str) -> str:
@@ -49,14 +50,26 @@ def apply(path: str, state_dir: str | None) -> None:
     check_images(objects, positions)  # names the file and document of an unsupported image
     state = open_state(state_dir)
     client = mesh_client(state)
-    if client is None:
-        from istiolab.local.store import ConfigStore
+    try:
+        if client is None:
+            from istiolab.local.store import ConfigStore
 
-        for line in ConfigStore(state.root).apply(objects, source):
-            click.echo(line)
-        return
-    result = client.post("/apply", {"objects": objects, "source": source})
+            for line in ConfigStore(state.root).apply(objects, source):
+                click.echo(line)
+            return
+        result = client.post("/apply", {"objects": objects, "source": source})
+    except ValidationError as exc:
+        raise ValidationError([_at(f, source, positions) for f in exc.findings]) from None
     print_change(result)
+
+
+def _at(finding: Finding, source: str, positions: list[tuple[str, int]]) -> Finding:
+    """A finding of the applied batch, named by its file and document (a directory, or a
+    List, holds several)."""
+    if finding.source != source or not 0 <= finding.index < len(positions):
+        return finding
+    file, index = positions[finding.index]
+    return replace(finding, source=file, index=index)
 
 
 @click.command()
@@ -94,12 +107,9 @@ def delete(
         from istiolab.local.store import ConfigStore
 
         store = ConfigStore(state.root)
-        missing = []
-        for r in refs:
-            try:
-                click.echo(store.delete(r["kind"], r["name"], r["namespace"]))
-            except NotFoundError as exc:
-                missing.append(str(exc))
+        lines, missing = store.delete_many((r["kind"], r["name"], r["namespace"]) for r in refs)
+        for line in lines:
+            click.echo(line)
         result: dict = {"errors": missing}
     else:
         result = client.post("/delete", {"refs": refs})

@@ -187,15 +187,23 @@ def _productpage_url(state: StateDir) -> str | None:
     return None
 
 
+READY_HTTP_TIMEOUT = 30.0  # seconds for productpage to answer 200 once every pod is ready
+
+
 def _finish_up(state: StateDir, console: Any, t0: float, foreground: bool) -> None:
     from istiolab.local.mesh import wait_http
 
     url = _productpage_url(state)
     if url is not None:
-        code = wait_http(url, timeout=30)
+        code = wait_http(url, timeout=READY_HTTP_TIMEOUT)
         if code != 200:
-            console.print(
-                f"[yellow]![/] {url} answered {code or 'nothing'} (see `istiolab status`)"
+            from istiolab.errors import MeshError
+
+            running = "" if foreground else "; the mesh keeps running: fix the configuration"
+            raise MeshError(
+                f"{url} answered {code or 'nothing'}, not 200: the mesh is not ready"
+                f"{running or ''} (see `istiolab status` and `istiolab proxy-status`"
+                f"{', then istiolab apply -f FILE or istiolab down' if running else ''})"
             )
     elapsed = time.monotonic() - t0
     s = state.load_settings()
@@ -246,6 +254,8 @@ def _detach(state: StateDir, console: Any, timeout: float, t0: float) -> None:
                 status = client.get("/status")
             except MeshError:
                 status = None
+        if status and status.get("pid") != child.pid:
+            status = None  # another supervisor's socket: ours must say it is already running
         if status:
             for pod in status.get("pods", []):
                 key = f"{pod['namespace']}/{pod['name']}"
@@ -268,15 +278,19 @@ def _detach(state: StateDir, console: Any, timeout: float, t0: float) -> None:
 @click.option("--timeout", type=float, default=30.0, show_default=True)
 def down(state_dir: str | None, timeout: float) -> None:
     """Stop the local mesh and every process it started."""
-    from istiolab.local.supervisor import kill_recorded
+    from istiolab.local.health import process_state
+    from istiolab.local.supervisor import kill_leftovers
 
     state = open_state(state_dir)
     pid = state.running_pid()
     if pid is not None:
         try:
+            if process_state(pid) in ("T", "t"):
+                raise MeshError("stopped")
             ControlClient(state.socket, timeout=5).post("/shutdown")
         except MeshError:
             os.kill(pid, signal.SIGTERM)
+            os.kill(pid, signal.SIGCONT)  # a stopped (Ctrl-Z) supervisor handles it now
         deadline = time.monotonic() + timeout
         delay = 0.01
         while pid_alive(pid) and time.monotonic() < deadline:
@@ -284,8 +298,10 @@ def down(state_dir: str | None, timeout: float) -> None:
             delay = min(delay * 1.5, 0.2)
         if pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
-    leftovers = kill_recorded(state.read_processes())
-    state.clear_runtime()
+    leftovers, note = kill_leftovers(state)
+    if note:
+        click.echo(f"note: {note}", err=True)
+    state.clear_runtime(owner=pid)
     if pid is None and not leftovers:
         click.echo(f"The local mesh is not running ({state.root}).")
         return
@@ -295,6 +311,45 @@ def down(state_dir: str | None, timeout: float) -> None:
 
 # ---------------------------------------------------------------- status
 
+STATUS_TIMEOUT = 1.5  # a supervisor that does not answer by then is reported as such
+
+
+def _half_broken(state: StateDir, output: str) -> int | None:
+    """Report a half-broken mesh (exit code 1), or None when it is running or stopped."""
+    from istiolab.local.health import supervisor_problem
+
+    problem = supervisor_problem(state)
+    if problem is None:
+        return None
+    _report_broken(state, output, problem)
+    return 1
+
+
+def _report_broken(state: StateDir, output: str, problem: str) -> None:
+    """What still runs (from the state directory, without the supervisor) and what is wrong."""
+    from istiolab.local.state import process_cmdline
+
+    rows = []
+    for r in state.mesh_processes():
+        argv = process_cmdline(r["pid"])
+        rows.append({"pid": r["pid"], "command": " ".join(argv)[:120]})
+    supervisor = state.running_pid()
+    if output == "json":
+        data = {
+            "running": False,
+            "state_dir": str(state.root),
+            "problem": problem,
+            "supervisor_pid": supervisor,
+            "processes": rows,
+        }
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"The local mesh is half broken ({state.root}): {problem}")
+    if supervisor is not None:
+        click.echo(f"Supervisor: pid {supervisor}")
+    if rows:
+        click.echo(table(["PID", "COMMAND"], [[r["pid"], r["command"]] for r in rows]))
+
 
 @click.command()
 @state_dir_option
@@ -302,6 +357,9 @@ def down(state_dir: str | None, timeout: float) -> None:
 def status(state_dir: str | None, output: str) -> None:
     """Pods, sidecars and the gateway of the local mesh, and configuration problems."""
     state = open_state(state_dir)
+    broken = _half_broken(state, output)
+    if broken is not None:
+        raise click.exceptions.Exit(broken)
     client = mesh_client(state)
     if client is None:
         from istiolab.local.store import ConfigStore
@@ -314,7 +372,11 @@ def status(state_dir: str | None, output: str) -> None:
             click.echo(f"The local mesh is not running ({state.root}; {stored} stored objects).")
             click.echo("Start it with `istiolab up`.")
         return
-    data = client.get("/status")
+    try:
+        data = ControlClient(state.socket, timeout=STATUS_TIMEOUT).get("/status")
+    except MeshError as exc:
+        _report_broken(state, output, f"the mesh's supervisor does not answer ({exc})")
+        raise click.exceptions.Exit(1) from None
     if output == "json":
         click.echo(json.dumps(data, indent=2))
         return
@@ -337,6 +399,10 @@ def status(state_dir: str | None, output: str) -> None:
         click.echo("\nConfiguration problems:")
         for f in data["findings"]:
             click.echo(f"  {f}")
+    if data.get("security"):
+        click.echo("\nSecurity:")
+        for note in data["security"]:
+            click.echo(f"  {note}")
 
 
 def pod_rows(status: dict) -> list[list]:

@@ -31,6 +31,12 @@ def _admin_host(state: StateDir, workload: str) -> tuple[str, dict]:
     return pod["ip"], pod
 
 
+def _admin_json(state: StateDir, ip: str, path: str) -> dict:
+    from istiolab.local.admin import admin_call
+
+    return json.loads(admin_call(state, ip, path))
+
+
 @click.command("proxy-status")
 @state_dir_option
 @output_option
@@ -70,24 +76,25 @@ def proxy_status(state_dir: str | None, output: str) -> None:
 @state_dir_option
 def proxy_config(what: str, workload: str, output: str, state_dir: str | None) -> None:
     """An Envoy's live configuration, from its admin API (like istioctl proxy-config)."""
-    from istiolab.local import envoy, proxyview
+    from istiolab.local import proxyview
 
-    host, _ = _admin_host(open_state(state_dir), workload)
+    state = open_state(state_dir)
+    host, _ = _admin_host(state, workload)
     what = what if what.endswith("s") or what == "all" else what + "s"
     if what == "secrets":  # SDS: the workload certificate and the root (istiolab.local.pki)
         from istiolab.local import secretview
 
-        dump = envoy.admin_json(host, "/config_dump")
+        dump = _admin_json(state, host, "/config_dump")
         if output == "json":
             click.echo(json.dumps(secretview.secrets(dump), indent=2))
             return
         click.echo(table(*secretview.secret_rows(dump)))
         return
     if what == "endpoints":
-        data = envoy.admin_json(host, "/clusters?format=json")
+        data = _admin_json(state, host, "/clusters?format=json")
     else:
-        data = envoy.admin_json(
-            host, "/config_dump?include_eds" if what == "all" else "/config_dump"
+        data = _admin_json(
+            state, host, "/config_dump?include_eds" if what == "all" else "/config_dump"
         )
     if output == "json":
         click.echo(json.dumps(proxyview.section(what, data), indent=2))
@@ -105,20 +112,18 @@ def proxy_stats(workload: str, regex: str | None, output: str, state_dir: str | 
     """An Envoy's statistics (admin /stats), e.g. --filter upstream_rq_pending_overflow."""
     from urllib.parse import quote
 
-    from istiolab.local import envoy
+    from istiolab.local.admin import admin_call
 
     if regex:
         try:
             re.compile(regex)
         except re.error as exc:
             raise ParameterError("--filter", regex, f"a valid regular expression ({exc})") from None
-    host, _ = _admin_host(open_state(state_dir), workload)
+    state = open_state(state_dir)
+    host, _ = _admin_host(state, workload)
     path = {"text": "/stats", "json": "/stats?format=json", "prometheus": "/stats/prometheus"}[
         output
     ]
     if regex:
         path += ("&" if "?" in path else "?") + "filter=" + quote(regex, safe="")
-    code, body = envoy.admin_request(host, path)
-    if code != 200:
-        raise MeshError(f"Envoy admin {host}:15000{path} answered {code}: {body.strip()[:200]}")
-    click.echo(body.rstrip())
+    click.echo(admin_call(state, host, path).rstrip())
