@@ -53,10 +53,22 @@ def control_routes(mesh: Mesh) -> dict[tuple[str, str], Handler]:
         ("POST", "/delete"): delete,
         ("GET", "/get"): get,
         ("GET", "/status"): lambda body: mesh.status(),
+        ("GET", "/telemetry/window"): lambda body: mesh.telemetry.window(
+            float(body.get("seconds") or 60)
+        ),
         ("GET", "/proxy-status"): lambda body: mesh.proxy_status(),
         ("GET", "/hosts"): lambda body: mesh.hosts(),
         ("GET", "/resources"): lambda body: mesh.resources(str(body.get("node", ""))),
         ("GET", "/proxy-admin"): proxy_admin,
         ("POST", "/proxy-admin"): proxy_admin,
+        ("GET", "/pods"): lambda body: mesh.pods(),
+        ("GET", "/objects"): lambda body: mesh.store.objects(),
+        ("GET", "/info"): lambda body: mesh.info(),
+        ("GET", "/logs"): lambda body: mesh.logs(
+            str(body.get("namespace") or "default"),
+            str(body.get("pod", "")),
+            body.get("container") or None,
+            int(body["tail"]) if body.get("tail") not in (None, "") else None,
+        ),
         ("POST", "/shutdown"): shutdown,
     }

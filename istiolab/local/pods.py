@@ -19,8 +19,9 @@ from istiolab.local import envoy
 from istiolab.local.model import OUTBOUND_PORT, MeshSettings, Pod, Proxy, Registry
 from istiolab.local.state import StateDir
 from istiolab.local.supervisor import ProcessSpec, Supervisor
+from istiolab.names import INGRESS_GATEWAY
 
-GATEWAY_NAME = "istio-ingressgateway"
+GATEWAY_NAME = INGRESS_GATEWAY  # the gateway's process and pod name
 PROXY_SUFFIX = "/istio-proxy"
 
 

@@ -325,7 +325,9 @@ def _validate(batch: list[dict], source: str) -> None:
 def _dry_run(objects: list[dict], source: str, settings: Any = None) -> None:
     """Translate the prospective config for the gateway and one sidecar per namespace and
     encode every resource (with the runtime's encoder, so the push that follows reuses the
-    encodings); a failure refuses the apply with the reason."""
+    encodings); a config the translation or Envoy's schema refuses (MeshError, ConfigError)
+    refuses the apply with the reason. Any other exception is a bug in istiolab and
+    propagates as one, never as the user's error."""
     from istiolab.errors import MeshError
     from istiolab.local.model import MeshSettings, Proxy
     from istiolab.local.registry import build_registry, gateway_pod
@@ -348,7 +350,7 @@ def _dry_run(objects: list[dict], source: str, settings: Any = None) -> None:
             for table in resources.by_type().values():
                 for resource in table.values():
                     SHARED_ENCODER.encode(canonical(resource), resource)
-        except (MeshError, ValueError, KeyError, TypeError) as exc:
+        except (MeshError, ConfigError) as exc:
             raise ConfigError(
                 f"{source}: the configuration cannot be translated for {proxy.pod.name}."
                 f"{proxy.pod.namespace}: {exc}; nothing was applied"

@@ -9,9 +9,9 @@ import loopback
 import pytest
 from support import JSONHandler
 
+from istiolab.backends.local import LocalBackend
 from istiolab.commands import lifecycle
 from istiolab.errors import MeshError
-from istiolab.local.state import StateDir
 
 
 class Broken(JSONHandler):
@@ -24,11 +24,11 @@ def test_up_fails_when_productpage_answers_500(tmp_path, monkeypatch):
     server = http.server.ThreadingHTTPServer((host, 0), Broken)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://{host}:{server.server_address[1]}/productpage"
-    monkeypatch.setattr(lifecycle, "_productpage_url", lambda state: url)
+    monkeypatch.setattr(lifecycle, "_productpage_url", lambda backend: url)
     monkeypatch.setattr(lifecycle, "READY_HTTP_TIMEOUT", 0.5)
     try:
         with pytest.raises(MeshError, match=r"answered 500, not 200: the mesh is not ready"):
-            lifecycle._finish_up(StateDir(tmp_path), lifecycle.make_console(), 0.0, False)
+            lifecycle._finish_up(LocalBackend(tmp_path), lifecycle.make_console(), 0.0, False)
     finally:
         server.shutdown()
         server.server_close()
