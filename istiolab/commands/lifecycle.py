@@ -39,6 +39,14 @@ if TYPE_CHECKING:
     "fresh state directory: bookinfo; 'none' for nothing).",
 )
 @click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A setting of the environment spec, as `istiolab render --set` takes it "
+    "(security.mtls=STRICT, traffic=all-v1, ...); repeatable.",
+)
+@click.option(
     "--octet", type=int, default=None, help="Mesh prefix 127.<octet> (env ISTIOLAB_OCTET)."
 )
 @click.option("--gateway-host", default=None, help="Gateway listen address (default 127.0.0.1).")
@@ -61,6 +69,7 @@ def up(
     detach: bool,
     state_dir: str | None,
     samples: str | None,
+    sets: tuple[str, ...],
     octet: int | None,
     gateway_host: str | None,
     gateway_port: int | None,
@@ -78,8 +87,8 @@ def up(
     state = backend.state
     pid = state.running_pid()
     if pid is not None and pid != os.getpid():
-        if samples and not serve:  # add samples to the running mesh, as kubectl apply would
-            _apply_samples_live(backend, samples)
+        if (samples or sets) and not serve:  # add them to the running mesh, as kubectl would
+            _apply_samples_live(backend, samples or "bookinfo", sets)
             return
         raise MeshError(
             f"the local mesh in {state.root} is already running (pid {pid}); "
@@ -98,6 +107,10 @@ def up(
             "it is reachable from other machines",
             err=True,
         )
+    if not serve:  # one line naming what is missing, before anything is applied or started
+        from istiolab.local.envoy import find_envoy
+
+        find_envoy()
     if serve:  # the detached supervisor: plain log lines, no colours
 
         def log(kind: str, msg: str) -> None:
@@ -107,7 +120,7 @@ def up(
         return
 
     console = make_console()
-    seeded = _seed_samples(backend, samples)
+    seeded = _seed_samples(backend, samples, sets)
     if seeded:
         console.print(f"[dim]applied {seeded}[/]")
     if detach:
@@ -143,25 +156,26 @@ def _addons(text: str | None) -> str | None:
     return addons
 
 
-def _apply_samples_live(backend: LocalBackend, samples: str) -> None:
+def _apply_samples_live(backend: LocalBackend, samples: str, sets: tuple[str, ...] = ()) -> None:
     from istiolab.local.samples import default_samples
 
-    result = backend.apply(default_samples(samples.split(",")), "<samples>")
+    result = backend.apply(default_samples(samples.split(","), sets=sets), "<samples>")
     click.echo(
         f"the local mesh in {backend.state.root} is already running; applied samples: {samples}"
     )
     print_change(result)
 
 
-def _seed_samples(backend: LocalBackend, samples: str | None) -> str:
-    """Apply the samples to the persisted store: always if --samples, else on a fresh store."""
+def _seed_samples(backend: LocalBackend, samples: str | None, sets: tuple[str, ...] = ()) -> str:
+    """Apply the environment spec (--samples, --set) to the persisted store: always if given,
+    else on a fresh store."""
     from istiolab.local.samples import default_samples
 
     if samples is None:
-        if backend.objects():
+        if backend.objects() and not sets:
             return ""
         samples = "bookinfo"
-    objects = default_samples(samples.split(","))
+    objects = default_samples(samples.split(","), sets=sets)
     if len(objects) <= 1 and samples.strip() in ("", "none"):
         return ""
     backend.apply(objects, "<samples>")

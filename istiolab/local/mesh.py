@@ -149,6 +149,7 @@ class Mesh:
         from istiolab.local.xds import XdsServer
         from istiolab.local.xds.protos import SHARED_ENCODER
 
+        self.envoy_binary = self.envoy_binary or envoy.find_envoy()  # before anything starts
         self.phase = "starting"
         self.started_at = time.time()
         os.umask(0o077)  # this process and its children create owner-only files and sockets
@@ -161,7 +162,6 @@ class Mesh:
             self.settings = replace(self.settings, privileged_ports=can_bind_privileged_ports())
         # xDS, Envoy admin and the apps behind sidecars: owner-only Unix sockets
         self.settings = replace(self.settings, socket_dir=str(self.state.socket_dir))
-        self.envoy_binary = self.envoy_binary or envoy.find_envoy()
         # processes left by a supervisor that was killed (they hold our addresses)
         leftovers, note = kill_leftovers(self.state)
         if note:
