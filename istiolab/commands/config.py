@@ -51,10 +51,28 @@ KINDS = {
     "ra": "RequestAuthentication",
     "envoyfilter": "EnvoyFilter",
     "telemetry": "Telemetry",
+    "gatewayclass": "GatewayClass",
+    "gc": "GatewayClass",
+    "httproute": "HTTPRoute",
+    "grpcroute": "GRPCRoute",
+    "tcproute": "TCPRoute",
+    "tlsroute": "TLSRoute",
+    "referencegrant": "ReferenceGrant",
+    "refgrant": "ReferenceGrant",
 }
+# the Gateway API's Gateway, by the names kubectl accepts for it
+GATEWAY_API_WORDS = (
+    "gtw",
+    "gateway.gateway.networking.k8s.io",
+    "gateways.gateway.networking.k8s.io",
+)
 
 
 def kind_of(word: str) -> str:
+    if word.lower() in GATEWAY_API_WORDS:
+        from istiolab.local.store import GATEWAY_API_GATEWAY
+
+        return GATEWAY_API_GATEWAY
     key = word.lower().split(".", 1)[0]
     if key.endswith("ies") and key[:-3] + "y" in KINDS:
         key = key[:-3] + "y"
@@ -113,10 +131,12 @@ def delete(
 ) -> None:
     """Delete objects: `delete -f FILE` or `delete KIND NAME... [-n NS]`."""
     if path:
+        from istiolab.local.store import store_kind
+
         objects, _, _ = _documents(path)
         refs = [
             {
-                "kind": o.get("kind"),
+                "kind": store_kind(o),
                 "name": (o.get("metadata") or {}).get("name"),
                 "namespace": (o.get("metadata") or {}).get("namespace") or namespace,
             }

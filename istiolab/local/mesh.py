@@ -59,7 +59,7 @@ from istiolab.local.pods import (
 )
 from istiolab.local.ports import can_bind_privileged_ports, check_port_free
 from istiolab.local.readiness import ready_message, wait_http, wait_processes, wait_synced
-from istiolab.local.registry import gateway_pod
+from istiolab.local.registry import gateway_pod, is_gateway_proxy
 from istiolab.local.samples import default_samples
 from istiolab.local.state import StateDir, write_json
 from istiolab.local.supervisor import Managed, Supervisor, kill_recorded
@@ -248,7 +248,9 @@ class Mesh:
             self._generation += 1
             proxies = {Proxy("router", gateway).node_id: Proxy("router", gateway)}
             for p in workload_pods:
-                if p.sidecar:
+                if is_gateway_proxy(p):  # a Gateway API Gateway's proxy, the egress gateway
+                    proxies[Proxy("router", p).node_id] = Proxy("router", p)
+                elif p.sidecar:
                     proxies[Proxy("sidecar", p).node_id] = Proxy("sidecar", p)
             self._proxies = proxies
             stop = [k for k, st in self._pods.items() if desired.get(k) != st.pod]
@@ -311,6 +313,12 @@ class Mesh:
         self.report("process", f"{m.spec.name} {event} (exit code {code}, restarts {m.restarts})")
 
     # views for the control API and the CLI
+    @property
+    def registry(self) -> Registry:
+        """The services and pods of the current generation."""
+        with self._lock:
+            return self._registry
+
     def pods(self) -> list[dict]:
         assert self.supervisor is not None
         return pod_rows(self._gateway, list(self._pods.values()), self.supervisor, self.started_at)

@@ -226,6 +226,13 @@ def app_spec(pod: Pod, state: StateDir, settings: MeshSettings) -> ProcessSpec:
 def pod_specs(
     pod: Pod, state: StateDir, settings: MeshSettings, envoy_binary: str
 ) -> list[ProcessSpec]:
-    """Every process of a workload pod, in start order: the sidecar (if any), then the app."""
+    """Every process of a workload pod, in start order: the sidecar (if any), then the app;
+    a gateway proxy pod (:func:`~istiolab.local.registry.is_gateway_proxy`) is one Envoy."""
+    from istiolab.local.registry import is_gateway_proxy
+
+    if is_gateway_proxy(pod):
+        key = f"{pod.namespace}/{pod.name}"
+        labels = {"role": "gateway", "pod": key}
+        return [envoy_spec(Proxy("router", pod), key, labels, state, settings, envoy_binary)]
     specs = [sidecar_spec(pod, state, settings, envoy_binary)] if pod.sidecar else []
     return [*specs, app_spec(pod, state, settings)]

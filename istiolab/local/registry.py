@@ -30,6 +30,7 @@ from istiolab.local.model import (
     ServicePort,
 )
 from istiolab.local.translate.common import meta
+from istiolab.local.translate.gatewayapi import expand
 
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' SafeEncodeString alphabet
 INJECT = "sidecar.istio.io/inject"
@@ -94,9 +95,17 @@ def _services(objects: Iterable[Mapping], named_ports: Mapping[tuple[str, str], 
     return tuple(sorted(out, key=lambda s: (s.namespace, s.name)))
 
 
+def is_gateway_proxy(pod: Pod) -> bool:
+    """A gateway proxy pod (image ``istio/proxyv2``: a Gateway API Gateway's ``<name>-istio``,
+    the egress gateway): the runtime runs a standalone Envoy (a router) for it, no app."""
+    repo = pod.image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0]
+    return repo == "proxyv2"
+
+
 def build_registry(
     objects: list[dict], settings: MeshSettings, allocations: Mapping[str, int]
 ) -> tuple[Registry, dict[str, int]]:
+    objects = expand(objects)  # Gateway API Gateways bring their proxy Deployment and Service
     namespaces = {meta(o)[0]: o for o in objects if o.get("kind") == "Namespace"}
     planned = []  # (name, namespace, deployment, template)
     named_ports: dict[tuple[str, str], int] = {}
@@ -141,7 +150,8 @@ def build_registry(
                 container_ports=tuple(
                     int(cp["containerPort"]) for c in containers for cp in c.get("ports") or []
                 ),
-                sidecar=_sidecar(namespaces.get(ns), tmeta),
+                sidecar=_sidecar(namespaces.get(ns), tmeta)
+                and not str(first.get("image", "")).split("@")[0].split(":")[0].endswith("proxyv2"),
                 env={
                     str(e["name"]): str(e.get("value", ""))
                     for e in first.get("env") or []

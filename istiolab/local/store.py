@@ -37,6 +37,8 @@ CLUSTER_SCOPED = {
     "StorageClass",
 }
 
+GATEWAY_API_GATEWAY = "Gateway.gateway.networking.k8s.io"
+
 # canonical kind -> (plural, short names)
 KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "VirtualService": ("virtualservices", ("vs",)),
@@ -54,6 +56,15 @@ KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "ConfigMap": ("configmaps", ("cm",)),
     "Secret": ("secrets", ()),
     "Pod": ("pods", ("po",)),
+    # Gateway API (gateway.networking.k8s.io); its Gateway is stored under a qualified kind
+    # so it never replaces an Istio Gateway of the same name
+    GATEWAY_API_GATEWAY: ("gateways.gateway.networking.k8s.io", ("gtw",)),
+    "GatewayClass": ("gatewayclasses", ("gc",)),
+    "HTTPRoute": ("httproutes", ()),
+    "GRPCRoute": ("grpcroutes", ()),
+    "TCPRoute": ("tcproutes", ()),
+    "TLSRoute": ("tlsroutes", ()),
+    "ReferenceGrant": ("referencegrants", ("refgrant",)),
 }
 _MANAGED = ("creationTimestamp", "generation", "resourceVersion", "uid")
 
@@ -61,7 +72,10 @@ _MANAGED = ("creationTimestamp", "generation", "resourceVersion", "uid")
 def canonical_kind(kind: str) -> str:
     """``vs``, ``virtualservices``, ``VirtualService`` or ``virtualservice.networking.istio.io``
     -> ``VirtualService``; an unknown kind is returned as written (matched case-insensitively)."""
-    k = kind.strip().split(".", 1)[0].lower()
+    full = kind.strip().lower()
+    if full in ("gateway.gateway.networking.k8s.io", "gateways.gateway.networking.k8s.io", "gtw"):
+        return GATEWAY_API_GATEWAY
+    k = full.split(".", 1)[0]
     for name, (plural, shorts) in KINDS.items():
         if k in (name.lower(), plural, *shorts):
             return name
@@ -76,8 +90,19 @@ def resource_name(obj: Mapping) -> str:
     return f"{kind}.{group}/{name}" if group else f"{kind}/{name}"
 
 
-def _key(obj: Mapping) -> tuple[str, str, str]:
+def store_kind(obj: Mapping) -> str:
+    """The kind an object is stored and deleted under: its kind, qualified for the Gateway
+    API's Gateway (:data:`GATEWAY_API_GATEWAY`)."""
     kind = str(obj.get("kind", ""))
+    if kind == "Gateway" and str(obj.get("apiVersion", "")).startswith(
+        "gateway.networking.k8s.io/"
+    ):
+        return GATEWAY_API_GATEWAY
+    return kind
+
+
+def _key(obj: Mapping) -> tuple[str, str, str]:
+    kind = store_kind(obj)
     md = obj.get("metadata") or {}
     ns = "" if kind in CLUSTER_SCOPED else str(md.get("namespace") or "default")
     return kind, ns, str(md.get("name", ""))
@@ -273,7 +298,7 @@ def _dry_run(objects: list[dict], source: str) -> None:
     encode every resource; a failure refuses the apply with the reason."""
     from istiolab.errors import MeshError
     from istiolab.local.model import MeshSettings, Proxy
-    from istiolab.local.registry import build_registry, gateway_pod
+    from istiolab.local.registry import build_registry, gateway_pod, is_gateway_proxy
     from istiolab.local.translate import MeshIndex, build_resources
     from istiolab.local.xds.protos import to_any
 
@@ -283,7 +308,9 @@ def _dry_run(objects: list[dict], source: str) -> None:
     proxies = [Proxy("router", gateway_pod(settings))]
     seen: set[str] = set()
     for pod in registry.pods:
-        if pod.sidecar and pod.namespace not in seen:
+        if is_gateway_proxy(pod):
+            proxies.append(Proxy("router", pod))
+        elif pod.sidecar and pod.namespace not in seen:
             seen.add(pod.namespace)
             proxies.append(Proxy("sidecar", pod))
     for proxy in proxies:

@@ -38,8 +38,16 @@ TLS_INSPECTOR = {
 }
 
 
+def is_default_ingress(ctx: Context) -> bool:
+    """The mesh's ``istio-ingressgateway`` (its listeners bind ``settings.gateway_host``);
+    any other gateway proxy (a Gateway API Gateway's, the egress gateway) binds its pod IP."""
+    return ctx.proxy.pod.labels.get("istio") == "ingressgateway"
+
+
 def bind_port(ctx: Context, number: int) -> int:
     s = ctx.settings
+    if not is_default_ingress(ctx):  # the Service's targetPort, as Istio's gateway charts
+        return {80: 8080, 443: 8443}.get(number, number)
     return {80: s.gateway_http_port, 8080: s.gateway_http_port}.get(
         number, {443: s.gateway_https_port, 8443: s.gateway_https_port}.get(number, number)
     )
@@ -98,9 +106,13 @@ def _vhost(host: str, port: int, routes: list[dict], https_redirect: bool) -> di
 
 
 def _tls_socket(ctx: Context, gw: Mapping, tls: Mapping) -> dict | None:
-    credential = tls.get("credentialName")
+    credential = str(tls.get("credentialName"))
     _, gw_ns = meta(gw)
-    secret = ctx.index.secret(str(credential), (gw_ns, ctx.namespace))
+    namespaces: tuple[str, ...] = (gw_ns, ctx.namespace)
+    if "/" in credential:  # ns/name: a Gateway API certificateRef (ReferenceGrant checked)
+        ns, _, credential = credential.partition("/")
+        namespaces = (ns,)
+    secret = ctx.index.secret(credential, namespaces)
     if secret is None:
         return None
     data = secret.get("data") or {}
@@ -186,11 +198,13 @@ def gateway_resources(ctx: Context) -> tuple[dict[str, dict], dict[str, dict]]:
 
 
 def _listener(ctx: Context, bound: int, filter_chains: list[dict]) -> dict:
-    """The gateway listener ``0.0.0.0_<port>`` on ``settings.gateway_host:<port>``."""
+    """The gateway listener ``0.0.0.0_<port>`` on ``settings.gateway_host:<port>`` (the
+    default ingress) or on the gateway pod's IP."""
+    host = ctx.settings.gateway_host if is_default_ingress(ctx) else ctx.proxy.pod.ip
     return {
         "@type": LISTENER_TYPE,
         "name": f"0.0.0.0_{bound}",
-        "address": socket_address(ctx.settings.gateway_host, bound),
+        "address": socket_address(host, bound),
         "traffic_direction": "OUTBOUND",
         "filter_chains": filter_chains,
     }
