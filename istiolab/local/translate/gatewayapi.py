@@ -210,11 +210,12 @@ class GatewayApi:
 
 
 def expand(objects: list[dict]) -> list[dict]:
-    """The objects with every Gateway API object replaced by its Istio equivalents."""
-    if not any(is_gateway_api(o) for o in objects):
+    """The objects with every Gateway API object replaced by its Istio equivalents, and
+    policies attached to a Gateway by ``targetRef(s)`` given the selector of its proxy."""
+    if not any(is_gateway_api(o) or _targets_gateway(o) for o in objects):
         return objects
     api = GatewayApi(objects)
-    out = [o for o in objects if not is_gateway_api(o)]
+    out = [_target_selector(o) for o in objects if not is_gateway_api(o)]
     for gw in api.of("Gateway"):
         if api.istio_class(gw):
             out += gateway_objects(api, gw)
@@ -222,6 +223,29 @@ def expand(objects: list[dict]) -> list[dict]:
         for route in api.of(kind):
             out += route_objects(api, route)
     return out
+
+
+def _target_refs(obj: Mapping) -> list[Mapping]:
+    spec = obj.get("spec") if isinstance(obj.get("spec"), Mapping) else {}
+    refs = list(spec.get("targetRefs") or [])
+    if spec.get("targetRef"):
+        refs.append(spec["targetRef"])
+    return refs
+
+
+def _targets_gateway(obj: Mapping) -> bool:
+    return any(r.get("kind") == "Gateway" for r in _target_refs(obj))
+
+
+def _target_selector(obj: dict) -> dict:
+    """A policy (RequestAuthentication, AuthorizationPolicy, ...) whose targetRef names a
+    Gateway applies to that Gateway's proxy: the selector Istio derives from it."""
+    if not _targets_gateway(obj):
+        return obj
+    [ref] = [r for r in _target_refs(obj) if r.get("kind") == "Gateway"][:1]
+    spec = {k: v for k, v in obj["spec"].items() if k not in ("targetRef", "targetRefs")}
+    spec["selector"] = {"matchLabels": {GATEWAY_NAME_LABEL: str(ref.get("name", ""))}}
+    return {**obj, "spec": spec}
 
 
 # -- Gateway ----------------------------------------------------------------------------
