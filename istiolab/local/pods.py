@@ -54,6 +54,8 @@ def check_images(
             "containers"
         ) or []
         for c in containers:
+            if isinstance(c, Mapping) and images.is_proxy(str(c.get("image") or "")):
+                continue  # a gateway proxy (istio-egressgateway): a standalone Envoy
             if isinstance(c, Mapping):
                 images.resolve(str(c.get("image") or ""), deployment=deployment, where=where)
 
@@ -195,12 +197,14 @@ def app_spec(pod: Pod, state: StateDir, settings: MeshSettings) -> ProcessSpec:
 
     key = f"{pod.namespace}/{pod.name}"
     impl = images.resolve(pod.image, deployment=f"{pod.namespace}/{pod.deployment}")
-    ports = impl.listen_ports(pod.container_ports)
+    ports = impl.listen_ports(pod.container_ports, pod.args)
     argv = [sys.executable, "-m", "istiolab.workloads", "serve", "--image", pod.image]
     addresses = [f"{listen_ip(pod, p, settings)}:{p}" for p in ports]
     for address in addresses:
         argv += ["--listen", address]
     argv += ["--pod-name", pod.name, "--namespace", pod.namespace]
+    for arg in pod.args:
+        argv.append(f"--arg={arg}")
     env = dict(os.environ)
     env.update({str(k): str(v) for k, v in pod.env.items()})
     env.update({"POD_NAME": pod.name, "POD_NAMESPACE": pod.namespace, "POD_IP": pod.ip})

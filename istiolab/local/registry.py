@@ -31,6 +31,7 @@ from istiolab.local.model import (
 )
 from istiolab.local.translate.common import meta
 from istiolab.local.translate.gatewayapi import expand
+from istiolab.workloads.images import is_proxy
 
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' SafeEncodeString alphabet
 INJECT = "sidecar.istio.io/inject"
@@ -98,8 +99,7 @@ def _services(objects: Iterable[Mapping], named_ports: Mapping[tuple[str, str], 
 def is_gateway_proxy(pod: Pod) -> bool:
     """A gateway proxy pod (image ``istio/proxyv2``: a Gateway API Gateway's ``<name>-istio``,
     the egress gateway): the runtime runs a standalone Envoy (a router) for it, no app."""
-    repo = pod.image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0]
-    return repo == "proxyv2"
+    return is_proxy(pod.image)
 
 
 def build_registry(
@@ -151,12 +151,13 @@ def build_registry(
                     int(cp["containerPort"]) for c in containers for cp in c.get("ports") or []
                 ),
                 sidecar=_sidecar(namespaces.get(ns), tmeta)
-                and not str(first.get("image", "")).split("@")[0].split(":")[0].endswith("proxyv2"),
+                and not is_proxy(str(first.get("image", ""))),
                 env={
                     str(e["name"]): str(e.get("value", ""))
                     for e in first.get("env") or []
                     if "name" in e
                 },
+                args=tuple(str(a) for a in first.get("args") or []),
             )
         )
     return Registry(services=_services(objects, named_ports), pods=tuple(pods)), kept

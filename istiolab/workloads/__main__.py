@@ -53,6 +53,10 @@ def build_app(impl: WorkloadImpl, ctx):
         from istiolab.workloads.fortio import fortio_app
 
         return fortio_app(ctx)
+    if impl.kind == "helloworld":
+        from istiolab.workloads.helloworld import helloworld_app
+
+        return helloworld_app(ctx, impl.version)
     raise ValueError(f"{impl.name} serves nothing")
 
 
@@ -79,7 +83,17 @@ def serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
     servers = None
-    if impl.serves:
+    if impl.kind == "tcp-echo":  # plain TCP, not HTTP
+        from istiolab.workloads.tcpecho import EchoServers, prefix_of
+
+        try:
+            servers = EchoServers(list(args.listen), prefix_of(args.arg))
+        except OSError as exc:
+            print(f"error: cannot listen: {exc.strerror or exc}", file=sys.stderr, flush=True)
+            return 1
+        servers.start()
+        print("ready " + " ".join(f"{h}:{p}" for h, p in servers.addresses), flush=True)
+    elif impl.serves:
         from istiolab.workloads.context import PodContext
         from istiolab.workloads.server import Servers
 
@@ -123,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--listen", type=_address, action="append", default=[], metavar="HOST:PORT")
     run.add_argument("--pod-name", default="", help="the pod's name (reviews shows it)")
     run.add_argument("--namespace", default="", help="the pod's namespace")
+    run.add_argument("--arg", action="append", default=[], help="a container arg (repeatable)")
     args = parser.parse_args(argv)
     return serve(args)
 

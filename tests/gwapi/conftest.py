@@ -23,6 +23,7 @@ ROUTING = (
     "gtw",
     "VirtualService",
     "DestinationRule",
+    "ServiceEntry",
     "Gateway",
     "RequestAuthentication",
     "AuthorizationPolicy",

@@ -26,6 +26,7 @@ from istiolab.local.translate.routes import (
     http_routes,
     qualify_match_gateways,
 )
+from istiolab.local.translate.tcproutes import gateway_l4_chains
 
 TLS_CONTEXT = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext"
 HTTP_LIKE = ("HTTP", "HTTP2", "GRPC")
@@ -141,6 +142,7 @@ def gateway_resources(ctx: Context) -> tuple[dict[str, dict], dict[str, dict]]:
     """(listeners, route configs) of the ingress gateway."""
     http: dict[int, dict[str, dict]] = {}  # bind port -> host -> vhost
     https: dict[int, list[tuple[dict, dict, str]]] = {}  # bind port -> (chain, routes)
+    tcp: dict[int, list[dict]] = {}  # bind port -> filter chains
     for gw in gateways(ctx):
         gw_name, gw_ns = meta(gw)
         for i, server in enumerate((gw.get("spec") or {}).get("servers") or []):
@@ -148,6 +150,10 @@ def gateway_resources(ctx: Context) -> tuple[dict[str, dict], dict[str, dict]]:
             number, protocol = int(port.get("number", 80)), str(port.get("protocol", "HTTP"))
             bound = bind_port(ctx, number)
             tls = server.get("tls") or {}
+            l4 = gateway_l4_chains(ctx, gw, server, bound, _tls_socket)
+            if l4 is not None:  # TCP, TLS, HTTPS PASSTHROUGH (tcproutes.py)
+                tcp.setdefault(bound, []).extend(l4)
+                continue
             hosts = virtual_hosts(ctx, gw, server)
             if protocol.upper() in HTTP_LIKE:
                 table = http.setdefault(bound, {})
@@ -193,6 +199,13 @@ def gateway_resources(ctx: Context) -> tuple[dict[str, dict], dict[str, dict]]:
             filter_chains.append(chain)
         listener = _listener(ctx, bound, filter_chains)
         listener["listener_filters"] = [TLS_INSPECTOR]
+        listeners[listener["name"]] = listener
+    for bound, chains in sorted(tcp.items()):
+        if not chains or f"0.0.0.0_{bound}" in listeners:
+            continue
+        listener = _listener(ctx, bound, chains)
+        if any("filter_chain_match" in c or "transport_socket" in c for c in chains):
+            listener["listener_filters"] = [TLS_INSPECTOR]
         listeners[listener["name"]] = listener
     return listeners, routes
 
