@@ -195,9 +195,12 @@ class ConfigStore:
         batch = [copy.deepcopy(dict(o)) for o in objects]
         self._check_shape(batch, source)
         _validate(batch, source)
+        from istiolab.local.translate.enforcement import check_enforceable
+
+        warnings = check_enforceable(batch, source)  # refuses what the mesh would ignore
         with self._lock:
             new = dict(self._objects)
-            lines = []
+            lines = list(warnings)
             now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             for obj in batch:
                 key = _key(obj)

@@ -27,6 +27,7 @@ ROUTING = (
     "Gateway",
     "RequestAuthentication",
     "AuthorizationPolicy",
+    "EnvoyFilter",
 )
 
 # the samples' own gateways and routes (both APIs) stay

@@ -281,3 +281,21 @@ def _accepted(api: GatewayApi, route: Mapping, ref: Mapping, gen: int) -> dict:
                 gen,
             )
     return condition("Accepted", True, "Accepted", "Route was valid", gen)
+
+
+def route_findings(
+    objects: list[dict], registry: Registry | None
+) -> list[tuple[str, str, str, str, str, str]]:
+    """(level, code, kind, name, namespace, message): ISTL0102 for each Gateway API route
+    condition that is not True (why a route is not in effect), as its status says."""
+    api = GatewayApi(objects)
+    out = []
+    for kind in ("HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute"):
+        for route in api.of(kind):
+            name, ns = meta(route)
+            for parent in route_status(api, route)["parents"]:
+                for c in parent["conditions"]:
+                    if c["status"] != "True":
+                        message = f"{c['type']} {c['reason']}: {c['message']}"
+                        out.append(("Error", "ISTL0102", kind, name, ns, message))
+    return out

@@ -15,6 +15,7 @@ from typing import Any
 from istiolab.errors import Finding, ValidationError
 from istiolab.manifests.validation import gatewayapi, istio, kube, semantic
 from istiolab.manifests.validation._util import Problem, did_you_mean
+from istiolab.manifests.validation.removed import removed_problem
 
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -36,6 +37,9 @@ def check_object(doc: Any) -> tuple[str, str, list[Problem]]:
     if problems:
         return kind, name, problems
     api_version = doc["apiVersion"]
+    removed = removed_problem(api_version, kind)
+    if removed:
+        return kind, name, [removed]
     if istio.is_istio_group(api_version):
         problem = istio.api_problem(api_version, kind)
         if problem:
