@@ -57,7 +57,8 @@ REFUSED = [
     ),
     (
         "apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata:\n  name: ef\n"
-        "spec:\n  configPatches:\n  - applyTo: CLUSTER\n    match:\n      context: SIDECAR_OUTBOUND\n"
+        "spec:\n  configPatches:\n  - applyTo: CLUSTER\n    match:\n"
+        "      context: SIDECAR_OUTBOUND\n"
         "    patch:\n      operation: MERGE\n      value:\n        connect_timeout: 1s\n",
         "spec.configPatches[0].applyTo: applyTo CLUSTER is not supported by the local mesh",
         "applyTo HTTP_FILTER",
@@ -135,6 +136,7 @@ def test_proxy_config_is_accepted_with_a_warning_and_a_finding(store):
     )
 
 
+# the Istio docs' local rate limit example (their line lengths)
 LOCAL_RATE_LIMIT = """
 apiVersion: networking.istio.io/v1alpha3
 kind: EnvoyFilter
@@ -159,7 +161,7 @@ spec:
           name: envoy.filters.http.local_ratelimit
           typed_config:
             "@type": type.googleapis.com/udpa.type.v1.TypedStruct
-            type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
+            type_url: LOCAL_RATE_LIMIT_TYPE
             value:
               stat_prefix: http_local_rate_limiter
               token_bucket:
@@ -181,7 +183,10 @@ spec:
                   header:
                     key: x-local-rate-limit
                     value: 'true'
-"""
+""".replace(
+    "LOCAL_RATE_LIMIT_TYPE",
+    "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+)
 
 
 def test_envoy_filter_local_rate_limit_is_inserted_into_the_inbound_hcm(store):
