@@ -97,12 +97,18 @@ def _documents(path: str) -> tuple[list[dict], str, list[tuple[str, int]]]:
 
 @click.command()
 @click.option("-f", "--filename", "path", required=True, help="File, directory or - (stdin).")
+@click.option(
+    "-n", "--namespace", default=None, help="Namespace for objects that name none (kubectl's -n)."
+)
 @state_dir_option
-def apply(path: str, state_dir: str | None) -> None:
+def apply(path: str, namespace: str | None, state_dir: str | None) -> None:
     """Create or update objects (validated first; nothing is applied if any is invalid)."""
     from istiolab.local.mesh import check_images
 
     objects, source, positions = _documents(path)
+    if namespace:
+        pairs = zip(objects, positions, strict=True)
+        objects = [_in_namespace(o, namespace, pos) for o, pos in pairs]
     check_images(objects, positions)  # names the file and document of an unsupported image
     state = open_state(state_dir)
     client = mesh_client(state)
@@ -114,6 +120,25 @@ def apply(path: str, state_dir: str | None) -> None:
         return
     result = client.post("/apply", {"objects": objects, "source": source})
     print_change(result)
+
+
+CLUSTER_KINDS = ("Namespace", "GatewayClass", "ClusterRole", "ClusterRoleBinding")
+
+
+def _in_namespace(obj: dict, namespace: str, position: tuple[str, int]) -> dict:
+    """kubectl apply -n: objects without a namespace get it; a different one is an error."""
+    if not isinstance(obj, dict) or obj.get("kind") in CLUSTER_KINDS:
+        return obj
+    metadata = dict(obj.get("metadata") or {})
+    found = metadata.get("namespace")
+    if found and found != namespace:
+        raise ConfigError(
+            f"{position[0]}: document {position[1]}: the namespace from the provided object "
+            f'"{found}" does not match the namespace "{namespace}". You must pass '
+            "'--namespace=" + str(found) + "' to perform this operation."
+        )
+    metadata["namespace"] = namespace
+    return {**obj, "metadata": metadata}
 
 
 @click.command()

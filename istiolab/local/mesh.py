@@ -144,6 +144,7 @@ class Mesh:
         ):
             check_port_free(host, port, what)
         self.store = ConfigStore(self.state.root)
+        self._install_mesh_config()
         self.supervisor = Supervisor(self.state.processes_file, on_event=self._on_process_event)
         try:
             self.xds = XdsServer(s.istiod_ip, XDS_PORT, self._resources_for)
@@ -158,6 +159,15 @@ class Mesh:
         except BaseException:
             self.stop()
             raise
+
+    def _install_mesh_config(self) -> None:
+        """istiod's ``istio`` ConfigMap when the store has none (as an install leaves it):
+        `kubectl -n istio-system get cm istio` shows the mesh config as on a cluster."""
+        from istiolab.local.samples import istiod_config
+
+        found = self.store.get("ConfigMap", None, "istio-system")
+        if not any(o["metadata"]["name"] == "istio" for o in found):
+            self.store.apply([istiod_config()], "<istiod>")
 
     def stop(self) -> None:
         """Stop every process (SIGTERM, grace, SIGKILL), the xDS server and the control API."""

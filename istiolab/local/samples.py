@@ -23,3 +23,30 @@ def default_samples(samples: Iterable[str], namespace: str = "default") -> list[
         if s == "bookinfo":
             out += m.bookinfo_gateway(namespace)
     return out
+
+
+# istiod's mesh config as an install leaves it (the ConfigMap `istio` in istio-system): the
+# egress task reads it and edits outboundTrafficPolicy there (translate/meshconfig.py)
+MESH_CONFIG = """\
+accessLogFile: /dev/stdout
+defaultConfig:
+  discoveryAddress: istiod.istio-system.svc:15012
+defaultProviders:
+  metrics:
+  - prometheus
+enablePrometheusMerge: true
+outboundTrafficPolicy:
+  mode: ALLOW_ANY
+rootNamespace: istio-system
+trustDomain: cluster.local
+"""
+
+
+def istiod_config() -> dict:
+    """The ``istio`` ConfigMap (istio-system) holding the mesh config, as installed."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "istio", "namespace": "istio-system", "labels": {"app": "istiod"}},
+        "data": {"mesh": MESH_CONFIG},
+    }

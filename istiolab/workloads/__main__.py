@@ -109,7 +109,10 @@ def serve(args: argparse.Namespace) -> int:
             USER_AGENTS.get(impl.kind, ""),
         )
         try:
-            servers = Servers(build_app(impl, ctx), list(args.listen), f"istiolab-{impl.kind}")
+            app = build_app(impl, ctx)
+            # httpbin's server logs each request (the mirroring task reads them)
+            access_log = impl.kind == "httpbin"
+            servers = Servers(app, list(args.listen), f"istiolab-{impl.kind}", access_log)
         except OSError as exc:
             listen = " ".join(f"{h}:{p}" for h, p in args.listen)
             print(f"error: cannot listen on {listen}: {exc.strerror or exc}", file=sys.stderr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -76,6 +77,17 @@ def reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Unknown"
+
+
+def access_line(request: Request, status: int, size: int) -> str:
+    """The app's own access log line, in the Common Log Format httpbin's server writes:
+    ``127.10.1.4 - - [30/Nov/2026:18:40:11 +0000] "GET /headers HTTP/1.1" 200 512 "-"
+    "curl/8.16.0"``."""
+    when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+    agent = request.headers.get("User-Agent", "-")
+    referer = request.headers.get("Referer", "-")
+    line = f"{request.method} {request.target} {request.http_version}"
+    return f'{request.client[0]} - - [{when}] "{line}" {status} {size} "{referer}" "{agent}"'
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -148,6 +160,8 @@ class _Handler(BaseHTTPRequestHandler):
             lines.append("Connection: keep-alive")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         self.wfile.write(head + body)
+        if self.server.access_log:
+            print(access_line(request, response.status, len(body)), flush=True)
 
     def handle_one_request(self) -> None:
         try:
@@ -166,8 +180,11 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 1024
 
-    def __init__(self, address: tuple[str, int], app: App, server_name: str) -> None:
+    def __init__(
+        self, address: tuple[str, int], app: App, server_name: str, access_log: bool = False
+    ) -> None:
         self.app = app
+        self.access_log = access_log
         self.server_name_header = server_name
         super().__init__(address, _Handler)
 
@@ -181,8 +198,14 @@ class _Server(ThreadingHTTPServer):
 class Servers:
     """Several listeners serving one app; `start` binds them all, `stop` closes them."""
 
-    def __init__(self, app: App, addresses: list[tuple[str, int]], name: str = "istiolab"):
-        self._servers = [_Server(addr, app, name) for addr in addresses]
+    def __init__(
+        self,
+        app: App,
+        addresses: list[tuple[str, int]],
+        name: str = "istiolab",
+        access_log: bool = False,
+    ):
+        self._servers = [_Server(addr, app, name, access_log) for addr in addresses]
         self._threads: list[threading.Thread] = []
 
     @property
