@@ -28,8 +28,8 @@ istiolab:apps          namespace (default), injection (true), samples (bookinfo,
 istiolab:addons        enabled (prometheus, grafana, kiali, jaeger), namespace (istio-system),
                        nodePorts (false: the NodePort services of seed 002)
 istiolab:security      mtls (PERMISSIVE | STRICT | DISABLE, mesh-wide), preset (a security
-                       preset or none), presetParams ({}), jwt (false), jwtIssuer (istiolab),
-                       jwtRequired (false)
+                       preset or none), presetParams ({}), jwt (false),
+                       jwtIssuer (testing@secure.istio.io), jwtRequired (false)
 istiolab:loadGenerator enabled (false), namespace (load)
 
 The apps, addons and security sections map one to one onto istiolab.manifests.LabSpec, so
@@ -55,6 +55,7 @@ from typing import Any
 
 from istiolab import versions
 from istiolab.errors import ConfigError, ParameterError
+from istiolab.manifests.jwks import DEFAULT_ISSUER
 
 NAMESPACE = "istiolab"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -182,7 +183,7 @@ class SecuritySettings:
     preset: str = _f("preset", "none", doc="a security preset (istiolab.manifests) or none")
     preset_params: dict = _f("presetParams", factory=dict)  # noqa: RUF009
     jwt: bool = _f("jwt", False, doc="RequestAuthentication with a key the stack generates")
-    jwt_issuer: str = _f("jwtIssuer", "istiolab")
+    jwt_issuer: str = _f("jwtIssuer", DEFAULT_ISSUER)
     jwt_required: bool = _f("jwtRequired", False, doc="reject requests without a valid token")
 
 

@@ -36,6 +36,7 @@ from istiolab.errors import NotFoundError
 from istiolab.local import envoy
 from istiolab.local.api import control_routes, get_objects
 from istiolab.local.control import ControlServer
+from istiolab.local.jwksfetch import JwksResolver
 from istiolab.local.model import (
     ADMIN_PORT,
     XDS_PORT,
@@ -112,6 +113,7 @@ class Mesh:
         self._cache: dict[str, tuple[int, ProxyResources]] = {}
         self._index: tuple[int, Any] | None = None  # (generation, MeshIndex) of the push
         self._ca = MeshCA(state.root)  # workload certificates (istiolab.local.pki)
+        self._jwks = JwksResolver(state.root)  # jwksUri fetched and inlined, as istiod
         self.store: Any = None
         self.xds: Any = None
         self.supervisor: Supervisor | None = None
@@ -241,7 +243,7 @@ class Mesh:
         from istiolab.local.registry import build_registry
 
         t0 = time.perf_counter()
-        objects = [dict(o) for o in self.store.objects()]
+        objects = self._jwks.inline([dict(o) for o in self.store.objects()])
         allocations = self.state.read_allocations()
         registry, allocations = build_registry(objects, self.settings, allocations)
         write_json(self.state.allocations_file, dict(allocations))
@@ -338,7 +340,9 @@ class Mesh:
 
         with self._lock:
             objects, registry = self._objects, self._registry
-        return [str(f) for f in findings(objects, registry)]
+        return [str(f) for f in findings(objects, registry)] + [
+            f.finding() for f in self._jwks.failures
+        ]
 
     def status(self) -> dict:
         s = self.settings

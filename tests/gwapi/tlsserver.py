@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import http.server
+import ipaddress
 import json
 import ssl
 import threading
@@ -18,6 +19,13 @@ from cryptography.x509.oid import NameOID
 
 def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def _san(host: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        return x509.DNSName(host)
 
 
 def issue(directory: Path, host: str) -> tuple[Path, Path, Path]:
@@ -44,7 +52,7 @@ def issue(directory: Path, host: str) -> tuple[Path, Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([_san(host)]), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     paths = (directory / "ca.pem", directory / "cert.pem", directory / "key.pem")
@@ -67,7 +75,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
-
+        if self.server.payload is not None:  # type: ignore[attr-defined]
+            body = self.server.payload  # type: ignore[attr-defined]
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         self.server.hits.append((self.path, self.headers.get("Host", "")))  # type: ignore
         body = json.dumps({"path": self.path, "tls": True}).encode()
         self.send_response(200)
@@ -85,9 +100,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class HttpsServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: str, cert: Path, key: Path) -> None:
+    def __init__(self, address: str, cert: Path, key: Path, payload: bytes | None = None):
         super().__init__((address, 0), _Handler)
         self.hits: list[tuple[str, str]] = []
+        self.payload = payload  # serve these bytes on every path (a JWKS server)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
         self.socket = context.wrap_socket(self.socket, server_side=True)
