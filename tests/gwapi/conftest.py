@@ -1,4 +1,4 @@
-"""One running local mesh for the Gateway API, TCP and egress suites (Bookinfo, httpbin,
+"""One running local mesh (session-scoped) for the Gateway API, TCP and egress suites (Bookinfo, httpbin,
 sleep on real Envoy sidecars) on this session's own 127.<octet> prefix. The ``clean``
 fixture deletes every routing and policy object a test applied; teardown stops every
 process by PID."""
@@ -58,7 +58,7 @@ def jwks_ca(tmp_path_factory):
     return issue(tmp_path_factory.mktemp("jwks-ca"), JWKS_HOST)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def mesh(tmp_path_factory, jwks_ca):
     root = tmp_path_factory.mktemp("gwapi-mesh")
     old = os.environ.get("SSL_CERT_FILE")

@@ -246,6 +246,11 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         names = tuple(sorted(req.resource_names))
         changed = names != stream.names.get(t)
         stream.names[t] = names
+        if changed and not names and req.response_nonce and t in NAMED_TYPES and t != SECRET_TYPE:
+            # Envoy dropped its last subscription of this type (a gateway lost its listeners):
+            # it would not ACK an empty response, so nothing is sent and the type is in sync
+            self._set(stream, t, replace(status, sent_version=req.version_info))
+            return []
         if not req.response_nonce or changed:
             response = self._response(stream, t, force=True)
             return [response] if response is not None else []
@@ -257,6 +262,8 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         self._compute(stream)
         out = []
         for t in TYPE_ORDER:
+            if t in NAMED_TYPES and t != SECRET_TYPE and not stream.names.get(t):
+                continue  # nothing subscribed (a gateway with no listeners): Envoy would not ACK
             if t in stream.names:
                 # a changed EDS cluster is re-created by Envoy and warms until it gets its
                 # endpoints again: after a CDS push, EDS is re-sent even if unchanged (istiod)
