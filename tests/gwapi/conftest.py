@@ -1,7 +1,7 @@
 """One running local mesh (session-scoped) for the Gateway API, TCP and egress suites
-(Bookinfo, httpbin, sleep on real Envoy sidecars) on this session's own 127.<octet> prefix. The ``clean``
-fixture deletes every routing and policy object a test applied; teardown stops every
-process by PID."""
+(Bookinfo, httpbin, sleep on real Envoy sidecars) on this session's own 127.<octet>
+prefix. The ``clean`` fixture deletes every routing and policy object a test applied;
+teardown stops every process by PID."""
 
 from __future__ import annotations
 
