@@ -12,12 +12,15 @@ Everything here is plain data; the implementations are adapters.
 from __future__ import annotations
 
 import abc
+import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from istiolab.workloads.client import EXIT_CODES as CURL_EXIT_CODES  # curl(1) EXIT CODES
+from istiolab.workloads.client import describe_error
+from istiolab.workloads.loadgen import LoadResult
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,10 @@ class Pod:
     ready: bool
     workload: str = ""  # the owning Deployment's name
     service_account: str = "default"
+    restarts: int = 0
+    created: float | None = None  # epoch seconds (kubectl's AGE)
+    ready_containers: int = 0
+    images: tuple[str, ...] = ()  # per container
 
     @property
     def sidecar(self) -> bool:
@@ -69,6 +76,10 @@ class HttpResult:
     def json(self) -> Any:
         return json.loads(self.body)
 
+    def describe(self) -> str:
+        """curl's message for the failure, e.g. ``Recv failure: Connection reset by peer``."""
+        return describe_error(self.error, self.detail)
+
 
 @dataclass(frozen=True)
 class ProxySync:
@@ -78,6 +89,7 @@ class ProxySync:
     kind: str  # "sidecar" | "gateway"
     synced: bool  # every resource type ACKed at the current version
     detail: Mapping[str, str] = field(default_factory=dict)  # type -> SYNCED|STALE|NACK ...
+    version: str = "-"  # the config version the proxy was last sent
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,12 @@ class ChangeResult:
 
     changes: Sequence[tuple[str, str, str, str]]  # (kind, namespace, name, verb)
     warnings: Sequence[str] = ()
+    lines: Sequence[str] = ()  # kubectl's words: ``deployment.apps/details-v1 created``
+    pods_started: Sequence[str] = ()  # ``ns/pod`` the change (re)started
+    pods_stopped: Sequence[str] = ()
+    proxies: int = 0  # proxies that got the new config
+    seconds: float = 0.0  # until they ACKed it
+    sync_error: str | None = None  # why they did not, if they did not
 
 
 class Backend(abc.ABC):
@@ -101,6 +119,15 @@ class Backend(abc.ABC):
     def apply(self, objects: Sequence[Mapping[str, Any]], source: str = "<apply>") -> ChangeResult:
         """Create or update `objects` all or nothing (validated first; nothing half-applied)."""
 
+    def check_supported(  # noqa: B027 - optional hook
+        self,
+        objects: Sequence[Mapping[str, Any]],
+        positions: Sequence[tuple[str, int]] | None = None,
+    ) -> None:
+        """Refuse, before anything is applied, what this mesh cannot run (the local mesh: a
+        Deployment image it has no implementation of). `positions` are each object's (file,
+        document index), so the error names them. Default: everything is supported."""
+
     @abc.abstractmethod
     def delete(self, refs: Sequence[tuple[str, str, str]]) -> ChangeResult:
         """Delete ``(kind, name, namespace)`` refs; a missing object is an error."""
@@ -111,26 +138,20 @@ class Backend(abc.ABC):
     ) -> list[dict]:
         """Objects of `kind` (any alias: ``vs``, ``virtualservices``); namespace None: all."""
 
+    def objects(self) -> list[dict]:
+        """Every config object of the kinds the mesh reads (all namespaces): what
+        ``istioctl analyze`` analyses."""
+        raise NotImplementedError
+
     # ---------------------------------------------------------------- pods
     @abc.abstractmethod
     def pods(self, namespace: str | None = None) -> list[Pod]:
         """Every pod (namespace None: all namespaces)."""
 
     def pod(self, workload: str) -> Pod:
-        """The first ready pod of ``WORKLOAD[.NS]``; NotFoundError naming the choices."""
-        from istiolab.errors import NotFoundError
-
-        name, _, ns = workload.partition(".")
-        ns = ns or "default"
-        candidates = [p for p in self.pods(ns) if name in (p.workload, p.app, p.name)]
-        if not candidates:
-            known = sorted({p.workload or p.app for p in self.pods(ns)})
-            raise NotFoundError(
-                f"no pod for workload {workload!r} in namespace {ns}; "
-                f"known: {', '.join(known) or 'none'}"
-            )
-        ready = [p for p in candidates if p.ready]
-        return (ready or candidates)[0]
+        """The pod of ``WORKLOAD[.NS]`` (ready ones first, then by name); NotFoundError
+        naming what runs."""
+        return find_pod(self.pods(), workload)
 
     # ---------------------------------------------------------------- traffic
     @abc.abstractmethod
@@ -145,6 +166,40 @@ class Backend(abc.ABC):
         timeout: float = 30.0,
     ) -> HttpResult:
         """One request from inside pod `source` (``WORKLOAD[.NS]``), through its sidecar."""
+
+    def sender(self, source: str) -> Callable[..., HttpResult]:
+        """``send(url, **request_options)``: :meth:`request` from pod `source`, with the
+        pod looked up once (for many requests, also from several threads)."""
+        return functools.partial(self.request, source)
+
+    def load(
+        self,
+        source: str,
+        url: str,
+        *,
+        count: int,
+        concurrency: int = 1,
+        qps: float | None = None,
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
+        data: str | bytes | None = None,
+        timeout: float = 3.0,
+    ) -> LoadResult:
+        """A fortio load from inside pod `source`: `count` requests over `concurrency`
+        connections at `qps` (None: as fast as possible); never raises for HTTP failures."""
+        raise NotImplementedError(f"load generation is not available on the {self.name} backend")
+
+    def egress(self, source: str) -> tuple[str, str | None, Mapping[str, Any] | None]:
+        """How pod `source` sends from this machine: (source address, its sidecar's
+        outbound URL or None, the hosts map or None). Only where pods are processes on this
+        machine (the local mesh); elsewhere a MeshError says to use :meth:`load`."""
+        from istiolab.errors import MeshError
+
+        raise MeshError(
+            f"the {self.name} backend cannot send as pod {source} from this machine "
+            "(its pods are not local processes); use request() or load(), which run inside "
+            "the pod"
+        )
 
     def gateway_request(
         self,
@@ -193,6 +248,21 @@ class Backend(abc.ABC):
     def logs(self, workload: str, container: str | None = None, tail: int | None = None) -> str:
         """A pod's log: the app's, or ``istio-proxy`` (the Envoy access log)."""
 
+    # ---------------------------------------------------------------- telemetry
+    def telemetry_window(self, seconds: float = 60.0) -> dict[str, Any]:
+        """Istio's standard metric samples now and `seconds` ago, as
+        ``{"now": [(metric, labels, value)...], "then": [...], "seconds": s}``: what the
+        service graph is built from (``istiolab graph``, the console)."""
+        from istiolab.errors import MeshError
+
+        raise MeshError(f"{self.name}: the service graph is read from the local mesh only")
+
+    def spans(self) -> list[dict]:
+        """The Zipkin spans the mesh collected (``istiolab traces``, the console)."""
+        from istiolab.errors import MeshError
+
+        raise MeshError(f"{self.name}: traces are collected by the local mesh only")
+
     # ---------------------------------------------------------------- waiting
     @abc.abstractmethod
     def wait_converged(self, timeout: float = 30.0) -> None:
@@ -210,3 +280,19 @@ class Backend(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def find_pod(pods: Sequence[Pod], workload: str) -> Pod:
+    """``WORKLOAD[.NS]`` among `pods`: a Deployment name, the pods' ``app`` label or a pod
+    name, in NS (default ``default``); ready pods first, then the first by name."""
+    from istiolab.errors import NotFoundError
+
+    name, _, ns = workload.partition(".")
+    ns = ns or "default"
+    matches = [p for p in pods if p.namespace == ns and name in (p.workload, p.app, p.name)]
+    if not matches:
+        known = sorted({f"{p.workload or p.app}.{p.namespace}" for p in pods})
+        raise NotFoundError(
+            f"no workload {name!r} in namespace {ns} (running: {', '.join(known) or 'none'})"
+        )
+    return min(matches, key=lambda p: (not p.ready, p.name))

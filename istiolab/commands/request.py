@@ -7,12 +7,7 @@ from collections.abc import Iterable
 
 import click
 
-from istiolab.commands.common import (
-    find_pod,
-    open_state,
-    running_mesh,
-    state_dir_option,
-)
+from istiolab.commands.common import context_option, open_backend, state_dir_option
 from istiolab.errors import ParameterError
 
 
@@ -42,6 +37,7 @@ def _parse_headers(values: Iterable[str]) -> dict[str, str]:
 @click.option("--cacert", default=None, help="https://: CA bundle to verify the server.")
 @click.option("--resolve", "resolves", multiple=True, help="https://: HOST:PORT:ADDR, like curl.")
 @state_dir_option
+@context_option
 @click.pass_context
 def request(
     ctx: click.Context,
@@ -60,43 +56,38 @@ def request(
     cacert: str | None,
     resolves: tuple[str, ...],
     state_dir: str | None,
+    context: str | None,
 ) -> None:
     """Send HTTP from inside a pod, through its sidecar: one request (curl) or a load (fortio).
 
     ``tcp://HOST:PORT`` sends one line (``-d``, default ``hello``) and prints the reply, like
     ``nc`` (``--count N``: N connections); ``https://`` originates TLS in the pod, like curl
     (``-k``, ``--cacert``, ``--resolve``)."""
-    from istiolab.workloads import client as http
+    from istiolab.workloads.loadgen import format_fortio
 
-    state = open_state(state_dir)
-    running = running_mesh(state)
-    pod = find_pod(running.get("/status")["pods"], source)
-    proxy = f"http://{pod['ip']}:15001" if pod["sidecar"] else None
-    hosts = None if pod["sidecar"] else running.get("/hosts")
+    backend = open_backend(context, state_dir)
     verb = (method or ("POST" if data is not None else "GET")).upper()
-    common = dict(
-        source_ip=pod["app_ip"],
-        proxy=proxy,
-        hosts=hosts,
-        namespace=pod["namespace"],
-        method=verb,
-        headers=_parse_headers(headers),
-        data=data,
-        timeout=timeout,
-    )
-    if url.startswith("tcp://"):
-        _tcp(ctx, url, data, count, output, common)
-    if url.startswith("https://"):
-        _https(ctx, url, output, show_body, common, insecure, cacert, resolves)
+    common = dict(method=verb, headers=_parse_headers(headers), data=data, timeout=timeout)
+    if url.startswith(("tcp://", "https://")):
+        egress = getattr(backend, "egress", None)
+        if egress is None:
+            hint = "tcp:// and https:// are sent from the local mesh's pods (no --context)"
+            raise ParameterError("URL", url, hint)
+        source_ip, proxy, hosts = egress(source)
+        namespace = source.partition(".")[2] or "default"
+        local = dict(source_ip=source_ip, proxy=proxy, hosts=hosts, namespace=namespace, **common)
+        if url.startswith("tcp://"):
+            _tcp(ctx, url, data, count, output, local)
+        _https(ctx, url, output, show_body, local, insecure, cacert, resolves)
     if count == 1:
-        resp = http.send(url, **common)
+        resp = backend.request(source, url, **common)
         if output == "json":
             click.echo(
                 json.dumps(
                     {
                         "status": resp.status,
                         "error": resp.error,
-                        "headers": resp.headers,
+                        "headers": dict(resp.headers),
                         "body": resp.text,
                         "elapsed": round(resp.elapsed, 6),
                     },
@@ -110,11 +101,11 @@ def request(
             if resp.error:
                 click.echo(f"curl: ({resp.exit_code}) {resp.describe()}", err=True)
         ctx.exit(resp.exit_code)
-    result = http.load(url, count=count, concurrency=concurrency, qps=qps, **common)
+    result = backend.load(source, url, count=count, concurrency=concurrency, qps=qps, **common)
     if output == "json":
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
-        click.echo(http.format_fortio(result))
+        click.echo(format_fortio(result))
 
 
 def _tcp(ctx: click.Context, url: str, data: str | None, count: int, output: str, common) -> None:

@@ -43,6 +43,15 @@ def control_routes(mesh: Mesh) -> dict[tuple[str, str], Handler]:
     def get(body: dict) -> Any:
         return get_objects(mesh.store, body, mesh.registry)
 
+    def proxy_admin(body: dict) -> Any:
+        text = mesh.proxy_admin(
+            str(body.get("pod") or ""),
+            str(body.get("namespace") or "default"),
+            str(body.get("path") or "/"),
+            str(body.get("method") or "GET").upper(),
+        )
+        return {"body": text}
+
     def shutdown(body: dict) -> Any:
         mesh.shutdown_requested.set()
         return {"pid": os.getpid()}
@@ -52,8 +61,22 @@ def control_routes(mesh: Mesh) -> dict[tuple[str, str], Handler]:
         ("POST", "/delete"): delete,
         ("GET", "/get"): get,
         ("GET", "/status"): lambda body: mesh.status(),
+        ("GET", "/telemetry/window"): lambda body: mesh.telemetry.window(
+            float(body.get("seconds") or 60)
+        ),
         ("GET", "/proxy-status"): lambda body: mesh.proxy_status(),
         ("GET", "/hosts"): lambda body: mesh.hosts(),
         ("GET", "/resources"): lambda body: mesh.resources(str(body.get("node", ""))),
+        ("GET", "/proxy-admin"): proxy_admin,
+        ("POST", "/proxy-admin"): proxy_admin,
+        ("GET", "/pods"): lambda body: mesh.pods(),
+        ("GET", "/objects"): lambda body: mesh.store.objects(),
+        ("GET", "/info"): lambda body: mesh.info(),
+        ("GET", "/logs"): lambda body: mesh.logs(
+            str(body.get("namespace") or "default"),
+            str(body.get("pod", "")),
+            body.get("container") or None,
+            int(body["tail"]) if body.get("tail") not in (None, "") else None,
+        ),
         ("POST", "/shutdown"): shutdown,
     }

@@ -11,10 +11,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from istiolab.errors import ParameterError
+from istiolab.names import ISTIO_SYSTEM  # noqa: F401 - re-exported to the builders
 
 NETWORKING = "networking.istio.io/v1"
 SECURITY = "security.istio.io/v1"
-ISTIO_SYSTEM = "istio-system"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DURATION = re.compile(r"^(\d+(\.\d+)?(h|m|s|ms|us|µs|ns))+$")

@@ -31,6 +31,7 @@ from stats import assert_split
 from support import require
 
 from istiolab import manifests
+from istiolab.backends.local import LocalBackend
 from istiolab.cli import main
 from istiolab.local import envoy
 from istiolab.local.state import StateDir, pid_alive
@@ -178,10 +179,13 @@ def versions(n: int, headers: dict | None = None) -> dict[str, int]:
 
 
 class Mesh:
+    """A test's handle on a running local mesh: its CLI (in-process) and its backend."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.state = StateDir(root)
         self.sd = ("--state-dir", str(root))
+        self.backend = LocalBackend(root)
 
     def cli(self, *args: str, stdin: str | None = None):
         return cli(*args, *self.sd, stdin=stdin)
@@ -215,6 +219,7 @@ def running_mesh(
     mesh_type: type[M],
     label: str,
     setup: Callable[[M], object] | None = None,
+    extra: tuple[str, ...] = (),
 ) -> Iterator[M]:
     """A detached mesh on ``127.<octet>`` (gateway ``127.<octet>.0.3``, ports 8080/8443)
     with `samples`, for a suite's session or module fixture: `setup` runs once it is up;
@@ -225,7 +230,7 @@ def running_mesh(
         require(False, f"the Envoy binary ({exc})")
     began = time.monotonic()
     up = up_args(root, octet, samples=samples, gateway_port=PORT)
-    proc = cli_subprocess(*up, "--gateway-https-port", "8443")
+    proc = cli_subprocess(*up, "--gateway-https-port", "8443", *extra)
     m = mesh_type(root)
     try:
         assert proc.returncode == 0, proc.stderr + proc.stdout
@@ -422,7 +427,9 @@ def test_get_pods_like_kubectl(mesh):
     items = json.loads(mesh.ok("get", "pods", "-o", "json"))["items"]
     reviews = next(i for i in items if i["metadata"]["labels"].get("app") == "reviews")
     pod = pods[reviews["metadata"]["name"]]
-    assert reviews["kind"] == "Pod" and reviews["metadata"]["labels"] == pod["labels"]
+    # the injector adds security.istio.io/tlsMode=istio to a pod with a sidecar
+    labels = {**pod["labels"], "security.istio.io/tlsMode": "istio"}
+    assert reviews["kind"] == "Pod" and reviews["metadata"]["labels"] == labels
     assert reviews["spec"]["serviceAccountName"] == "bookinfo-reviews"
     assert reviews["status"]["podIP"] == pod["ip"]
     assert [c["name"] for c in reviews["spec"]["containers"]] == ["reviews", "istio-proxy"]
