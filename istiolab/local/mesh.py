@@ -626,13 +626,14 @@ class Mesh:
         access log, which goes to /dev/stdout as on a cluster, and its own messages)."""
         pod, processes = self._find_pod(namespace, name)
         app = pod.labels.get("app") or pod.deployment
-        if pod is self._gateway:
-            by_container = {"istio-proxy": GATEWAY_NAME}
+        gateway = pod is self._gateway or is_gateway_proxy(pod)  # one container: Envoy
+        if gateway:
+            by_container = {"istio-proxy": processes[0]}
         else:
             by_container = {
                 ("istio-proxy" if n.endswith(PROXY_SUFFIX) else app): n for n in processes
             }
-        chosen = container or ("istio-proxy" if pod is self._gateway else app)
+        chosen = container or ("istio-proxy" if gateway else app)
         process = by_container.get(chosen)
         m = self.supervisor.get(process) if (self.supervisor and process) else None
         if m is None:

@@ -94,12 +94,13 @@ def serve(args: argparse.Namespace) -> int:
         from istiolab.workloads.tcpecho import EchoServers, prefix_of
 
         try:
-            servers = EchoServers(list(args.listen), prefix_of(args.arg))
+            unix = [path for _, path in args.unix]
+            servers = EchoServers(list(args.listen), prefix_of(args.arg), unix)
         except OSError as exc:
             print(f"error: cannot listen: {exc.strerror or exc}", file=sys.stderr, flush=True)
             return 1
         servers.start()
-        print("ready " + " ".join(f"{h}:{p}" for h, p in servers.addresses), flush=True)
+        print("ready " + " ".join(servers.addresses), flush=True)
     elif impl.serves:
         from istiolab.workloads.context import PodContext
         from istiolab.workloads.server import Servers

@@ -91,7 +91,10 @@ def access_line(request: Request, status: int, size: int) -> str:
     agent = request.headers.get("User-Agent", "-")
     referer = request.headers.get("Referer", "-")
     line = f"{request.method} {request.target} {request.http_version}"
-    return f'{request.client[0]} - - [{when}] "{line}" {status} {size} "{referer}" "{agent}"'
+    # behind the sidecar (a Unix socket) the peer is the sidecar: Istio's inbound passthrough
+    # source address, 127.0.0.6, as httpbin's log shows on a cluster
+    client = request.client[0] if request.client and request.client[0] else "127.0.0.6"
+    return f'{client} - - [{when}] "{line}" {status} {size} "{referer}" "{agent}"'
 
 
 class _Handler(BaseHTTPRequestHandler):

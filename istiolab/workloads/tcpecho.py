@@ -7,6 +7,8 @@ default prefix is ``hello``. Listens on every given address (the runtime passes 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
 import socketserver
 import threading
@@ -23,7 +25,8 @@ class _Handler(socketserver.StreamRequestHandler):
     server: _Server
 
     def handle(self) -> None:
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.connection.family != socket.AF_UNIX:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for line in self.rfile:
             reply = f"{self.server.prefix} ".encode() + line
             if not reply.endswith(b"\n"):
@@ -41,15 +44,40 @@ class _Server(socketserver.ThreadingTCPServer):
         super().__init__(address, _Handler)
 
 
-class EchoServers:
-    """One threaded echo server per address; ``start``/``stop`` like workloads.server."""
+class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """Behind a sidecar: a Unix socket only the mesh's owner can reach (0600), as
+    workloads.server does for HTTP apps."""
 
-    def __init__(self, addresses: list[tuple[str, int]], prefix: str) -> None:
-        self.servers = [_Server(a, prefix) for a in addresses]
+    daemon_threads = True
+
+    def __init__(self, path: str, prefix: str) -> None:
+        self.prefix = prefix
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        old = os.umask(0o177)
+        try:
+            super().__init__(path, _Handler)
+        finally:
+            os.umask(old)
+
+
+class EchoServers:
+    """One threaded echo server per address (and per Unix socket); ``start``/``stop`` like
+    workloads.server."""
+
+    def __init__(
+        self, addresses: list[tuple[str, int]], prefix: str, unix: Sequence[str] = ()
+    ) -> None:
+        self.servers: list = [_Server(a, prefix) for a in addresses]
+        self.servers += [_UnixServer(path, prefix) for path in unix]
 
     @property
-    def addresses(self) -> list[tuple[str, int]]:
-        return [s.server_address[:2] for s in self.servers]
+    def addresses(self) -> list[str]:
+        out = []
+        for s in self.servers:
+            address = s.server_address
+            out.append(address if isinstance(address, str) else f"{address[0]}:{address[1]}")
+        return out
 
     def start(self) -> None:
         for s in self.servers:

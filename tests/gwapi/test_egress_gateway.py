@@ -139,7 +139,7 @@ def test_http_through_the_egress_gateway(clean, egress, site):
     response = mesh.send("sleep", f"http://edition.example:{port}/politics")
     assert response.status == 200, response
     assert response.json()["server"] == "edition"
-    [line] = mesh.wait_log("istio-egressgateway", '"GET /politics ')
+    [line] = mesh.wait_log("istio-egressgateway.istio-system", '"GET /politics ')
     assert f"outbound|{port}||edition.example" in line
     [line] = mesh.wait_log("sleep", '"GET /politics ')
     assert "outbound|80|cnn|istio-egressgateway.istio-system.svc.cluster.local" in line
@@ -165,7 +165,7 @@ def test_tls_origination_at_the_egress_gateway(clean, egress, site, tmp_path):
         assert response.status == 200, response
         assert response.json() == {"path": "/tls-politics", "tls": True}
         assert tls_site.hits == [("/tls-politics", f"secure.example:{http_port}")]
-        [line] = mesh.wait_log("istio-egressgateway", '"GET /tls-politics ')
+        [line] = mesh.wait_log("istio-egressgateway.istio-system", '"GET /tls-politics ')
         assert f"outbound|{tls_site.port}||secure.example" in line
     finally:
         tls_site.stop()
