@@ -10,6 +10,7 @@ import socket
 from collections import Counter
 
 import pytest
+from resilience.test_egress import mesh_config
 from stats import assert_split
 
 from istiolab.manifests.extra_samples import tcp_echo
@@ -259,17 +260,7 @@ spec:
   - address: {address}
 """
 
-REGISTRY_ONLY = """
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: istio
-  namespace: istio-system
-data:
-  mesh: |-
-    outboundTrafficPolicy:
-      mode: REGISTRY_ONLY
-"""
+REGISTRY_ONLY = mesh_config("REGISTRY_ONLY")  # the istio ConfigMap as the egress task edits it
 
 
 def test_https_from_a_pod_with_a_service_entry(clean, https_site):

@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from istiolab.local.translate import names
-from istiolab.local.translate.common import labels_match, meta
+from istiolab.local.translate.common import meta
 from istiolab.local.translate.context import Context, ServiceHost
-from istiolab.local.translate.routes import HTTP_PROTOCOLS, destination_cluster
+from istiolab.local.translate.routes import HTTP_PROTOCOLS, destination_cluster, match_applies
 
 TCP_PROXY = "envoy.filters.network.tcp_proxy"
 TCP_PROXY_TYPE = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy"
@@ -33,14 +33,8 @@ Weighted = list[tuple[str, int]]  # (cluster, weight)
 
 
 def _applies(ctx: Context, match: Mapping, port: int | None, gateway: str, ns: str) -> bool:
-    if match.get("port") and port is not None and int(match["port"]) != port:
-        return False
-    if match.get("sourceLabels") and not labels_match(match["sourceLabels"], ctx.proxy.pod.labels):
-        return False
-    if match.get("sourceNamespace") and match["sourceNamespace"] != ctx.namespace:
-        return False
     gws = [g if g == "mesh" or "/" in g else f"{ns}/{g}" for g in match.get("gateways") or []]
-    return not gws or gateway in gws
+    return match_applies(ctx, {**match, "gateways": gws}, port, gateway)
 
 
 def _weighted(ctx: Context, route: list[Mapping], ns: str, port: int | None) -> Weighted:
