@@ -299,3 +299,49 @@ def test_gateway_of_another_class_is_left_alone():
         o["kind"] == "Deployment" and o["metadata"]["name"] == "foreign-istio"
         for o in expand([other])
     )
+
+
+def test_grpc_route_matches_service_and_method():
+    r = route(
+        "grpc",
+        {
+            "parentRefs": [{"name": "bookinfo-gateway"}],
+            "hostnames": ["grpc.example"],
+            "rules": [
+                {
+                    "matches": [
+                        {"method": {"service": "helloworld.Greeter", "method": "SayHello"}}
+                    ],
+                    "backendRefs": [{"name": "reviews", "port": 9080}],
+                }
+            ],
+        },
+        kind="GRPCRoute",
+    )
+    res, _, _ = gateway_proxy(world(r))
+    [envoy_route] = vhost(res, "grpc.example:80")["routes"]
+    assert envoy_route["match"] == {"path": "/helloworld.Greeter/SayHello"}
+
+
+def test_tls_passthrough_listener_routes_on_sni():
+    gw = gateway("tls-gw")
+    gw["spec"]["listeners"] = [
+        {"name": "tls", "port": 443, "protocol": "TLS", "tls": {"mode": "Passthrough"},
+         "allowedRoutes": {"namespaces": {"from": "Same"}}}
+    ]  # fmt: skip
+    tls = route(
+        "tls",
+        {
+            "parentRefs": [{"name": "tls-gw"}],
+            "hostnames": ["secure.example"],
+            "rules": [{"backendRefs": [{"name": "reviews", "port": 9080}]}],
+        },
+        kind="TLSRoute",
+    )
+    res, _, _ = gateway_proxy(world(gw, tls), name="tls-gw")
+    listener = res.listeners["0.0.0.0_8443"]
+    [chain] = listener["filter_chains"]
+    assert chain["filter_chain_match"] == {"server_names": ["secure.example"]}
+    proxy = chain["filters"][0]["typed_config"]
+    assert proxy["cluster"] == f"outbound|9080||{REVIEWS}"
+    assert listener["listener_filters"][0]["name"] == "envoy.filters.listener.tls_inspector"
