@@ -159,6 +159,27 @@ class Backend(abc.ABC):
         """One request from outside the mesh to the ingress gateway (``path`` like ``/x``)."""
         raise NotImplementedError
 
+    def load(
+        self,
+        source: str,
+        url: str,
+        *,
+        count: int,
+        concurrency: int,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+    ) -> dict[int, int]:
+        """A short load from pod `source` like ``fortio load -c C -qps 0 -n N``: status code
+        -> how many (0: no response). Default: `concurrency` parallel single requests."""
+        from collections import Counter
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(_: int) -> int:
+            return self.request(source, url, headers=headers, timeout=timeout).status
+
+        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            return dict(Counter(pool.map(one, range(count))))
+
     @abc.abstractmethod
     def gateway_url(self) -> str:
         """``http://HOST:PORT`` of the ingress gateway's port 80 as seen from this machine."""
@@ -192,6 +213,31 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def logs(self, workload: str, container: str | None = None, tail: int | None = None) -> str:
         """A pod's log: the app's, or ``istio-proxy`` (the Envoy access log)."""
+
+    # ---------------------------------------------------------------- analysis
+    ANALYZED_KINDS = (
+        "Namespace", "Service", "Deployment", "Gateway", "VirtualService", "DestinationRule",
+        "ServiceEntry", "Sidecar", "PeerAuthentication", "AuthorizationPolicy",
+        "RequestAuthentication",
+    )  # fmt: skip
+
+    def analyze(self, namespace: str | None = None) -> list[dict]:
+        """What ``istiolab analyze`` reports on the mesh's stored config, as dicts (level,
+        code, kind, name, namespace, message, resource); `namespace` None: every namespace.
+        Default: the local mesh's analyzers over the objects :meth:`get` returns."""
+        from istiolab.local.model import MeshSettings
+        from istiolab.local.registry import build_registry
+        from istiolab.local.translate.analysis import analyze
+
+        objects = [o for kind in self.ANALYZED_KINDS for o in self.get(kind, None, None)]
+        settings = MeshSettings()
+        registry, _ = build_registry(objects, settings, {})
+        found = analyze(objects, registry, settings)
+        return [
+            {**a.__dict__, "resource": f"{a.kind} {a.namespace}/{a.name}"}
+            for a in found
+            if namespace is None or a.namespace in ("", namespace)
+        ]
 
     # ---------------------------------------------------------------- waiting
     @abc.abstractmethod
