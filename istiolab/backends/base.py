@@ -199,27 +199,6 @@ class Backend(abc.ABC):
         """One request from outside the mesh to the ingress gateway (``path`` like ``/x``)."""
         raise NotImplementedError
 
-    def load(
-        self,
-        source: str,
-        url: str,
-        *,
-        count: int,
-        concurrency: int,
-        headers: Mapping[str, str] | None = None,
-        timeout: float = 30.0,
-    ) -> dict[int, int]:
-        """A short load from pod `source` like ``fortio load -c C -qps 0 -n N``: status code
-        -> how many (0: no response). Default: `concurrency` parallel single requests."""
-        from collections import Counter
-        from concurrent.futures import ThreadPoolExecutor
-
-        def one(_: int) -> int:
-            return self.request(source, url, headers=headers, timeout=timeout).status
-
-        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-            return dict(Counter(pool.map(one, range(count))))
-
     @abc.abstractmethod
     def gateway_url(self) -> str:
         """``http://HOST:PORT`` of the ingress gateway's port 80 as seen from this machine."""

@@ -235,9 +235,9 @@ class Runner:
         p = check.params
         n, conc = int(p.get("requests", 30)), int(p.get("concurrency", 3))
         result = self.backend.load(
-            p["via"], p["url"], count=n, concurrency=conc, headers=p.get("headers")
+            p["via"], p["url"], count=n, concurrency=conc, qps=None, headers=p.get("headers")
         )
-        codes = {str(k): v for k, v in result.items()}
+        codes = {str(k): v for k, v in result.codes.items()}
         measured = " ".join(f"Code {c} : {k}" for c, k in sorted(codes.items()))
         expected = ", ".join(f"Code {c} {matchers.describe_spec(s)}" for c, s in p["codes"].items())
         ok = all(
