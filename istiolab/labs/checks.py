@@ -48,6 +48,12 @@ TYPES: dict[str, dict[str, tuple[Any, str]]] = {
         "fields": (dict, "field path -> expected value or {operator: value}"),
         "absent": (bool, "pass when no such object exists"),
     },
+    "pods": {
+        "app!": (str, "the pods' app label (or Deployment name)"),
+        "namespace": (str, "their namespace (default)"),
+        "containers": ((int, dict), "containers per pod: 2 once the sidecar is injected (2/2)"),
+        "sidecar": (bool, "every pod has (true) or lacks (false) the istio-proxy container"),
+    },
     "analyze": {
         "namespace": (str, "report only this namespace"),
         "code": (str, "an IST code that must be reported (IST0102)"),
@@ -95,6 +101,7 @@ TYPES: dict[str, dict[str, tuple[Any, str]]] = {
 }
 DESCRIPTIONS = {
     "object": "a stored object exists / is absent / has these fields (normalised)",
+    "pods": "a workload's pods: containers (1/1 -> 2/2) and sidecar, all ready",
     "analyze": "`istiolab analyze` reports (or does not report) a code",
     "validates": "the stored objects pass the Kubernetes and Istio schemas",
     "request": "one request (gateway or from a pod): status, exit code, body, header, version",

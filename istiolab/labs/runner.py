@@ -122,6 +122,31 @@ class Runner:
         expected = "; ".join(f"{k} = {matchers.describe_spec(v)}" for k, v in fields.items())
         return Measure(False, expected, best[1] if best else "")
 
+    def _pods(self, check: Check) -> Measure:
+        p = check.params
+        ns = p.get("namespace", "default")
+        pods = [x for x in self.backend.pods(ns) if p["app"] in (x.app, x.workload)]
+        wants = []
+        if "containers" in p:
+            wants.append(f"{matchers.describe_spec(p['containers'])} containers")
+        if "sidecar" in p:
+            wants.append("a sidecar" if p["sidecar"] else "no sidecar")
+        expected = f"{p['app']} pods in {ns}: ready, " + ", ".join(wants)
+        if not pods:
+            return Measure(False, expected, "no pods")
+        ok = all(x.ready for x in pods)
+        if "containers" in p:
+            spec = _spec(p["containers"])
+            ok = ok and all(matchers.matches([(len(x.containers), "")], spec) for x in pods)
+        if "sidecar" in p:
+            ok = ok and all(x.sidecar == p["sidecar"] for x in pods)
+        measured = ", ".join(
+            f"{x.name} {sum([x.ready]) * len(x.containers)}/{len(x.containers)}"
+            f" ({' '.join(x.containers)})"
+            for x in pods
+        )
+        return Measure(ok, expected, measured)
+
     # ---------------------------------------------------------------- static
     def _analyze(self, check: Check) -> Measure:
         p = check.params
