@@ -244,10 +244,9 @@ def _files(lab: Path, files: Any, where: str, problems: Problems) -> tuple[str, 
     for i, rel in enumerate(files if isinstance(files, list) else [files]):
         if not isinstance(rel, str) or not (lab / rel).is_file():
             problems.add(f"{where}[{i}]", f"{rel!r}: no such file in {lab.name}/")
-        elif (lab / rel).resolve().parent != lab.resolve() and lab.resolve() not in (
-            lab / rel
-        ).resolve().parents:
-            problems.add(f"{where}[{i}]", f"{rel!r} is outside the lab folder")
+        elif lab.resolve().parent not in (lab / rel).resolve().parents:
+            # a lab may reuse another lab's files (../02-request-routing/solution/x.yaml)
+            problems.add(f"{where}[{i}]", f"{rel!r} is outside the lab library")
         else:
             out.append(rel)
     return tuple(out)

@@ -297,10 +297,10 @@ class Runner:
 
     def _log(self, check: Check) -> Measure:
         p = check.params
-        before = len(self.backend.logs(p["workload"], "istio-proxy").splitlines())
+        before = self.backend.logs(p["workload"], "istio-proxy").splitlines()
         self._during(p)
         lines = self.backend.logs(p["workload"], "istio-proxy").splitlines()
-        recent = lines[before:] if p.get("during") else lines
+        recent = _after(lines, before) if p.get("during") else lines
         flags = Counter(flag for _, flag in observe.response_flags("\n".join(recent)))
         seen = ", ".join(f"{f} x{n}" for f, n in sorted(flags.items())) or "no access-log lines"
         if p.get("absent"):
@@ -339,6 +339,17 @@ class Runner:
 
 
 # ------------------------------------------------------------------ helpers
+
+
+def _after(lines: list[str], before: list[str]) -> list[str]:
+    """The lines of a log (possibly a tail) written after `before` was read."""
+    if not before:
+        return lines
+    last = before[-1]
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i] == last:
+            return lines[i + 1 :]
+    return lines  # the old tail scrolled away: everything is new
 
 
 def _spec(value: Any) -> Mapping[str, Any]:
