@@ -37,7 +37,11 @@ _DISTRIBUTION = {
     "tries": (int, "how many tries before failing (10)"),
     "concurrency": (int, "parallel requests (4)"),
 }
-_DURING = (dict, "a request (same fields as a request check, plus count/concurrency) run first")
+_DURING = (
+    dict,
+    "a request (fields of a request check, plus count, concurrency and settle: a pause "
+    "after it) run before measuring",
+)
 
 TYPES: dict[str, dict[str, tuple[Any, str]]] = {
     "object": {

@@ -255,6 +255,8 @@ class Runner:
         count, conc = int(during.get("count", 1)), int(during.get("concurrency", 1))
         with ThreadPoolExecutor(max_workers=max(1, conc)) as pool:
             list(pool.map(lambda _: self.send(during), range(count)))
+        if during.get("settle"):  # let the mesh react (an ejection expiring) before measuring
+            time.sleep(seconds(during["settle"]))
 
     def _load(self, check: Check) -> Measure:
         p = check.params
