@@ -246,6 +246,11 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         names = tuple(sorted(req.resource_names))
         changed = names != stream.names.get(t)
         stream.names[t] = names
+        if changed and not names and t in NAMED_TYPES and t != SECRET_TYPE:
+            # unsubscribed from every name (a gateway losing its last listener drops its ECDS
+            # names one by one): nothing is left to be in sync, so nothing is pending
+            self._set(stream, t, TypeStatus())
+            return []
         if not req.response_nonce or changed:
             response = self._response(stream, t, force=True)
             return [response] if response is not None else []
