@@ -199,6 +199,8 @@ def matches(values: list[tuple[Any, str]], spec: Any, namespace: str = "") -> bo
 def _operator(values: list[tuple[Any, str]], op: str, want: Any, namespace: str) -> bool:
     if op == "exists":
         return bool(values) == bool(want)
+    if op == "in" and not values and isinstance(want, list) and None in want:
+        return True  # null in the list: "not set" is one of the allowed values
     if op == "not":
         return not any(equal(v, want, key=k, namespace=namespace) for v, k in values)
     for v, k in values:
