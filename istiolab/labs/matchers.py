@@ -8,9 +8,9 @@ durations compare by length (``180s`` == ``3m``), numbers by value (``100`` == `
 treats as sets (hosts, gateways, methods, principals...) in any order. Expected mappings
 are subsets: extra fields the learner set are fine.
 
-Paths are dotted with list selectors: ``spec.http[0].route[1].weight``, ``spec.subsets[*].name``
-(any element), ``spec.subsets[name=v1].labels.version`` (the element whose ``name`` is ``v1``; the field may
-be a path: ``route[destination.subset=v3].weight``).
+Paths are dotted with list selectors: ``spec.http[0].route[1].weight``,
+``spec.subsets[*].name`` (any element), ``spec.subsets[name=v1].labels.version`` (the element
+whose ``name`` is ``v1``; the field may be a path: ``route[destination.subset=v3].weight``).
 """
 
 from __future__ import annotations
