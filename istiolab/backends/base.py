@@ -203,6 +203,11 @@ class Backend(abc.ABC):
     def gateway_url(self) -> str:
         """``http://HOST:PORT`` of the ingress gateway's port 80 as seen from this machine."""
 
+    def gateway_https_url(self) -> str:
+        """``https://HOST:PORT`` of the ingress gateway's port 443 as seen from this machine
+        (a TLS client connects there with the SNI of the host it wants)."""
+        raise NotImplementedError(f"the {self.name} backend has no HTTPS gateway address")
+
     # ---------------------------------------------------------------- proxies
     @abc.abstractmethod
     def proxy_admin(self, workload: str, path: str, method: str = "GET") -> str:

@@ -230,6 +230,10 @@ class LocalBackend(Backend):
     def gateway_url(self) -> str:
         return self.running().get("/info")["gateway_url"]
 
+    def gateway_https_url(self) -> str:
+        settings = self.running().get("/info")["settings"]
+        return f"https://{settings['gateway_host']}:{settings['gateway_https_port']}"
+
     def gateway_request(
         self,
         path: str,

@@ -275,6 +275,10 @@ def _task(lab: Path, number: int, raw: Any, problems: Problems) -> Task | None:
         problems.add(f"{where}.checks", "required: a list of at least one check")
         checks_raw = []
     checks = [parse_check(c, f"{where}.checks[{j}]", problems) for j, c in enumerate(checks_raw)]
+    for j, check in enumerate(checks):
+        ca = (check.params.get("tls") or {}).get("ca") if check else None
+        if ca is not None and not (lab / str(ca)).is_file():
+            problems.add(f"{where}.checks[{j}].tls.ca", f"{ca!r}: no such file in {lab.name}/")
     hints = raw.get("hints") or []
     if not isinstance(hints, list) or not all(isinstance(h, str) for h in hints):
         problems.add(f"{where}.hints", "a list of texts, from a nudge to the answer")

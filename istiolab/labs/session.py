@@ -143,7 +143,7 @@ def selftest(
     try:
         progress(f"{lab.name}: start state")
         start(backend, lab)
-        quick = Runner(backend, patience=0)
+        quick = Runner(backend, patience=0, base=lab.path)
         for task in lab.tasks:
             for check, result in zip(task.checks, quick.run_task(task), strict=True):
                 want = check.initially == "pass"
@@ -153,7 +153,7 @@ def selftest(
                         f"it should {check.initially} but it "
                         f"{'passed' if result.passed else 'failed'} ({result.measured})"
                     )
-        patient = Runner(backend, patience=patience)
+        patient = Runner(backend, patience=patience, base=lab.path)
         for task in lab.tasks:
             progress(f"{lab.name}: task {task.number} solution")
             solve(backend, lab, task.number)
