@@ -32,6 +32,7 @@ ISTIO_KINDS = (
 )  # fmt: skip
 
 
+LOG_FLUSH = 3.0  # seconds an access-log line may take to appear (Envoy's flush interval)
 SECRETS_DUMP = "config_dump?resource=dynamic_active_secrets"
 
 
@@ -321,9 +322,15 @@ class Runner:
         p = check.params
         before = self.backend.logs(p["workload"], "istio-proxy").splitlines()
         self._during(p)
-        lines = self.backend.logs(p["workload"], "istio-proxy").splitlines()
-        recent = _after(lines, before) if p.get("during") else lines
-        flags = Counter(flag for _, flag in observe.response_flags("\n".join(recent)))
+        deadline, delay = time.monotonic() + LOG_FLUSH, 0.1
+        while True:  # Envoy writes access logs in batches: give the lines a moment to land
+            lines = self.backend.logs(p["workload"], "istio-proxy").splitlines()
+            recent = _after(lines, before) if p.get("during") else lines
+            flags = Counter(flag for _, flag in observe.response_flags("\n".join(recent)))
+            if flags[p["flag"]] or not p.get("during") or time.monotonic() > deadline:
+                break
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
         seen = ", ".join(f"{f} x{n}" for f, n in sorted(flags.items())) or "no access-log lines"
         if p.get("absent"):
             return Measure(flags[p["flag"]] == 0, f"no {p['flag']} in the access log", seen)
