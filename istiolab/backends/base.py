@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from istiolab.workloads.client import EXIT_CODES as CURL_EXIT_CODES  # curl(1) EXIT CODES
+from istiolab.workloads.client import describe_error
 from istiolab.workloads.loadgen import LoadResult
 
 
@@ -36,6 +37,7 @@ class Pod:
     restarts: int = 0
     created: float | None = None  # epoch seconds (kubectl's AGE)
     ready_containers: int = 0
+    images: tuple[str, ...] = ()  # per container
 
     @property
     def sidecar(self) -> bool:
@@ -72,6 +74,10 @@ class HttpResult:
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+    def describe(self) -> str:
+        """curl's message for the failure, e.g. ``Recv failure: Connection reset by peer``."""
+        return describe_error(self.error, self.detail)
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,15 @@ class Backend(abc.ABC):
     def apply(self, objects: Sequence[Mapping[str, Any]], source: str = "<apply>") -> ChangeResult:
         """Create or update `objects` all or nothing (validated first; nothing half-applied)."""
 
+    def check_supported(  # noqa: B027 - optional hook
+        self,
+        objects: Sequence[Mapping[str, Any]],
+        positions: Sequence[tuple[str, int]] | None = None,
+    ) -> None:
+        """Refuse, before anything is applied, what this mesh cannot run (the local mesh: a
+        Deployment image it has no implementation of). `positions` are each object's (file,
+        document index), so the error names them. Default: everything is supported."""
+
     @abc.abstractmethod
     def delete(self, refs: Sequence[tuple[str, str, str]]) -> ChangeResult:
         """Delete ``(kind, name, namespace)`` refs; a missing object is an error."""
@@ -122,26 +137,20 @@ class Backend(abc.ABC):
     ) -> list[dict]:
         """Objects of `kind` (any alias: ``vs``, ``virtualservices``); namespace None: all."""
 
+    def objects(self) -> list[dict]:
+        """Every config object of the kinds the mesh reads (all namespaces): what
+        ``istioctl analyze`` analyses."""
+        raise NotImplementedError
+
     # ---------------------------------------------------------------- pods
     @abc.abstractmethod
     def pods(self, namespace: str | None = None) -> list[Pod]:
         """Every pod (namespace None: all namespaces)."""
 
     def pod(self, workload: str) -> Pod:
-        """The first ready pod of ``WORKLOAD[.NS]``; NotFoundError naming the choices."""
-        from istiolab.errors import NotFoundError
-
-        name, _, ns = workload.partition(".")
-        ns = ns or "default"
-        candidates = [p for p in self.pods(ns) if name in (p.workload, p.app, p.name)]
-        if not candidates:
-            known = sorted({p.workload or p.app for p in self.pods(ns)})
-            raise NotFoundError(
-                f"no pod for workload {workload!r} in namespace {ns}; "
-                f"known: {', '.join(known) or 'none'}"
-            )
-        ready = [p for p in candidates if p.ready]
-        return (ready or candidates)[0]
+        """The pod of ``WORKLOAD[.NS]`` (ready ones first, then by name); NotFoundError
+        naming what runs."""
+        return find_pod(self.pods(), workload)
 
     # ---------------------------------------------------------------- traffic
     @abc.abstractmethod
@@ -280,3 +289,19 @@ class Backend(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def find_pod(pods: Sequence[Pod], workload: str) -> Pod:
+    """``WORKLOAD[.NS]`` among `pods`: a Deployment name, the pods' ``app`` label or a pod
+    name, in NS (default ``default``); ready pods first, then the first by name."""
+    from istiolab.errors import NotFoundError
+
+    name, _, ns = workload.partition(".")
+    ns = ns or "default"
+    matches = [p for p in pods if p.namespace == ns and name in (p.workload, p.app, p.name)]
+    if not matches:
+        known = sorted({f"{p.workload or p.app}.{p.namespace}" for p in pods})
+        raise NotFoundError(
+            f"no workload {name!r} in namespace {ns} (running: {', '.join(known) or 'none'})"
+        )
+    return min(matches, key=lambda p: (not p.ready, p.name))

@@ -18,12 +18,12 @@ from typing import Any
 from istiolab.backends.base import Backend, ChangeResult, HttpResult, Pod, ProxySync
 from istiolab.errors import MeshError, NotFoundError
 from istiolab.local.control import ControlClient, NotRunning
+from istiolab.local.kubeapi.workloads import PROXY_CONTAINER, PROXY_IMAGE, container_names
 from istiolab.local.model import OUTBOUND_PORT
 from istiolab.local.state import StateDir, resolve_state_dir
+from istiolab.manifests.kinds import kind_info
 from istiolab.workloads.client import HostsMap, Response
 from istiolab.workloads.loadgen import FORTIO_TIMEOUT, LoadResult
-
-PROXY_CONTAINER = "istio-proxy"
 
 
 def _http_result(resp: Response) -> HttpResult:
@@ -39,11 +39,8 @@ def _http_result(resp: Response) -> HttpResult:
 
 def pod_from_row(row: Mapping[str, Any]) -> Pod:
     """A control API pod row (``/pods``, ``/status``) as a typed :class:`Pod`."""
-    app = row["labels"].get("app") or row["deployment"]
-    if row.get("gateway"):
-        containers: tuple[str, ...] = (PROXY_CONTAINER,)
-    else:
-        containers = (app, PROXY_CONTAINER) if row["sidecar"] else (app,)
+    containers = tuple(container_names(row))
+    images = tuple(PROXY_IMAGE if c == PROXY_CONTAINER else row["image"] for c in containers)
     return Pod(
         name=row["name"],
         namespace=row["namespace"],
@@ -56,6 +53,7 @@ def pod_from_row(row: Mapping[str, Any]) -> Pod:
         restarts=int(row.get("restarts") or 0),
         created=row.get("created"),
         ready_containers=int(row.get("ready_containers", len(containers) if row["ready"] else 0)),
+        images=images,
     )
 
 
@@ -98,11 +96,18 @@ class LocalBackend(Backend):
         return self.running().get("/hosts")
 
     # ---------------------------------------------------------------- objects
-    def apply(self, objects: Sequence[Mapping[str, Any]], source: str = "<apply>") -> ChangeResult:
+    def check_supported(
+        self,
+        objects: Sequence[Mapping[str, Any]],
+        positions: Sequence[tuple[str, int]] | None = None,
+    ) -> None:
         from istiolab.local.pods import check_images
 
+        check_images(objects, positions)
+
+    def apply(self, objects: Sequence[Mapping[str, Any]], source: str = "<apply>") -> ChangeResult:
         objects = [dict(o) for o in objects]
-        check_images(objects)
+        self.check_supported(objects)
         client = self.client()
         if client is None:
             return _change(objects, self._store().apply(objects, source))
@@ -137,6 +142,10 @@ class LocalBackend(Backend):
     def get(
         self, kind: str, name: str | None = None, namespace: str | None = "default"
     ) -> list[dict]:
+        if (
+            kind_info(kind).kind == "Pod"
+        ):  # derived from the running pods, as the Kubernetes API does
+            return self._pod_objects(name, namespace)
         ns = "*" if namespace is None else namespace
         client = self.client()
         if client is None:
@@ -144,6 +153,25 @@ class LocalBackend(Backend):
 
             return get_objects(self._store(), {"kind": kind, "name": name, "namespace": ns})
         return client.get("/get", kind=kind, name=name, namespace=ns)
+
+    def objects(self) -> list[dict]:
+        client = self.client()
+        if client is not None:
+            return client.get("/objects")
+        return self._store().objects() if self.state.root.exists() else []
+
+    def _pod_objects(self, name: str | None, namespace: str | None) -> list[dict]:
+        from istiolab.local.kubeapi.view import snapshot
+
+        rows = self.pod_rows()
+        found = [
+            obj
+            for (kind, ns, pod), obj in snapshot(self.objects(), rows, "").items()
+            if kind == "Pod" and namespace in (None, ns) and name in (None, pod)
+        ]
+        if name is not None and not found:
+            raise NotFoundError(f'pods "{name}" not found in namespace {namespace}')
+        return found
 
     # ---------------------------------------------------------------- pods
     def pod_rows(self) -> list[dict]:
@@ -266,7 +294,7 @@ class LocalBackend(Backend):
         return answer["body"]
 
     def proxy_status(self) -> list[ProxySync]:
-        return [_proxy_sync(row) for row in self.proxy_status_rows()]
+        return [proxy_sync(row) for row in self.proxy_status_rows()]
 
     def proxy_status_rows(self) -> list[dict]:
         """The supervisor's raw per-proxy xDS state (node id, per-type versions)."""
@@ -333,7 +361,8 @@ def _change(
     return ChangeResult(changes, lines=tuple(lines), **_details(result or {}))
 
 
-def _proxy_sync(row: Mapping[str, Any]) -> ProxySync:
+def proxy_sync(row: Mapping[str, Any]) -> ProxySync:
+    """A control API ``/proxy-status`` row (raw per-type xDS state) as a ProxySync."""
     from istiolab.local.proxyview import sync_states
 
     states, version = sync_states(row.get("status"))

@@ -1,8 +1,9 @@
 """`istiolab analyze`: what Istio's analyzers would say, before or after applying.
 
-Analyses the local mesh's stored config (if the state directory has one) with the given
-files laid over it, as `istioctl analyze` does with the live cluster plus `-f` files. Schema
-problems in the files are reported as IST0106 errors. Exit 1 when any error is found.
+Analyses a mesh's config (the local mesh's store, running or not, or with --context a
+cluster's objects) with the given files laid over it, as `istioctl analyze` does with the
+live cluster plus `-f` files. Schema problems in the files are reported as IST0106 errors.
+Exit 1 when any error is found.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import json
 
 import click
 
+from istiolab.commands.common import context_option, open_backend
 from istiolab.errors import IstiolabError
+from istiolab.local.model import MeshSettings
 from istiolab.local.registry import build_registry
-from istiolab.local.state import StateDir, resolve_state_dir
-from istiolab.local.store import ConfigStore
 from istiolab.local.translate.analysis import Analysis
 from istiolab.local.translate.analysis import analyze as run_analysis
 from istiolab.manifests.io import read_documents
@@ -40,17 +41,19 @@ def overlay(stored: list[dict], files: list[dict]) -> list[dict]:
 @click.command()
 @click.option("-f", "--filename", "paths", multiple=True, help="File, directory or - (stdin).")
 @click.option("--state-dir", type=click.Path(file_okay=False), default=None)
+@context_option
 @click.option(
     "--use-store/--no-use-store",
     default=True,
     show_default=True,
-    help="Lay the files over the local mesh's stored config.",
+    help="Lay the files over the mesh's config (the local store, or --context's cluster).",
 )
 @click.option("-n", "--namespace", default=None, help="Report only this namespace.")
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
 def analyze(
     paths: tuple[str, ...],
     state_dir: str | None,
+    context: str | None,
     use_store: bool,
     namespace: str | None,
     output: str,
@@ -74,10 +77,9 @@ def analyze(
         )
         for p in problems
     ]
-    state = StateDir(resolve_state_dir(state_dir))
-    stored = ConfigStore(state.root).objects() if use_store and state.root.exists() else []
+    stored = open_backend(context, state_dir).objects() if use_store else []
     objects = overlay(stored, [doc for _, _, doc in docs]) if not problems else stored
-    settings = state.load_settings()
+    settings = MeshSettings()  # findings name objects, never the addresses a mesh gave them
     registry, _ = build_registry(objects, settings, {})
     results += run_analysis(objects, registry, settings)
     if namespace:

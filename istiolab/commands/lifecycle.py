@@ -7,31 +7,25 @@ the persisted store of a stopped mesh).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from istiolab.commands.common import (
+    local_backend,
     make_console,
-    mesh_client,
-    open_state,
     output_option,
     print_change,
-    running_mesh,
     state_dir_option,
     table,
 )
 from istiolab.errors import MeshError
-from istiolab.local.control import ControlClient
-from istiolab.local.state import StateDir, pid_alive
+
+if TYPE_CHECKING:
+    from istiolab.backends.local import LocalBackend
 
 
 @click.command()
@@ -69,14 +63,16 @@ def up(
     serve: bool,
 ) -> None:
     """Start the local mesh: Bookinfo on real Envoy sidecars behind an ingress gateway."""
+    from istiolab.local.daemon import settings_kept_on_success
     from istiolab.local.mesh import Mesh, run_foreground
 
     t0 = time.monotonic()
-    state = open_state(state_dir)
+    backend = local_backend(state_dir)
+    state = backend.state
     pid = state.running_pid()
     if pid is not None and pid != os.getpid():
         if samples and not serve:  # add samples to the running mesh, as kubectl apply would
-            _apply_samples_live(state, samples)
+            _apply_samples_live(backend, samples)
             return
         raise MeshError(
             f"the local mesh in {state.root} is already running (pid {pid}); "
@@ -103,14 +99,14 @@ def up(
         return
 
     console = make_console()
-    seeded = _seed_samples(state, samples)
+    seeded = _seed_samples(backend, samples)
     if seeded:
         console.print(f"[dim]applied {seeded}[/]")
     if detach:
         # the detached supervisor reads the settings file: write it, put the old one back
         # if the mesh does not start
-        with _settings_kept_on_success(state, settings):
-            _detach(state, console, timeout, t0)
+        with settings_kept_on_success(state, settings):
+            _detach(backend, console, timeout, t0)
     else:
 
         def report(kind: str, msg: str) -> None:
@@ -121,62 +117,40 @@ def up(
         console.print(f"Starting the local mesh in {state.root} (127.{settings.octet}.0.0/16)")
 
         def ready() -> None:
-            _finish_up(state, console, t0, foreground=True)
+            _finish_up(backend, console, t0, foreground=True)
 
         run_foreground(mesh, on_ready=ready)
         console.print("The local mesh is stopped.")
 
 
-@contextlib.contextmanager
-def _settings_kept_on_success(state: StateDir, settings: Any) -> Iterator[None]:
-    """Save `settings` for the block; if it raises, restore the previous settings file (or
-    none), so a failed `up --gateway-host ...` does not stick to the state directory."""
-    path = state.settings_file
-    previous = path.read_bytes() if path.exists() else None
-    state.save_settings(settings)
-    try:
-        yield
-    except BaseException:
-        if previous is None:
-            path.unlink(missing_ok=True)
-        else:
-            path.write_bytes(previous)
-        raise
+def _apply_samples_live(backend: LocalBackend, samples: str) -> None:
+    from istiolab.local.samples import default_samples
 
-
-def _apply_samples_live(state: StateDir, samples: str) -> None:
-    from istiolab.local.mesh import check_images, default_samples
-
-    objects = default_samples(samples.split(","))
-    check_images(objects)
-    result = running_mesh(state).post("/apply", {"objects": objects, "source": "<samples>"})
-    click.echo(f"the local mesh in {state.root} is already running; applied samples: {samples}")
+    result = backend.apply(default_samples(samples.split(",")), "<samples>")
+    click.echo(
+        f"the local mesh in {backend.state.root} is already running; applied samples: {samples}"
+    )
     print_change(result)
 
 
-def _seed_samples(state: StateDir, samples: str | None) -> str:
+def _seed_samples(backend: LocalBackend, samples: str | None) -> str:
     """Apply the samples to the persisted store: always if --samples, else on a fresh store."""
-    from istiolab.local.mesh import check_images, default_samples
-    from istiolab.local.store import ConfigStore
+    from istiolab.local.samples import default_samples
 
-    store = ConfigStore(state.root)
     if samples is None:
-        if list(store.objects()):
+        if backend.objects():
             return ""
         samples = "bookinfo"
     objects = default_samples(samples.split(","))
     if len(objects) <= 1 and samples.strip() in ("", "none"):
         return ""
-    check_images(objects)
-    store.apply(objects, "<samples>")
+    backend.apply(objects, "<samples>")
     return f"samples: {samples} ({len(objects)} objects)"
 
 
-def _productpage_url(state: StateDir) -> str | None:
-    from istiolab.local.store import ConfigStore
-
-    s = state.load_settings()
-    for o in ConfigStore(state.root).objects():
+def _productpage_url(backend: LocalBackend) -> str | None:
+    s = backend.state.load_settings()
+    for o in backend.objects():
         spec = o.get("spec") or {}
         if (
             o.get("kind") == "VirtualService"
@@ -187,10 +161,11 @@ def _productpage_url(state: StateDir) -> str | None:
     return None
 
 
-def _finish_up(state: StateDir, console: Any, t0: float, foreground: bool) -> None:
+def _finish_up(backend: LocalBackend, console: Any, t0: float, foreground: bool) -> None:
     from istiolab.local.mesh import wait_http
 
-    url = _productpage_url(state)
+    state = backend.state
+    url = _productpage_url(backend)
     if url is not None:
         code = wait_http(url, timeout=30)
         if code != 200:
@@ -203,6 +178,8 @@ def _finish_up(state: StateDir, console: Any, t0: float, foreground: bool) -> No
     if url:
         console.print(f"  Bookinfo:        [bold]{url}[/]")
     console.print(f"  Ingress gateway: http://{s.gateway_host}:{s.gateway_http_port}")
+    if state.kubeconfig.exists():
+        console.print(f"  kubectl:         export KUBECONFIG={state.kubeconfig}")
     console.print("  Next: istiolab status | istiolab apply -f FILE | istiolab proxy-status")
     if foreground:
         console.print("  Stop with Ctrl-C (or `istiolab down` from another shell).")
@@ -210,55 +187,20 @@ def _finish_up(state: StateDir, console: Any, t0: float, foreground: bool) -> No
         console.print("  Stop with `istiolab down`.")
 
 
-def _detach(state: StateDir, console: Any, timeout: float, t0: float) -> None:
-    state.create()
-    log_path = state.logs / "supervisor.log"
-    argv = [sys.executable, "-m", "istiolab", "up", "--serve", "--state-dir", str(state.root)]
-    argv += ["--timeout", str(timeout)]
-    with open(log_path, "ab") as log:
-        offset = log.tell()  # this run's lines start here (the log is appended to)
-        child = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-        )
-    console.print(f"Starting the local mesh in the background (pid {child.pid}, log {log_path})")
-    client = ControlClient(state.socket, timeout=10)
-    seen: set[str] = set()
-    deadline = time.monotonic() + timeout + 30
-    delay = 0.02
-    while True:
-        code = child.poll()
-        if code is not None:
-            from istiolab.local.supervisor import tail
+def _detach(backend: LocalBackend, console: Any, timeout: float, t0: float) -> None:
+    from istiolab.local.daemon import start_detached
 
-            raise MeshError(
-                f"the mesh supervisor exited with code {code}: {tail(log_path, 4, offset)}"
-            )
-        status = None
-        if state.socket.exists():
-            try:
-                status = client.get("/status")
-            except MeshError:
-                status = None
-        if status:
-            for pod in status.get("pods", []):
-                key = f"{pod['namespace']}/{pod['name']}"
-                if pod.get("ready") and key not in seen:
-                    seen.add(key)
-                    what = "proxy" if pod.get("gateway") else "pod"
-                    extra = " + sidecar" if pod.get("sidecar") else ""
-                    console.print(f"[green]✔[/] {what:5} {key} ready ({pod['ip']}{extra})")
-            if status.get("phase") == "running":
-                break
-        if time.monotonic() > deadline:
-            raise MeshError(f"the mesh did not become ready in {timeout:.0f}s; see {log_path}")
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.25)
-    _finish_up(state, console, t0, foreground=False)
+    def started(pid: int, log: str) -> None:
+        console.print(f"Starting the local mesh in the background (pid {pid}, log {log})")
+
+    def pod_ready(pod: dict) -> None:
+        what = "proxy" if pod.get("gateway") else "pod"
+        extra = " + sidecar" if pod.get("sidecar") else ""
+        key = f"{pod['namespace']}/{pod['name']}"
+        console.print(f"[green]✔[/] {what:5} {key} ready ({pod['ip']}{extra})")
+
+    start_detached(backend.state, timeout, started, pod_ready)
+    _finish_up(backend, console, t0, foreground=False)
 
 
 @click.command()
@@ -266,28 +208,14 @@ def _detach(state: StateDir, console: Any, timeout: float, t0: float) -> None:
 @click.option("--timeout", type=float, default=30.0, show_default=True)
 def down(state_dir: str | None, timeout: float) -> None:
     """Stop the local mesh and every process it started."""
-    from istiolab.local.supervisor import kill_recorded
+    from istiolab.local.daemon import stop
 
-    state = open_state(state_dir)
-    pid = state.running_pid()
-    if pid is not None:
-        try:
-            ControlClient(state.socket, timeout=5).post("/shutdown")
-        except MeshError:
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        delay = 0.01
-        while pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.2)
-        if pid_alive(pid):
-            os.kill(pid, signal.SIGKILL)
-    leftovers = kill_recorded(state.read_processes())
-    state.clear_runtime()
-    if pid is None and not leftovers:
+    state = local_backend(state_dir).state
+    was_running, leftovers = stop(state, timeout)
+    if not was_running and not leftovers:
         click.echo(f"The local mesh is not running ({state.root}).")
         return
-    extra = f"; {len(leftovers)} leftover processes stopped" if leftovers else ""
+    extra = f"; {leftovers} leftover processes stopped" if leftovers else ""
     click.echo(f"The local mesh is stopped ({state.root}){extra}.")
 
 
@@ -299,12 +227,10 @@ def down(state_dir: str | None, timeout: float) -> None:
 @output_option
 def status(state_dir: str | None, output: str) -> None:
     """Pods, sidecars and the gateway of the local mesh, and configuration problems."""
-    state = open_state(state_dir)
-    client = mesh_client(state)
-    if client is None:
-        from istiolab.local.store import ConfigStore
-
-        stored = len(list(ConfigStore(state.root).objects())) if state.root.exists() else 0
+    backend = local_backend(state_dir)
+    state = backend.state
+    if backend.client() is None:
+        stored = len(backend.objects())
         data = {"running": False, "state_dir": str(state.root), "stored_objects": stored}
         if output == "json":
             click.echo(json.dumps(data, indent=2))
@@ -312,7 +238,7 @@ def status(state_dir: str | None, output: str) -> None:
             click.echo(f"The local mesh is not running ({state.root}; {stored} stored objects).")
             click.echo("Start it with `istiolab up`.")
         return
-    data = client.get("/status")
+    data = backend.status()
     if output == "json":
         click.echo(json.dumps(data, indent=2))
         return
@@ -349,5 +275,5 @@ def pod_rows(status: dict) -> list[list]:
 @state_dir_option
 def gateway_url(state_dir: str | None) -> None:
     """The ingress gateway's URL (like $GATEWAY_URL in the Istio docs)."""
-    s = open_state(state_dir).load_settings()
+    s = local_backend(state_dir).state.load_settings()
     click.echo(f"http://{s.gateway_host}:{s.gateway_http_port}")

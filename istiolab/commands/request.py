@@ -7,12 +7,7 @@ from collections.abc import Iterable
 
 import click
 
-from istiolab.commands.common import (
-    find_pod,
-    open_state,
-    running_mesh,
-    state_dir_option,
-)
+from istiolab.commands.common import context_option, open_backend, state_dir_option
 from istiolab.errors import ParameterError
 
 
@@ -39,6 +34,7 @@ def _parse_headers(values: Iterable[str]) -> dict[str, str]:
 @click.option("--body", "show_body", is_flag=True, help="Print the response body (one request).")
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
 @state_dir_option
+@context_option
 @click.pass_context
 def request(
     ctx: click.Context,
@@ -54,35 +50,23 @@ def request(
     show_body: bool,
     output: str,
     state_dir: str | None,
+    context: str | None,
 ) -> None:
     """Send HTTP from inside a pod, through its sidecar: one request (curl) or a load (fortio)."""
-    from istiolab.workloads import client as http
+    from istiolab.workloads.loadgen import format_fortio
 
-    state = open_state(state_dir)
-    running = running_mesh(state)
-    pod = find_pod(running.get("/status")["pods"], source)
-    proxy = f"http://{pod['ip']}:15001" if pod["sidecar"] else None
-    hosts = None if pod["sidecar"] else running.get("/hosts")
+    backend = open_backend(context, state_dir)
     verb = (method or ("POST" if data is not None else "GET")).upper()
-    common = dict(
-        source_ip=pod["app_ip"],
-        proxy=proxy,
-        hosts=hosts,
-        namespace=pod["namespace"],
-        method=verb,
-        headers=_parse_headers(headers),
-        data=data,
-        timeout=timeout,
-    )
+    common = dict(method=verb, headers=_parse_headers(headers), data=data, timeout=timeout)
     if count == 1:
-        resp = http.send(url, **common)
+        resp = backend.request(source, url, **common)
         if output == "json":
             click.echo(
                 json.dumps(
                     {
                         "status": resp.status,
                         "error": resp.error,
-                        "headers": resp.headers,
+                        "headers": dict(resp.headers),
                         "body": resp.text,
                         "elapsed": round(resp.elapsed, 6),
                     },
@@ -96,8 +80,8 @@ def request(
             if resp.error:
                 click.echo(f"curl: ({resp.exit_code}) {resp.describe()}", err=True)
         ctx.exit(resp.exit_code)
-    result = http.load(url, count=count, concurrency=concurrency, qps=qps, **common)
+    result = backend.load(source, url, count=count, concurrency=concurrency, qps=qps, **common)
     if output == "json":
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
-        click.echo(http.format_fortio(result))
+        click.echo(format_fortio(result))

@@ -48,6 +48,7 @@ def control_routes(mesh: Mesh) -> dict[tuple[str, str], Handler]:
         ("GET", "/hosts"): lambda body: mesh.hosts(),
         ("GET", "/resources"): lambda body: mesh.resources(str(body.get("node", ""))),
         ("GET", "/pods"): lambda body: mesh.pods(),
+        ("GET", "/objects"): lambda body: mesh.store.objects(),
         ("GET", "/info"): lambda body: mesh.info(),
         ("POST", "/proxy-admin"): lambda body: mesh.proxy_admin(
             str(body.get("namespace") or "default"),

@@ -36,6 +36,7 @@ from istiolab.errors import MeshError, NotFoundError
 from istiolab.local import envoy
 from istiolab.local.api import control_routes, get_objects
 from istiolab.local.control import ControlServer
+from istiolab.local.kubeapi.credentials import API_PORT
 from istiolab.local.model import (
     ADMIN_PORT,
     XDS_PORT,
@@ -116,6 +117,12 @@ class Mesh:
         self.xds: Any = None
         self.supervisor: Supervisor | None = None
         self.control: ControlServer | None = None
+        self.kubeapi: Any = None  # istiolab.local.kubeapi.server.KubeApiServer
+
+    @property
+    def ca(self) -> MeshCA:
+        """The mesh CA (workload certificates; the Kubernetes API's serving certificate)."""
+        return self._ca
 
     # lifecycle
     def start(self) -> None:
@@ -141,6 +148,7 @@ class Mesh:
             (s.gateway_host, s.gateway_https_port, "the ingress gateway (HTTPS)"),
             (s.istiod_ip, XDS_PORT, "the xDS server"),
             (s.gateway_pod_ip, ADMIN_PORT, "the ingress gateway's admin API"),
+            (s.istiod_ip, API_PORT, "the Kubernetes API"),
         ):
             check_port_free(host, port, what)
         self.store = ConfigStore(self.state.root)
@@ -151,6 +159,10 @@ class Mesh:
             self.report("control", f"xDS server on {s.istiod_ip}:{XDS_PORT}")
             self.control = ControlServer(self.state.socket, self.routes())
             self.control.start()
+            from istiolab.local import kubeapi
+
+            self.kubeapi = kubeapi.start(self)
+            self.report("control", f"Kubernetes API on {self.kubeapi.url}")
             self.state.write_pid()
             self._reconcile(initial=True)
             self.state.save_settings(requested)
@@ -162,6 +174,9 @@ class Mesh:
     def stop(self) -> None:
         """Stop every process (SIGTERM, grace, SIGKILL), the xDS server and the control API."""
         self.phase = "stopping"
+        if self.kubeapi is not None:
+            self.kubeapi.stop()
+            self.kubeapi = None
         if self.control is not None:
             self.control.stop()
         if self.supervisor is not None:
@@ -233,8 +248,13 @@ class Mesh:
         t0 = time.perf_counter()
         objects = [dict(o) for o in self.store.objects()]
         allocations = self.state.read_allocations()
-        registry, allocations = build_registry(objects, self.settings, allocations)
+        injected = self.state.read_injections()
+        registry, allocations = build_registry(objects, self.settings, allocations, injected)
         write_json(self.state.allocations_file, dict(allocations))
+        write_json(
+            self.state.injections_file,
+            {f"{p.namespace}/{p.name}": p.sidecar for p in registry.pods},
+        )
         # pods without a sidecar resolve names from this file and re-read it when it changes
         write_json(self.state.hosts_file, hosts_map(registry))
         gw = next((p for p in registry.pods if p.labels.get("istio") == "ingressgateway"), None)

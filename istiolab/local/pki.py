@@ -16,9 +16,10 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import ipaddress
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,6 +124,33 @@ def workload_cert(
     )
     chain = _pem(cert) + authority.chain_pem
     return chain, _key_pem(key), expires
+
+
+def server_cert(
+    authority: Authority, ips: Sequence[str], dns: Sequence[str] = (), ttl: dt.timedelta = ROOT_TTL
+) -> tuple[str, str]:
+    """(cert chain PEM, key PEM) of a TLS server certificate for `ips` and `dns` names
+    (the local mesh's Kubernetes API server)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = _now()
+    names: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
+    names += [x509.DNSName(d) for d in dns]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "istiolab-kubeapi")]))
+        .issuer_name(authority.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + ttl)
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        .sign(authority.key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    return _pem(cert) + authority.chain_pem, _key_pem(key)
 
 
 def _secret_value(secret: Mapping, key: str) -> str | None:

@@ -6,6 +6,9 @@
 - Sidecar: the namespace is labelled ``istio-injection=enabled`` (or the pod template is
   labelled ``sidecar.istio.io/inject: "true"``), and neither the pod template's label nor
   its annotation ``sidecar.istio.io/inject`` says ``"false"``.
+- Injection happens at pod creation, as Istio's webhook does: `injected` (``<namespace>/<pod
+  name>`` -> sidecar or not, the decision taken when that pod was created) keeps a live pod
+  as it is when its namespace is labelled later; new pods (a rollout) decide again.
 - IPs are stable: ``allocations`` maps ``<namespace>/<pod name>`` -> index for
   ``settings.pod_ip`` (pod names repeat across namespaces: the same template gives the same
   name); live pods keep theirs, new pods get the lowest free index. The returned mapping
@@ -95,7 +98,10 @@ def _services(objects: Iterable[Mapping], named_ports: Mapping[tuple[str, str], 
 
 
 def build_registry(
-    objects: list[dict], settings: MeshSettings, allocations: Mapping[str, int]
+    objects: list[dict],
+    settings: MeshSettings,
+    allocations: Mapping[str, int],
+    injected: Mapping[str, bool] | None = None,
 ) -> tuple[Registry, dict[str, int]]:
     namespaces = {meta(o)[0]: o for o in objects if o.get("kind") == "Namespace"}
     planned = []  # (name, namespace, deployment, template)
@@ -141,7 +147,7 @@ def build_registry(
                 container_ports=tuple(
                     int(cp["containerPort"]) for c in containers for cp in c.get("ports") or []
                 ),
-                sidecar=_sidecar(namespaces.get(ns), tmeta),
+                sidecar=(injected or {}).get(key, _sidecar(namespaces.get(ns), tmeta)),
                 env={
                     str(e["name"]): str(e.get("value", ""))
                     for e in first.get("env") or []

@@ -7,6 +7,9 @@ Layout (everything a mesh instance writes lives here)::
     control.sock       the supervisor's control API (HTTP/JSON over a Unix socket)
     processes.json     every process the supervisor started: pid, name, command (for `down`)
     allocations.json   <namespace>/<pod name> -> pod IP index (stable across restarts)
+    injections.json    <namespace>/<pod name> -> sidecar injected when the pod was created
+    kubeconfig         the Kubernetes API's kubeconfig (context istiolab; 0600)
+    kubeapi/           its serving certificate, key and bearer token (0600)
     hosts.json         what kube DNS + kube-proxy answer (``<fqdn>:<port>`` -> pod ip:ports),
                        replaced atomically on every change; pods without a sidecar read it
                        (``ISTIOLAB_HOSTS_FILE``) again whenever it changed
@@ -111,6 +114,18 @@ class StateDir:
     @property
     def allocations_file(self) -> Path:
         return self.root / "allocations.json"
+
+    @property
+    def injections_file(self) -> Path:
+        return self.root / "injections.json"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.root / "kubeconfig"
+
+    @property
+    def kubeapi(self) -> Path:
+        return self.root / "kubeapi"
 
     @property
     def hosts_file(self) -> Path:
@@ -254,6 +269,14 @@ class StateDir:
         try:
             return {
                 str(k): int(v) for k, v in json.loads(self.allocations_file.read_text()).items()
+            }
+        except (OSError, ValueError, AttributeError):
+            return {}
+
+    def read_injections(self) -> dict[str, bool]:
+        try:
+            return {
+                str(k): bool(v) for k, v in json.loads(self.injections_file.read_text()).items()
             }
         except (OSError, ValueError, AttributeError):
             return {}

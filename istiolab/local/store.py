@@ -20,60 +20,15 @@ import json
 import os
 import tempfile
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 from istiolab.errors import ConfigError, Finding, NotFoundError, ValidationError
+from istiolab.manifests.kinds import CLUSTER_SCOPED, canonical_kind, resource_name
 
-CLUSTER_SCOPED = {
-    "Namespace",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "CustomResourceDefinition",
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-    "PersistentVolume",
-    "StorageClass",
-}
-
-# canonical kind -> (plural, short names)
-KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "VirtualService": ("virtualservices", ("vs",)),
-    "DestinationRule": ("destinationrules", ("dr",)),
-    "Gateway": ("gateways", ("gw",)),
-    "ServiceEntry": ("serviceentries", ("se",)),
-    "Sidecar": ("sidecars", ()),
-    "PeerAuthentication": ("peerauthentications", ("pa",)),
-    "AuthorizationPolicy": ("authorizationpolicies", ("ap",)),
-    "RequestAuthentication": ("requestauthentications", ("ra",)),
-    "Deployment": ("deployments", ("deploy",)),
-    "Service": ("services", ("svc",)),
-    "Namespace": ("namespaces", ("ns",)),
-    "ServiceAccount": ("serviceaccounts", ("sa",)),
-    "ConfigMap": ("configmaps", ("cm",)),
-    "Secret": ("secrets", ()),
-    "Pod": ("pods", ("po",)),
-}
 _MANAGED = ("creationTimestamp", "generation", "resourceVersion", "uid")
-
-
-def canonical_kind(kind: str) -> str:
-    """``vs``, ``virtualservices``, ``VirtualService`` or ``virtualservice.networking.istio.io``
-    -> ``VirtualService``; an unknown kind is returned as written (matched case-insensitively)."""
-    k = kind.strip().split(".", 1)[0].lower()
-    for name, (plural, shorts) in KINDS.items():
-        if k in (name.lower(), plural, *shorts):
-            return name
-    return kind.strip().split(".", 1)[0]
-
-
-def resource_name(obj: Mapping) -> str:
-    """kubectl's way of naming an object: ``deployment.apps/details-v1``, ``service/details``."""
-    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
-    kind = str(obj.get("kind", "")).lower()
-    name = (obj.get("metadata") or {}).get("name", "")
-    return f"{kind}.{group}/{name}" if group else f"{kind}/{name}"
 
 
 def _key(obj: Mapping) -> tuple[str, str, str]:
@@ -186,6 +141,7 @@ class ConfigStore:
                 old_md = (old or {}).get("metadata") or {}
                 md["creationTimestamp"] = old_md.get("creationTimestamp", now)
                 md["generation"] = int(old_md.get("generation", 0)) + 1
+                md["uid"] = old_md.get("uid") or str(uuid.uuid4())
                 new[key] = obj
                 lines.append(f"{resource_name(obj)} {'configured' if old else 'created'}")
             if new == self._objects:

@@ -88,13 +88,18 @@ class Response:
 
     def describe(self) -> str:
         """curl's message for a failure, e.g. ``Recv failure: Connection reset by peer``."""
-        return {
-            "reset": "Recv failure: Connection reset by peer",
-            "refused": "Failed to connect: Connection refused",
-            "timeout": "Operation timed out",
-            "empty": "Empty reply from server",
-            "resolve": "Could not resolve host",
-        }.get(self.error or "", self.detail)
+        return describe_error(self.error, self.detail)
+
+
+def describe_error(error: str | None, detail: str = "") -> str:
+    """curl's message for a failure kind (a key of EXIT_CODES), else `detail`."""
+    return {
+        "reset": "Recv failure: Connection reset by peer",
+        "refused": "Failed to connect: Connection refused",
+        "timeout": "Operation timed out",
+        "empty": "Empty reply from server",
+        "resolve": "Could not resolve host",
+    }.get(error or "", detail)
 
 
 class ResolveError(Exception):

@@ -68,7 +68,10 @@ def test_pods_are_typed_with_containers_and_readiness(local: LocalBackend):
         ("istio-system", "istio-ingressgateway"),
     } <= names
     assert all(p.namespace == "istio-system" for p in local.pods("istio-system"))
-    with pytest.raises(NotFoundError, match=r"no pod for workload 'nope'.*known: .*httpbin"):
+    with pytest.raises(
+        NotFoundError,
+        match=r"no workload 'nope' in namespace default \(running: .*httpbin-v1.default",
+    ):
         local.pod("nope")
 
 

@@ -422,7 +422,9 @@ def test_get_pods_like_kubectl(mesh):
     items = json.loads(mesh.ok("get", "pods", "-o", "json"))["items"]
     reviews = next(i for i in items if i["metadata"]["labels"].get("app") == "reviews")
     pod = pods[reviews["metadata"]["name"]]
-    assert reviews["kind"] == "Pod" and reviews["metadata"]["labels"] == pod["labels"]
+    # the injector adds security.istio.io/tlsMode=istio to a pod with a sidecar
+    labels = {**pod["labels"], "security.istio.io/tlsMode": "istio"}
+    assert reviews["kind"] == "Pod" and reviews["metadata"]["labels"] == labels
     assert reviews["spec"]["serviceAccountName"] == "bookinfo-reviews"
     assert reviews["status"]["podIP"] == pod["ip"]
     assert [c["name"] for c in reviews["spec"]["containers"]] == ["reviews", "istio-proxy"]
