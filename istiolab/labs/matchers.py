@@ -53,8 +53,9 @@ def parse_path(path: str) -> tuple[Step, ...]:
     steps: list[Step] = []
     pos = 0
     for m in _STEP.finditer(path):
-        if path[pos : m.start()].strip(".") or m.start() < pos:
-            raise PathError(f"field path {path!r}: cannot read {path[pos : m.start()]!r}")
+        gap = path[pos : m.start()]
+        if gap not in ("", ".") or (gap == "." and pos == 0) or (gap == "" and m.group(1) and pos):
+            raise PathError(f"field path {path!r}: cannot read {gap or path[pos:]!r}")
         pos = m.end()
         key, selector = m.group(1), m.group(2)
         if key is not None:
@@ -68,7 +69,7 @@ def parse_path(path: str) -> tuple[Step, ...]:
             steps.append(Step(where=(field.strip(), value.strip())))
         else:
             raise PathError(f"field path {path!r}: [{selector}] is not [N], [*] or [field=value]")
-    if not steps or path[pos:].strip("."):
+    if not steps or path[pos:]:
         raise PathError(f"field path {path!r} is empty or ends badly")
     return tuple(steps)
 
