@@ -144,3 +144,17 @@ def test_a_minimal_lab_loads(tmp_path):
     ]
     with pytest.raises(NotFoundError, match=r"tasks 1\.\.1"):
         lab.task(2)
+
+
+def test_package_data_ships_every_lab_file():
+    """pyproject's package-data patterns for istiolab.labs cover every file of the library,
+    so an installed istiolab (a wheel, no checkout) has all the labs."""
+    import tomllib
+
+    repo = Path(__file__).resolve().parents[2]
+    config = tomllib.loads((repo / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["istiolab.labs"]
+    package = repo / "istiolab" / "labs"
+    shipped = {p for pattern in patterns for p in package.glob(pattern) if p.is_file()}
+    library = {p for p in (package / "library").rglob("*") if p.is_file()}
+    assert library and library <= shipped, sorted(str(p) for p in library - shipped)
