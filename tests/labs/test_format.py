@@ -158,3 +158,22 @@ def test_package_data_ships_every_lab_file():
     shipped = {p for pattern in patterns for p in package.glob(pattern) if p.is_file()}
     library = {p for p in (package / "library").rglob("*") if p.is_file()}
     assert library and library <= shipped, sorted(str(p) for p in library - shipped)
+
+
+def test_the_readme_example_is_a_valid_lab(tmp_path):
+    """labs/README.md's small complete example loads as written."""
+    import re
+
+    readme = (labformat.labs_root() / "README.md").read_text()
+    blocks = re.findall(r"`(labs/90-reviews-v3/[^`]+)`:\n\n```yaml\n(.*?)\n```\n", readme, re.S)
+    assert [path for path, _ in blocks] == [
+        "labs/90-reviews-v3/lab.yaml",
+        "labs/90-reviews-v3/solution/reviews-v3.yaml",
+    ]
+    for path, text in blocks:
+        target = tmp_path / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text + "\n")
+    lab = labformat.load_lab(tmp_path / "labs" / "90-reviews-v3")
+    assert [c.id for c in lab.tasks[0].checks] == ["route-v3", "red-stars"]
+    assert lab.solution_objects()[0]["spec"]["http"][0]["route"][0]["destination"]["subset"] == "v3"
