@@ -28,10 +28,12 @@ def istiolab(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 
 @contextlib.contextmanager
-def running_mesh(samples: str | None = "bookinfo,sleep,httpbin") -> Iterator[tuple[Path, int, str]]:
+def running_mesh(
+    samples: str | None = "bookinfo,sleep,httpbin", octet: int | None = None
+) -> Iterator[tuple[Path, int, str]]:
     """(state dir, octet, gateway host) of a detached mesh (``samples`` None: `up`'s
-    default), stopped on exit."""
-    octet = pick_octet()
+    default; `octet` None: a random one), stopped on exit."""
+    octet = octet or pick_octet()
     gateway = f"127.{octet}.0.3"
     with tempfile.TemporaryDirectory(prefix="istiolab-bench-") as tmp:
         root = Path(tmp)

@@ -8,6 +8,7 @@ failure reports what was expected, what was measured and the hint for that state
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -24,8 +25,9 @@ from istiolab.labs import matchers, observe
 from istiolab.labs.checks import Check, CheckResult
 from istiolab.labs.format import Lab, Task
 
-# seconds a failing check of each type is retried by default (config propagation, ejection)
-PATIENCE = {"request": 2.0, "endpoints": 3.0, "certificate": 5.0, "object": 0.0}
+# seconds a failing check of each type is retried by default, after the proxies have the
+# config (run_lab waits for that first): a little for traffic, more for ejections and certs
+PATIENCE = {"request": 0.5, "endpoints": 3.0, "certificate": 5.0, "object": 0.0}
 ISTIO_KINDS = (
     "VirtualService", "DestinationRule", "Gateway", "ServiceEntry", "Sidecar",
     "PeerAuthentication", "AuthorizationPolicy", "RequestAuthentication",
@@ -62,6 +64,9 @@ class Runner:
     def run_lab(self, lab: Lab, tasks: Sequence[int] | None = None) -> dict[int, list[CheckResult]]:
         self.base = lab.path
         numbers = tasks or [t.number for t in lab.tasks]
+        # judge what the proxies will serve; a NACKed config shows in the checks anyway
+        with contextlib.suppress(IstiolabError):
+            self.backend.wait_converged(timeout=10.0)
         return {n: self.run_task(lab.task(n)) for n in numbers}
 
     # ---------------------------------------------------------------- one check
