@@ -26,7 +26,8 @@ from istiolab.workloads.client import HostsMap, Response
 from istiolab.workloads.loadgen import FORTIO_TIMEOUT, LoadResult
 
 
-def _http_result(resp: Response) -> HttpResult:
+def http_result(resp: Response) -> HttpResult:
+    """The in-pod client's Response as the backend's HttpResult."""
     return HttpResult(
         status=resp.status,
         headers=dict(resp.headers),
@@ -85,7 +86,7 @@ class LocalBackend(Backend):
     def _store(self) -> Any:
         from istiolab.local.store import ConfigStore
 
-        return ConfigStore(self.state.root)
+        return ConfigStore(self.state.root, settings=self.state.load_settings())
 
     def status(self) -> dict:
         """The supervisor's full status (settings, pods with PIDs and notes, findings)."""
@@ -222,7 +223,7 @@ class LocalBackend(Backend):
             data=data,
             timeout=timeout,
         )
-        return _http_result(resp)
+        return http_result(resp)
 
     def load(
         self,
@@ -277,7 +278,7 @@ class LocalBackend(Backend):
         all_headers = {**({"Host": host} if host else {}), **(headers or {})}
         url = self.gateway_url() + "/" + path.lstrip("/")
         resp = http.send(url, method=method, headers=all_headers, data=data, timeout=timeout)
-        return _http_result(resp)
+        return http_result(resp)
 
     # ---------------------------------------------------------------- proxies
     def proxy_admin(self, workload: str, path: str, method: str = "GET") -> str:
@@ -352,13 +353,15 @@ def _details(result: Mapping[str, Any]) -> dict:
 def _change(
     objects: Sequence[Mapping[str, Any]], lines: Sequence[str], result: Mapping | None = None
 ) -> ChangeResult:
-    """The store's lines (one per object, ``kind.group/name verb``) as a ChangeResult."""
+    """The store's lines (warnings, then one per object: ``kind.group/name verb``) as a
+    ChangeResult."""
+    warnings, lines = list(lines[: len(lines) - len(objects)]), list(lines[-len(objects) :])
     changes = []
     for obj, line in zip(objects, lines, strict=True):
         md = obj.get("metadata") or {}
         verb = line.rpartition(" ")[2]
         changes.append((str(obj.get("kind")), md.get("namespace") or "default", md["name"], verb))
-    return ChangeResult(changes, lines=tuple(lines), **_details(result or {}))
+    return ChangeResult(changes, tuple(warnings), lines=tuple(lines), **_details(result or {}))
 
 
 def proxy_sync(row: Mapping[str, Any]) -> ProxySync:

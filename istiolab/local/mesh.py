@@ -151,7 +151,7 @@ class Mesh:
             (s.istiod_ip, API_PORT, "the Kubernetes API"),
         ):
             check_port_free(host, port, what)
-        self.store = ConfigStore(self.state.root)
+        self.store = ConfigStore(self.state.root, settings=self.settings)
         self.supervisor = Supervisor(self.state.processes_file, on_event=self._on_process_event)
         try:
             self.xds = XdsServer(s.istiod_ip, XDS_PORT, self._resources_for)

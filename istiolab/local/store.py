@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from istiolab.errors import ConfigError, Finding, NotFoundError, ValidationError
 from istiolab.manifests.kinds import CLUSTER_SCOPED, canonical_kind, resource_name
@@ -49,7 +50,10 @@ def _comparable(obj: Mapping) -> dict:
 
 
 class ConfigStore:
-    def __init__(self, state_dir: Path | str) -> None:
+    def __init__(self, state_dir: Path | str, settings: Any = None) -> None:
+        """`settings`: the running mesh's MeshSettings, so the dry run translates (and
+        encodes, for the next push to reuse) exactly what the proxies will be sent."""
+        self.settings = settings
         self.dir = Path(state_dir) / "store"
         self.path = self.dir / "objects.json"
         self._lock = threading.RLock()
@@ -146,7 +150,7 @@ class ConfigStore:
                 lines.append(f"{resource_name(obj)} {'configured' if old else 'created'}")
             if new == self._objects:
                 return lines
-            _dry_run(list(new.values()), source)
+            _dry_run(list(new.values()), source, self.settings)
             version = self.version + 1
             self._write(new, version)
             self._objects, self.version = new, version
@@ -224,16 +228,18 @@ def _validate(batch: list[dict], source: str) -> None:
                 ) from exc
 
 
-def _dry_run(objects: list[dict], source: str) -> None:
+def _dry_run(objects: list[dict], source: str, settings: Any = None) -> None:
     """Translate the prospective config for the gateway and one sidecar per namespace and
-    encode every resource; a failure refuses the apply with the reason."""
+    encode every resource; a config the translation or Envoy's schema refuses (MeshError,
+    ConfigError) refuses the apply with the reason. Any other exception is a bug in
+    istiolab and propagates as one, never as the user's error."""
     from istiolab.errors import MeshError
     from istiolab.local.model import MeshSettings, Proxy
     from istiolab.local.registry import build_registry, gateway_pod
     from istiolab.local.translate import MeshIndex, build_resources
     from istiolab.local.xds.protos import to_any
 
-    settings = MeshSettings()
+    settings = settings or MeshSettings()
     registry, _ = build_registry(objects, settings, {})
     index = MeshIndex(objects, registry, settings)
     proxies = [Proxy("router", gateway_pod(settings))]
@@ -248,7 +254,7 @@ def _dry_run(objects: list[dict], source: str) -> None:
             for table in resources.by_type().values():
                 for resource in table.values():
                     to_any(resource)
-        except (MeshError, ValueError, KeyError, TypeError) as exc:
+        except (MeshError, ConfigError) as exc:
             raise ConfigError(
                 f"{source}: the configuration cannot be translated for {proxy.pod.name}."
                 f"{proxy.pod.namespace}: {exc}; nothing was applied"

@@ -18,13 +18,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from istiolab.workloads.client import (
+    Conn,
     HostsMap,
     ResolveError,
-    _Conn,
-    _encode,
-    _exchange,
-    _open,
     classify,
+    encode_body,
+    exchange,
+    open_conn,
     target_for,
 )
 from istiolab.workloads.images import FORTIO_VERSION
@@ -124,7 +124,7 @@ def load(
         raise ValueError(f"count={count} and concurrency={concurrency} must be >= 1")
     concurrency = min(concurrency, count)
     result = LoadResult(url, count, concurrency, qps)
-    body = _encode(data)
+    body = encode_body(data)
     lock = threading.Lock()
     per, extra = divmod(count, concurrency)
     interval = concurrency / qps if qps and qps > 0 else 0.0
@@ -134,7 +134,7 @@ def load(
         samples: list[Sample] = []
         sockets = 0
         addresses: Counter[str] = Counter()
-        conn: _Conn | None = None
+        conn: Conn | None = None
         for i in range(n):
             if interval:
                 delay = start + i * interval - time.perf_counter()
@@ -144,10 +144,10 @@ def load(
             try:
                 target = target_for(url, proxy, hosts, namespace, source_ip)
                 if conn is None:
-                    conn = _open(target.connect, source_ip, timeout)
+                    conn = open_conn(target.connect, source_ip, timeout)
                     sockets += 1
                     addresses[f"{target.connect[0]}:{target.connect[1]}"] += 1
-                resp, payload = _exchange(
+                resp, payload = exchange(
                     conn, method.upper(), target, headers, body, FORTIO_USER_AGENT
                 )
             except (OSError, http.client.HTTPException, ResolveError, ValueError) as exc:

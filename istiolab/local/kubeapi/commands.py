@@ -15,6 +15,7 @@ Anything else exits 127 with one line naming what is supported.
 
 from __future__ import annotations
 
+import json
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from istiolab.local.kubeapi.workloads import PROXY_CONTAINER
 
 SUPPORTED = (
     "curl [-s -S -v -I -i -o FILE -w FMT -H -X -d -m] URL, "
-    "fortio load|curl [-c -qps -n -t -H] URL, "
+    "fortio load|curl [-c -qps -n -t -H -json -] URL, "
     "pilot-agent request GET|POST <admin path>, curl localhost:15000/<admin path>"
 )
 ADMIN_PORT = 15000
@@ -261,16 +262,17 @@ def _reason(status: int) -> str:
 def fortio(ctx: PodContext, verb: str, args: list[str]) -> Result:
     from istiolab.workloads import client
     from istiolab.workloads.fortio import go_duration_seconds
+    from istiolab.workloads.fortiojson import to_json
     from istiolab.workloads.loadgen import format_fortio, load
 
-    conns, qps, count, duration, url = 4, 8.0, 0, 0.0, ""
+    conns, qps, count, duration, url, json_to = 4, 8.0, 0, 0.0, "", None
     headers: dict[str, str] = {}
     i = 0
     while i < len(args):
         a = args[i].lstrip("-") if args[i].startswith("-") else None
         if a is None:
             url = args[i]
-        elif a in ("allow-initial-errors", "quiet", "json", "a", "k", "h2", "stdclient"):
+        elif a in ("allow-initial-errors", "quiet", "a", "k", "h2", "stdclient"):
             pass
         else:
             value = args[i + 1]
@@ -286,6 +288,8 @@ def fortio(ctx: PodContext, verb: str, args: list[str]) -> Result:
             elif a == "H":
                 k, _, v = value.partition(":")
                 headers[k.strip()] = v.strip()
+            elif a == "json":  # fortio's JSON result; "-": on stdout, the summary on stderr
+                json_to = value
             elif a not in ("loglevel", "timeout", "p", "r", "labels"):
                 raise ValueError(f"flag provided but not defined: -{a}")
         i += 1
@@ -310,5 +314,11 @@ def fortio(ctx: PodContext, verb: str, args: list[str]) -> Result:
     if count <= 0:
         count = max(1, int((duration or 5.0) * (qps if qps > 0 else 8.0)))
     result = load(url, count=count, concurrency=conns, qps=qps if qps > 0 else None, **common)
-    res.write(format_fortio(result) + "\n")
+    if json_to == "-":
+        res.write(json.dumps(to_json(result), indent=2) + "\n")
+        res.stderr += (format_fortio(result) + "\n").encode()
+    elif json_to is not None:
+        return res.error(f"fortio load: -json {json_to}: only - (stdout) in a local-mesh pod", 2)
+    else:
+        res.write(format_fortio(result) + "\n")
     return res
