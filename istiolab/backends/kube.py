@@ -18,6 +18,7 @@ Served by a cluster made by ``pulumi up`` and by the local mesh's own Kubernetes
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
@@ -54,6 +55,8 @@ class KubeBackend(Backend):
         from kubernetes import client, config
         from kubernetes.config.config_exception import ConfigException
 
+        # the client reads $KUBECONFIG once, when it is first imported: read it now
+        kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or None
         try:
             contexts, _ = config.list_kube_config_contexts(config_file=kubeconfig)
         except (ConfigException, OSError) as exc:

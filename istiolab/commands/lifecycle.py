@@ -245,7 +245,12 @@ def status(state_dir: str | None, output: str) -> None:
     click.echo(
         f"Local mesh running (pid {data['pid']}, {data['state_dir']}, up {data['uptime']:.0f}s)"
     )
-    click.echo(f"Gateway: {data['gateway_url']}   xDS: {data['xds']}\n")
+    click.echo(f"Gateway: {data['gateway_url']}   xDS: {data['xds']}")
+    if data.get("kubernetes_api"):
+        click.echo(
+            f"Kubernetes API: {data['kubernetes_api']}   (export KUBECONFIG={data['kubeconfig']})"
+        )
+    click.echo()
     click.echo(table(["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "IP"], pod_rows(data)))
     notes = [(p, n) for p in data["pods"] for n in p.get("notes") or []]
     if notes:

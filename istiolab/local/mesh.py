@@ -209,6 +209,29 @@ class Mesh:
                 raise NotFoundError("; ".join(missing))
             return {"lines": lines, "errors": missing, **self._reconcile()}
 
+    def delete_pods(self, pods: list[tuple[str, str]]) -> dict:
+        """Delete running pods by (namespace, name): each Deployment replaces its pod under a
+        new name, deciding sidecar injection again (``kubectl delete pod``)."""
+        from istiolab.local.registry import pod_names, replica_key
+
+        with self._apply_lock:
+            replaced = self.state.read_replacements()
+            deployments = {
+                (o["metadata"].get("namespace") or "default", o["metadata"]["name"]): o
+                for o in self.store.objects()
+                if o.get("kind") == "Deployment"
+            }
+            for namespace, name in pods:
+                state = self._pods.get(f"{namespace}/{name}")
+                deployment = deployments.get((namespace, state.pod.deployment)) if state else None
+                names = pod_names(deployment, replaced) if deployment else []
+                if name not in names:
+                    raise NotFoundError(f'pod "{name}" not found in namespace {namespace}')
+                key = replica_key(deployment, names.index(name))  # type: ignore[arg-type]
+                replaced[key] = replaced.get(key, 0) + 1
+            write_json(self.state.replacements_file, replaced)
+            return self._reconcile()
+
     # xDS callback
     def _resources_for(self, node_id: str) -> ProxyResources | None:
         """One proxy's resources for the current generation. Every proxy of a push shares
@@ -249,7 +272,10 @@ class Mesh:
         objects = [dict(o) for o in self.store.objects()]
         allocations = self.state.read_allocations()
         injected = self.state.read_injections()
-        registry, allocations = build_registry(objects, self.settings, allocations, injected)
+        replaced = self.state.read_replacements()
+        registry, allocations = build_registry(
+            objects, self.settings, allocations, injected, replaced
+        )
         write_json(self.state.allocations_file, dict(allocations))
         write_json(
             self.state.injections_file,
@@ -352,6 +378,8 @@ class Mesh:
             "settings": asdict(s),
             "gateway_url": f"http://{s.gateway_host}:{s.gateway_http_port}",
             "xds": f"{s.istiod_ip}:{XDS_PORT}",
+            "kubernetes_api": self.kubeapi.url if self.kubeapi is not None else None,
+            "kubeconfig": str(self.state.kubeconfig),
             "uptime": round(time.time() - self.started_at, 1),
             "pods": self.pods() if self.supervisor else [],
             "findings": self.findings() if self.phase == "running" else [],

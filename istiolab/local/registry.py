@@ -6,6 +6,8 @@
 - Sidecar: the namespace is labelled ``istio-injection=enabled`` (or the pod template is
   labelled ``sidecar.istio.io/inject: "true"``), and neither the pod template's label nor
   its annotation ``sidecar.istio.io/inject`` says ``"false"``.
+- A deleted pod is replaced under a new name (`replaced`: how often each replica slot,
+  :func:`replica_key`, was deleted), like a ReplicaSet's.
 - Injection happens at pod creation, as Istio's webhook does: `injected` (``<namespace>/<pod
   name>`` -> sidecar or not, the decision taken when that pod was created) keeps a live pod
   as it is when its namespace is labelled later; new pods (a rollout) decide again.
@@ -43,16 +45,27 @@ def _encode(data: str, length: int) -> str:
     return "".join(_SAFE[b % len(_SAFE)] for b in digest[:length])
 
 
-def pod_names(deployment: Mapping) -> list[str]:
+def replica_key(deployment: Mapping, index: int) -> str:
+    """``<ns>/<deployment>/<template hash>/<replica index>``: one replica slot of a rollout."""
+    name, ns = meta(deployment)
+    template = (deployment.get("spec") or {}).get("template") or {}
+    return f"{ns}/{name}/{_encode(json.dumps(template, sort_keys=True), 10)}/{index}"
+
+
+def pod_names(deployment: Mapping, replaced: Mapping[str, int] | None = None) -> list[str]:
+    """The pods' names; `replaced` counts how often a replica's pod was deleted (a deleted
+    pod comes back under a new name, as a ReplicaSet creates a new pod)."""
     name, _ = meta(deployment)
     spec = deployment.get("spec") or {}
     template = spec.get("template") or {}
     template_hash = _encode(json.dumps(template, sort_keys=True), 10)
     replicas = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
-    return [
-        f"{name}-{template_hash}-{_encode(f'{name}/{template_hash}/{i}', 5)}"
-        for i in range(replicas)
-    ]
+    out = []
+    for i in range(replicas):
+        n = (replaced or {}).get(replica_key(deployment, i), 0)
+        seed = f"{name}/{template_hash}/{i}" + (f"/{n}" if n else "")
+        out.append(f"{name}-{template_hash}-{_encode(seed, 5)}")
+    return out
 
 
 def _sidecar(namespace: Mapping | None, template_meta: Mapping) -> bool:
@@ -102,6 +115,7 @@ def build_registry(
     settings: MeshSettings,
     allocations: Mapping[str, int],
     injected: Mapping[str, bool] | None = None,
+    replaced: Mapping[str, int] | None = None,
 ) -> tuple[Registry, dict[str, int]]:
     namespaces = {meta(o)[0]: o for o in objects if o.get("kind") == "Namespace"}
     planned = []  # (name, namespace, deployment, template)
@@ -115,7 +129,7 @@ def build_registry(
             for cp in container.get("ports") or []:
                 if cp.get("name"):
                     named_ports.setdefault((ns, cp["name"]), int(cp["containerPort"]))
-        for pod_name in pod_names(dep):
+        for pod_name in pod_names(dep, replaced):
             planned.append((pod_name, ns, dname, template))
     live = {f"{p[1]}/{p[0]}" for p in planned}
     kept = {key: idx for key, idx in allocations.items() if key in live}

@@ -8,6 +8,7 @@ Layout (everything a mesh instance writes lives here)::
     processes.json     every process the supervisor started: pid, name, command (for `down`)
     allocations.json   <namespace>/<pod name> -> pod IP index (stable across restarts)
     injections.json    <namespace>/<pod name> -> sidecar injected when the pod was created
+    replacements.json  replica slot -> how often its pod was deleted (and replaced)
     kubeconfig         the Kubernetes API's kubeconfig (context istiolab; 0600)
     kubeapi/           its serving certificate, key and bearer token (0600)
     hosts.json         what kube DNS + kube-proxy answer (``<fqdn>:<port>`` -> pod ip:ports),
@@ -31,12 +32,14 @@ import dataclasses
 import ipaddress
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from istiolab.errors import ConfigError
 from istiolab.local.model import MeshSettings
 
+T = TypeVar("T")
 ENV_STATE_DIR = "ISTIOLAB_STATE_DIR"
 SETTINGS_ENV = {
     "octet": "ISTIOLAB_OCTET",
@@ -118,6 +121,10 @@ class StateDir:
     @property
     def injections_file(self) -> Path:
         return self.root / "injections.json"
+
+    @property
+    def replacements_file(self) -> Path:
+        return self.root / "replacements.json"
 
     @property
     def kubeconfig(self) -> Path:
@@ -266,20 +273,21 @@ class StateDir:
             return []
 
     def read_allocations(self) -> dict[str, int]:
-        try:
-            return {
-                str(k): int(v) for k, v in json.loads(self.allocations_file.read_text()).items()
-            }
-        except (OSError, ValueError, AttributeError):
-            return {}
+        return _read_mapping(self.allocations_file, int)
 
     def read_injections(self) -> dict[str, bool]:
-        try:
-            return {
-                str(k): bool(v) for k, v in json.loads(self.injections_file.read_text()).items()
-            }
-        except (OSError, ValueError, AttributeError):
-            return {}
+        return _read_mapping(self.injections_file, bool)
+
+    def read_replacements(self) -> dict[str, int]:
+        return _read_mapping(self.replacements_file, int)
+
+
+def _read_mapping(path: Path, convert: Callable[[Any], T]) -> dict[str, T]:
+    """A JSON object file as ``{str: convert(value)}``; {} when missing or unreadable."""
+    try:
+        return {str(k): convert(v) for k, v in json.loads(path.read_text()).items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
 
 
 def write_json_text(path: Path, text: str) -> None:

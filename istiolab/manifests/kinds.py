@@ -41,6 +41,11 @@ class KindInfo:
         return self.kind.lower()
 
     @property
+    def custom(self) -> bool:
+        """Served from a CustomResourceDefinition on a cluster (the Istio kinds)."""
+        return self.group.endswith("istio.io")
+
+    @property
     def qualified(self) -> str:
         """kubectl's resource.group name: ``virtualservice.networking.istio.io``."""
         return f"{self.singular}.{self.group}" if self.group else self.singular

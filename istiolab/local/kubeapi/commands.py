@@ -6,6 +6,9 @@
   refused, 28 timeout, 6 unknown host) and messages.
 - ``fortio load`` / ``fortio curl`` (``/usr/bin/fortio`` too): fortio's load generator
   (:mod:`istiolab.workloads.loadgen`) and its output (``Code 503 : 19 (63.3 %)``).
+- ``openssl s_client -connect <service>:<port>`` (the real ``openssl``, against the
+  service's endpoint, as from an ``istio-proxy`` container whose traffic is not captured):
+  prints the certificate chain the server's sidecar presents.
 - ``pilot-agent request GET|POST <admin path>`` and ``curl localhost:15000/<path>`` in the
   ``istio-proxy`` container: the pod's Envoy admin API, read through the runtime's one
   admin function (:func:`istiolab.local.envoy.admin_request`).
@@ -21,13 +24,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from istiolab.errors import IstiolabError
 from istiolab.local.kubeapi.workloads import PROXY_CONTAINER
 
 SUPPORTED = (
     "curl [-s -S -v -I -i -o FILE -w FMT -H -X -d -m] URL, "
     "fortio load|curl [-c -qps -n -t -H -json -] URL, "
-    "pilot-agent request GET|POST <admin path>, curl localhost:15000/<admin path>"
+    "pilot-agent request GET|POST <admin path>, curl localhost:15000/<admin path>, "
+    "openssl s_client -connect HOST:PORT [-showcerts -servername -alpn -brief]"
 )
+OPENSSL_FLAGS = {
+    "-showcerts": False,
+    "-brief": False,
+    "-quiet": False,
+    "-tls1_2": False,
+    "-tls1_3": False,
+    "-servername": True,
+    "-alpn": True,
+    "-connect": True,
+}
 ADMIN_PORT = 15000
 
 
@@ -72,13 +87,19 @@ def run(ctx: PodContext, argv: list[str]) -> Result:
             return run(ctx, words)
     try:
         if prog == "curl":
+            from istiolab.local.kubeapi.curl import curl
+
             return curl(ctx, argv[1:])
         if prog == "fortio" and len(argv) > 1 and argv[1] in ("load", "curl"):
             return fortio(ctx, argv[1], argv[2:])
         if prog == "pilot-agent" and argv[1:2] == ["request"]:
             return pilot_agent(ctx, argv[2:])
+        if prog == "openssl" and argv[1:2] == ["s_client"]:
+            return openssl(ctx, argv[2:])
     except (ValueError, IndexError) as exc:
         return Result().error(f"{prog}: {exc}", 2)
+    except IstiolabError as exc:  # e.g. the pod's Envoy is not reachable
+        return Result().error(f"{prog}: {exc}", 1)
     return Result().error(
         f'istiolab: "{argv[0]}" cannot run in pod {ctx.name} (local mesh); supported: {SUPPORTED}',
         127,
@@ -100,157 +121,7 @@ def pilot_agent(ctx: PodContext, args: list[str]) -> Result:
     return res
 
 
-@dataclass
-class CurlOptions:
-    url: str = ""
-    silent: bool = False
-    show_error: bool = False
-    verbose: bool = False
-    head: bool = False
-    include: bool = False
-    output: str | None = None
-    write_out: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
-    method: str | None = None
-    data: str | None = None
-    timeout: float = 30.0
-
-
-_CURL_VALUE = {"-o", "-w", "-H", "-X", "-d", "-m", "--output", "--write-out", "--header",
-               "--request", "--data", "--data-raw", "--data-binary", "--max-time",
-               "--connect-timeout", "--user-agent", "-A"}  # fmt: skip
-_CURL_FLAGS = {"-s": "silent", "-S": "show_error", "-v": "verbose", "-I": "head", "-i": "include",
-               "-L": None, "-f": None, "-k": None, "--silent": "silent",
-               "--show-error": "show_error", "--verbose": "verbose", "--head": "head",
-               "--include": "include", "--location": None, "--insecure": None}  # fmt: skip
-
-
-def parse_curl(args: list[str]) -> CurlOptions:
-    opts = CurlOptions()
-    i = 0
-    while i < len(args):
-        a = args[i]
-        if a.startswith("-") and not a.startswith("--") and len(a) > 2 and a[:2] not in _CURL_VALUE:
-            expanded = [f"-{c}" for c in a[1:]]  # -sSI, -so/dev/null
-            for j, flag in enumerate(expanded):
-                if flag in _CURL_VALUE:
-                    rest = a[j + 2 :]
-                    args = (
-                        args[:i] + expanded[:j] + [flag] + ([rest] if rest else []) + args[i + 1 :]
-                    )
-                    break
-            else:
-                args = args[:i] + expanded + args[i + 1 :]
-            continue
-        if a[:2] in _CURL_VALUE and len(a) > 2 and not a.startswith("--"):
-            args = [*args[:i], a[:2], a[2:], *args[i + 1 :]]
-            continue
-        if a in _CURL_FLAGS:
-            attr = _CURL_FLAGS[a]
-            if attr:
-                setattr(opts, attr, True)
-        elif a in _CURL_VALUE:
-            if i + 1 >= len(args):
-                raise ValueError(f"option {a}: requires parameter")
-            value = args[i + 1]
-            i += 1
-            if a in ("-o", "--output"):
-                opts.output = value
-            elif a in ("-w", "--write-out"):
-                opts.write_out = value
-            elif a in ("-H", "--header"):
-                k, sep, v = value.partition(":")
-                if not sep:
-                    raise ValueError(f"option -H: bad header {value!r}")
-                opts.headers[k.strip()] = v.strip()
-            elif a in ("-X", "--request"):
-                opts.method = value
-            elif a in ("-d", "--data", "--data-raw", "--data-binary"):
-                opts.data = value if opts.data is None else f"{opts.data}&{value}"
-            elif a in ("-m", "--max-time", "--connect-timeout"):
-                opts.timeout = float(value)
-            elif a in ("-A", "--user-agent"):
-                opts.headers["User-Agent"] = value
-        elif a.startswith("-"):
-            raise ValueError(f"option {a}: is unknown (supported: {SUPPORTED})")
-        else:
-            opts.url = a
-        i += 1
-    if not opts.url:
-        raise ValueError("no URL specified")
-    return opts
-
-
-def _write_out(fmt: str, status: int, elapsed: float, size: int) -> str:
-    values = {"http_code": f"{status:03d}", "response_code": f"{status:03d}",
-              "time_total": f"{elapsed:.6f}", "size_download": str(size)}  # fmt: skip
-    out = fmt.replace("\\n", "\n").replace("\\t", "\t")
-    for k, v in values.items():
-        out = out.replace(f"%{{{k}}}", v)
-    return out
-
-
-def curl(ctx: PodContext, args: list[str]) -> Result:
-    from urllib.parse import urlsplit
-
-    from istiolab.workloads import client
-
-    opts = parse_curl(args)
-    res = Result()
-    split = urlsplit(opts.url if "://" in opts.url else f"http://{opts.url}")
-    method = opts.method or ("HEAD" if opts.head else "POST" if opts.data is not None else "GET")
-    if split.scheme != "http":
-        return res.error(
-            f'curl: (1) Protocol "{split.scheme}" is not supported in local-mesh pods '
-            "(TLS is the sidecar's job: use http:// and a DestinationRule)",
-            1,
-        )
-    local = (split.hostname or "") in client.LOCALHOST
-    if local and split.port == ADMIN_PORT:
-        status, body = ctx.admin(
-            method, (split.path or "/") + (f"?{split.query}" if split.query else "")
-        )
-        resp = client.Response(status, {}, body.encode())
-    else:
-        resp = client.send(
-            opts.url,
-            source_ip=ctx.app_ip,
-            proxy=f"http://{ctx.ip}:15001" if ctx.sidecar else None,
-            hosts=None if ctx.sidecar else ctx.hosts(),
-            namespace=ctx.namespace,
-            method=method,
-            headers=opts.headers,
-            data=opts.data,
-            timeout=opts.timeout,
-        )
-    if opts.verbose:
-        path = (split.path or "/") + (f"?{split.query}" if split.query else "")
-        lines = [f"> {method} {path} HTTP/1.1", f"> Host: {split.netloc}",
-                 f"> User-Agent: {client.CURL_USER_AGENT}", "> Accept: */*"]  # fmt: skip
-        lines += [f"> {k}: {v}" for k, v in opts.headers.items()] + [">"]
-        if resp.error is None:
-            lines.append(f"< HTTP/1.1 {resp.status} {_reason(resp.status)}")
-            lines += [f"< {k}: {v}" for k, v in resp.header_items] + ["<"]
-        res.stderr += ("\n".join(lines) + "\n").encode()
-    if resp.error is not None:
-        if not opts.silent or opts.show_error:
-            res.stderr += f"curl: ({resp.exit_code}) {resp.describe()}\n".encode()
-        res.code = resp.exit_code
-        if opts.write_out:
-            res.write(_write_out(opts.write_out, 0, resp.elapsed, 0))
-        return res
-    head = f"HTTP/1.1 {resp.status} {_reason(resp.status)}\r\n"
-    head += "".join(f"{k}: {v}\r\n" for k, v in resp.header_items) + "\r\n"
-    body = b"" if method == "HEAD" else resp.body
-    shown = (head.encode() if opts.head or opts.include else b"") + body
-    if opts.output is None or opts.output == "-":
-        res.write(shown)
-    if opts.write_out:
-        res.write(_write_out(opts.write_out, resp.status, resp.elapsed, len(body)))
-    return res
-
-
-def _reason(status: int) -> str:
+def reason(status: int) -> str:
     from http import HTTPStatus
 
     try:
@@ -307,7 +178,7 @@ def fortio(ctx: PodContext, verb: str, args: list[str]) -> Result:
         resp = client.send(url, **common)
         if resp.error is not None:
             return res.error(f"fortio curl: {resp.describe()}", 1)
-        res.write(f"HTTP/1.1 {resp.status} {_reason(resp.status)}\r\n")
+        res.write(f"HTTP/1.1 {resp.status} {reason(resp.status)}\r\n")
         res.write("".join(f"{k}: {v}\r\n" for k, v in resp.header_items) + "\r\n")
         res.write(resp.body)
         return res
@@ -322,3 +193,56 @@ def fortio(ctx: PodContext, verb: str, args: list[str]) -> Result:
     else:
         res.write(format_fortio(result) + "\n")
     return res
+
+
+def openssl(ctx: PodContext, args: list[str]) -> Result:
+    """The real ``openssl s_client`` against a mesh service's endpoint (loopback only)."""
+    import ipaddress
+    import shutil
+    import subprocess
+
+    from istiolab.workloads import client
+
+    argv, target, i = [], "", 0
+    while i < len(args):
+        flag = args[i]
+        if flag not in OPENSSL_FLAGS:
+            raise ValueError(f"s_client: option {flag} is not supported here ({SUPPORTED})")
+        if OPENSSL_FLAGS[flag]:
+            if i + 1 >= len(args):
+                raise ValueError(f"s_client: option {flag} needs a value")
+            if flag == "-connect":
+                target = args[i + 1]
+            else:
+                argv += [flag, args[i + 1]]
+            i += 2
+        else:
+            argv.append(flag)
+            i += 1
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError("s_client: -connect HOST:PORT is required")
+    try:
+        ip, real_port = client.resolve(host, int(port), ctx.hosts(), ctx.namespace)
+    except client.ResolveError as exc:
+        return Result().error(f"{host}:{port}: Name or service not known ({exc})", 1)
+    if not ipaddress.ip_address(ip).is_loopback:
+        return Result().error(f"s_client: {ip} is outside the local mesh", 1)
+    binary = shutil.which("openssl")
+    if binary is None:
+        return Result().error(
+            "openssl: not installed on this machine (apt-get install openssl)", 127
+        )
+    if "-servername" not in argv:
+        argv += ["-servername", host]
+    try:
+        proc = subprocess.run(
+            [binary, "s_client", "-connect", f"{ip}:{real_port}", *argv],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=20,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return Result().error(f"s_client: {host}:{port}: no TLS handshake within 20 s", 1)
+    return Result(proc.stdout, proc.stderr, proc.returncode)

@@ -73,7 +73,9 @@ def _resource(info: KindInfo) -> dict:
         "singularName": info.singular,
         "namespaced": info.namespaced,
         "kind": info.kind,
-        "verbs": READ_VERBS if info.read_only else WRITE_VERBS,
+        "verbs": ([*READ_VERBS, "delete"] if info.kind == "Pod" else READ_VERBS)
+        if info.read_only
+        else WRITE_VERBS,
     }
     if info.short_names:
         entry["shortNames"] = list(info.short_names)
@@ -97,7 +99,10 @@ def _subresources(info: KindInfo) -> list[dict]:
     if info.kind == "Deployment":
         return [
             {"name": "deployments/status", "singularName": "", "namespaced": True,
-             "kind": "Deployment", "verbs": ["get"]}
+             "kind": "Deployment", "verbs": ["get"]},
+            {"name": "deployments/scale", "singularName": "", "namespaced": True,
+             "group": "autoscaling", "version": "v1", "kind": "Scale",
+             "verbs": ["get", "patch", "update"]},
         ]  # fmt: skip
     return []
 

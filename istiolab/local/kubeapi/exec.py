@@ -76,7 +76,10 @@ def handler(mesh: Any) -> PodHandler:
         await ws.prepare(request)
         ctx = pod_context(mesh, pod, container)
         loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(None, commands.run, ctx, argv)
+        try:
+            result = await loop.run_in_executor(None, commands.run, ctx, argv)
+        except Exception as exc:  # a bug: the command fails, the session ends cleanly
+            result = commands.Result().error(f"istiolab: internal error: {exc!r}", 1)
         for channel, data in ((STDOUT, result.stdout), (STDERR, result.stderr)):
             for i in range(0, len(data), CHUNK):
                 await ws.send_bytes(bytes([channel]) + data[i : i + CHUNK])

@@ -4,8 +4,9 @@
 every object that changed the next ``resourceVersion`` (one counter for all kinds, as etcd's
 revision) and records an ``ADDED``/``MODIFIED``/``DELETED`` event. Watchers (one per open
 watch request) are woken through their event loop. Snapshots are taken after every write,
-before reads older than `max_age`, and once a second while someone watches (pod readiness
-changes without a write).
+before every read (so a change made through the other door, ``istiolab apply``, is seen at
+once; `max_age` may allow a cached one), and once a second while someone watches (pod
+readiness changes without a write).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class Watcher:
 
 
 class Hub:
-    def __init__(self, source: Callable[[], dict[Key, dict]], max_age: float = 0.3) -> None:
+    def __init__(self, source: Callable[[], dict[Key, dict]], max_age: float = 0.0) -> None:
         self._source = source
         self._max_age = max_age
         self._lock = threading.Lock()
@@ -56,6 +57,7 @@ class Hub:
         self._events: collections.deque[Event] = collections.deque(maxlen=EVENT_LOG)
         self._watchers: set[Watcher] = set()
         self._stop = threading.Event()
+        self._poke = threading.Event()  # a change elsewhere: watchers should hear of it now
         self._poller: threading.Thread | None = None
 
     @property
@@ -119,13 +121,21 @@ class Hub:
         with self._lock:
             self._watchers.discard(watcher)
 
+    def poke(self) -> None:
+        """Something changed outside the API (the config store, through `istiolab apply`):
+        the watch poller takes a snapshot now instead of within a second."""
+        self._poke.set()
+
     def _poll(self) -> None:
-        while not self._stop.wait(1.0):
-            if self._watchers:
+        while not self._stop.is_set():
+            self._poke.wait(1.0)
+            self._poke.clear()
+            if self._watchers and not self._stop.is_set():
                 try:
-                    self.refresh(force=False)
+                    self.refresh()
                 except Exception:  # a mesh mid-change; the next round retries
                     continue
 
     def close(self) -> None:
         self._stop.set()
+        self._poke.set()

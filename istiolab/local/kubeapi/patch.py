@@ -9,7 +9,8 @@
   ``$patch: delete|replace``, ``$retainKeys``, ``$deleteFromPrimitiveList/``) are honoured.
 - JSON patch (RFC 6902, ``application/json-patch+json``): ``kubectl patch --type json``.
 - Server-side apply (``application/apply-patch+yaml``): the applied configuration is merged
-  like a strategic patch onto the live object (one field manager: the user).
+  onto the live object (one field manager: the user), like a strategic patch for built-in
+  kinds and a merge patch (lists replaced whole, as atomic lists) for the Istio kinds.
 """
 
 from __future__ import annotations
@@ -49,10 +50,14 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 def _merge_key(field: str, items: list) -> str | None:
+    """The list's merge key, when every item carries it (else the list is replaced)."""
+    key = MERGE_KEYS.get(field)
     if field == "ports":
         sample = next((i for i in items if isinstance(i, dict)), {})
-        return "containerPort" if "containerPort" in sample else "port"
-    return MERGE_KEYS.get(field)
+        key = "containerPort" if "containerPort" in sample else "port"
+    if key is None or not all(isinstance(i, dict) and key in i for i in items):
+        return None
+    return key
 
 
 def _merge_list(field: str, live: list, patch: list, order: list | None) -> list:

@@ -32,6 +32,7 @@ from istiolab.local.kubeapi.status import (
 from istiolab.manifests.kinds import KindInfo
 
 SERVER_FIELDS = ("resourceVersion", "managedFields", "selfLink", "deletionTimestamp")
+PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
 
 
 class MeshDoor(Protocol):
@@ -39,6 +40,7 @@ class MeshDoor(Protocol):
 
     def apply(self, objects: list[dict], source: str = ...) -> dict: ...
     def delete(self, refs: list[tuple[str, str, str]]) -> dict: ...
+    def delete_pods(self, pods: list[tuple[str, str]]) -> dict: ...
 
 
 def served(obj: Mapping[str, Any], info: KindInfo, version: str) -> dict:
@@ -64,9 +66,11 @@ class Resources:
         items = [
             served(o, info, version)
             for (kind, ns, _), o in sorted(objects.items())
-            if kind == info.kind and (namespace is None or ns == namespace)
-            and labels(o) and fields(o)
-        ]  # fmt: skip
+            if kind == info.kind
+            and (namespace is None or ns == namespace)
+            and labels(o)
+            and fields(o)
+        ]
         return rv, items
 
     def get(self, info: KindInfo, version: str, namespace: str | None, name: str) -> dict:
@@ -92,18 +96,29 @@ class Resources:
         return 201, self._write(info, version, obj, query)
 
     def replace(
-        self, info: KindInfo, version: str, namespace: str | None, name: str, body: Any,
+        self,
+        info: KindInfo,
+        version: str,
+        namespace: str | None,
+        name: str,
+        body: Any,
         query: Mapping,
-    ) -> tuple[int, dict]:  # fmt: skip
+    ) -> tuple[int, dict]:
         obj = self._checked(info, version, namespace, body, name)
         if self._current(info, namespace, name) is None:
             raise not_found(info, name)
         return 200, self._write(info, version, obj, query)
 
     def patch(
-        self, info: KindInfo, version: str, namespace: str | None, name: str,
-        content_type: str, raw: bytes, query: Mapping,
-    ) -> tuple[int, dict]:  # fmt: skip
+        self,
+        info: KindInfo,
+        version: str,
+        namespace: str | None,
+        name: str,
+        content_type: str,
+        raw: bytes,
+        query: Mapping,
+    ) -> tuple[int, dict]:
         if info.read_only:
             raise method_not_allowed(info, "patch")
         kind = content_type.split(";", 1)[0].strip()
@@ -126,7 +141,8 @@ class Resources:
         elif kind == "application/apply-patch+yaml":
             if not isinstance(body, dict):
                 raise bad_request("server-side apply: the body must be one object")
-            new = patches.strategic_merge(live, body) if current else body
+            merge = patches.strategic_merge if not info.custom else patches.merge_patch
+            new = merge(live, body) if current else body
         else:
             raise ApiError(415, "UnsupportedMediaType", f"the patch type {kind!r} is not supported")
         obj = self._checked(info, version, namespace, new, name)
@@ -136,11 +152,19 @@ class Resources:
     def delete(
         self, info: KindInfo, version: str, namespace: str | None, name: str, query: Mapping
     ) -> dict:
-        if info.read_only:
-            raise method_not_allowed(info, "delete")
         current = self._current(info, namespace, name)
         if current is None:
             raise not_found(info, name)
+        if info.kind == "Pod":
+            return self._delete_pod(info, current, query)
+        if info.read_only:
+            raise method_not_allowed(info, "delete")
+        if info.kind == "Namespace" and name in PROTECTED_NAMESPACES:
+            raise ApiError(
+                403,
+                "Forbidden",
+                f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+            )
         refs = [(info.kind, name, namespace or "default")]
         if info.kind == "Namespace":  # everything inside goes with it, as on a cluster
             _, objects = self.hub.objects()
@@ -155,7 +179,84 @@ class Resources:
             self.hub.refresh()
         return served(current, info, version)
 
+    def _delete_pod(self, info: KindInfo, pod: dict, query: Mapping) -> dict:
+        """A Deployment's pod goes; its Deployment starts a new one (new name, sidecar
+        injection decided again), as a ReplicaSet does."""
+        md = pod["metadata"]
+        if not md.get("ownerReferences"):
+            raise method_not_allowed(info, "delete")
+        if query.get("dryRun") != "All":
+            try:
+                self.mesh.delete_pods([(md["namespace"], md["name"])])
+            except IstiolabError as exc:
+                raise from_project_error(exc, info, md["name"]) from exc
+            self.hub.refresh()
+        return served(pod, info, "v1")
+
+    # the scale subresource (kubectl scale)
+    def scale(self, info: KindInfo, namespace: str | None, name: str) -> dict:
+        """A Deployment's ``autoscaling/v1`` Scale."""
+        obj = self.get(info, "v1", namespace, name)
+        labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        md = obj["metadata"]
+        return {
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {
+                k: md[k] for k in ("name", "namespace", "uid", "resourceVersion") if k in md
+            },
+            "spec": {"replicas": int((obj.get("spec") or {}).get("replicas", 1))},
+            "status": {
+                "replicas": int((obj.get("status") or {}).get("replicas", 0)),
+                "selector": ",".join(f"{k}={v}" for k, v in labels.items()),
+            },
+        }
+
+    def set_scale(
+        self,
+        info: KindInfo,
+        namespace: str | None,
+        name: str,
+        content_type: str,
+        raw: bytes,
+        query: Mapping,
+    ) -> dict:
+        """PATCH (merge/JSON) or PUT of a Scale: the Deployment's ``spec.replicas``."""
+        current = self.scale(info, namespace, name)
+        kind = content_type.split(";", 1)[0].strip()
+        try:
+            body = json.loads(raw)
+        except ValueError as exc:
+            raise bad_request(f"the Scale is not valid JSON: {exc}") from exc
+        if kind == "application/json-patch+json":
+            new = patches.json_patch(current, body)
+        elif kind in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+            new = patches.merge_patch(current, body)
+        else:
+            new = body
+        replicas = (new.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or replicas < 0:
+            raise ApiError(
+                422, "Invalid", f"Scale {name}: spec.replicas: Invalid value: {replicas!r}"
+            )
+        merge = json.dumps({"spec": {"replicas": replicas}}).encode()
+        self.patch(info, "v1", namespace, name, "application/merge-patch+json", merge, query)
+        return self.scale(info, namespace, name)
+
     # helpers
+    def _as_if_stored(self, info: KindInfo, version: str, obj: dict) -> dict:
+        """What a dry run returns: `obj` with the live object's server-side fields."""
+        md = obj["metadata"]
+        live = self._current(info, md.get("namespace"), md["name"]) or {}
+        out = served(obj, info, version)
+        live_md = live.get("metadata") or {}
+        for k in ("uid", "resourceVersion", "generation", "creationTimestamp"):
+            if k in live_md:
+                out["metadata"][k] = live_md[k]
+        if "status" in live:
+            out["status"] = live["status"]
+        return out
+
     def _implicit(self, namespace: str) -> bool:
         """A namespace the API shows though no Namespace object is stored."""
         _, objects = self.hub.objects(refresh=False)
@@ -175,6 +276,9 @@ class Resources:
             raise bad_request(f"the body's kind {obj.get('kind')!r} does not match {info.kind}")
         obj["kind"] = info.kind
         md = obj.setdefault("metadata", {})
+        for empty in ("labels", "annotations"):  # omitted when empty, as Go's omitempty
+            if isinstance(md, dict) and md.get(empty) == {}:
+                del md[empty]
         if not isinstance(md, dict) or not md.get("name"):
             raise ApiError(422, "Invalid", f"{info.kind}: metadata.name: Required value")
         if name is not None and md["name"] != name:
@@ -197,7 +301,7 @@ class Resources:
                 from istiolab.manifests import validate_objects
 
                 validate_objects([obj], "<dry run>")
-                return served(obj, info, version)
+                return self._as_if_stored(info, version, obj)
             self.mesh.apply([obj], f"{info.qualified}/{name}")
         except IstiolabError as exc:
             raise from_project_error(exc, info, name) from exc

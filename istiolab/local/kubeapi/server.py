@@ -12,29 +12,33 @@ Blocking work (apply, exec'd commands) runs on the default executor, never on th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import ipaddress
 import json
 import ssl
 import threading
-import time
+import traceback
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from aiohttp import web
 
-from istiolab.errors import MeshError
+from istiolab.errors import IstiolabError, MeshError
 from istiolab.local.kubeapi import discovery, protobuf, tables
 from istiolab.local.kubeapi.credentials import Credentials
-from istiolab.local.kubeapi.hub import Hub, Watcher
-from istiolab.local.kubeapi.resources import Resources, served
-from istiolab.local.kubeapi.status import ApiError, bad_request, status_object
+from istiolab.local.kubeapi.hub import Hub
+from istiolab.local.kubeapi.resources import Resources
+from istiolab.local.kubeapi.status import (
+    ApiError,
+    bad_request,
+    method_not_allowed,
+    status_object,
+)
+from istiolab.local.kubeapi.watch import watch
 from istiolab.manifests.kinds import KindInfo, by_resource
 
-TABLE = "as=Table"
-WATCH_TIMEOUT = 1800.0
+TABLE = tables.ACCEPT
 
 
 def _json(payload: Any, status: int = 200) -> web.Response:
@@ -92,6 +96,16 @@ class KubeApi:
             return await handler(request)
         except ApiError as exc:
             return _json(exc.status(), exc.code)
+        except IstiolabError as exc:
+            return _json(status_object(500, "InternalError", str(exc)), 500)
+        except (web.HTTPException, ConnectionError, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # a bug: say so in the API's words, keep serving
+            traceback.print_exc()
+            message = (
+                f"internal error in the local mesh's Kubernetes API: {type(exc).__name__}: {exc}"
+            )
+            return _json(status_object(500, "InternalError", message), 500)
 
     async def _blocking(self, fn: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -152,17 +166,34 @@ class KubeApi:
             if info.kind == "Pod" and route.sub in self.pod_handlers:
                 pod = await self._blocking(r.get, info, "v1", route.namespace, route.name)
                 return await self.pod_handlers[route.sub](request, pod, request.query)
+            if route.sub == "scale" and info.kind == "Deployment":
+                if method == "GET":
+                    return _json(await self._blocking(r.scale, info, route.namespace, route.name))
+                if method in ("PUT", "PATCH"):
+                    ctype = request.headers.get("Content-Type", "application/json")
+                    scaled = await self._blocking(
+                        r.set_scale,
+                        info,
+                        route.namespace,
+                        route.name,
+                        ctype,
+                        await request.read(),
+                        q,
+                    )
+                    return _json(scaled)
             if route.sub == "status" and method == "GET":
                 obj = await self._blocking(r.get, info, route.version, route.namespace, route.name)
                 return _json(obj)
             raise ApiError(404, "NotFound", f"the subresource {route.sub!r} is not served")
         if route.name is None:
             if method == "GET" and q.get("watch") in ("true", "1"):
-                return await self._watch(request, route, q)
+                return await watch(request, route.info, route.version, route.namespace, q, self.hub)
             if method == "GET":
                 rv, items = await self._blocking(r.list, info, route.version, route.namespace, q)
                 return self._list(request, info, route.version, rv, items)
             if method == "POST":
+                if info.read_only:  # before reading a body it could not store anyway
+                    raise method_not_allowed(info, "create")
                 body = await _body(request)
                 code, obj = await self._blocking(
                     r.create, info, route.version, route.namespace, body, q
@@ -194,67 +225,13 @@ class KubeApi:
             return _json(tables.table(info.kind, items, str(rv)))
         gv = f"{info.group}/{version}" if info.group else version
         return _json(
-            {"kind": f"{info.kind}List", "apiVersion": gv,
-             "metadata": {"resourceVersion": str(rv)}, "items": items}
-        )  # fmt: skip
-
-    async def _watch(self, request: web.Request, route: Route, q: dict) -> web.StreamResponse:
-        info, version = route.info, route.version
-        r = self.resources
-        as_table = TABLE in request.headers.get("Accept", "")
-        watcher = Watcher(asyncio.get_running_loop())
-        self.hub.add(watcher)
-        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
-        resp.enable_chunked_encoding()
-        await resp.prepare(request)
-        deadline = time.monotonic() + min(
-            float(q.get("timeoutSeconds") or WATCH_TIMEOUT), WATCH_TIMEOUT
+            {
+                "kind": f"{info.kind}List",
+                "apiVersion": gv,
+                "metadata": {"resourceVersion": str(rv)},
+                "items": items,
+            }
         )
-        try:
-            start = q.get("resourceVersion") or "0"
-            rv, items = await self._blocking(r.list, info, version, route.namespace, q)
-            if start in ("0", ""):  # the current state first, as ADDED events
-                for obj in items:
-                    await self._send(resp, "ADDED", obj, info, as_table)
-            else:
-                rv = int(start)
-            keep = functools.partial(_matches, route, q)
-            while time.monotonic() < deadline:
-                for event in self.hub.events_since(rv):
-                    rv = event.rv
-                    if event.key[0] == info.kind and keep(event.obj, event.key):
-                        await self._send(
-                            resp, event.type, served(event.obj, info, version), info, as_table
-                        )
-                watcher.wake.clear()
-                if not self.hub.events_since(rv):
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(
-                            watcher.wake.wait(),
-                            timeout=min(5.0, max(0.1, deadline - time.monotonic())),
-                        )
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
-        finally:
-            self.hub.remove(watcher)
-        return resp
-
-    async def _send(
-        self, resp: web.StreamResponse, kind: str, obj: dict, info: KindInfo, as_table: bool
-    ) -> None:
-        if as_table:
-            obj = tables.table(info.kind, [obj], obj["metadata"].get("resourceVersion", ""))
-        await resp.write(json.dumps({"type": kind, "object": obj}).encode() + b"\n")
-
-
-def _matches(route: Route, q: dict, obj: dict, key: tuple[str, str, str]) -> bool:
-    from istiolab.local.kubeapi.selectors import field_selector, label_selector
-
-    if route.namespace is not None and key[1] != route.namespace:
-        return False
-    return label_selector(q.get("labelSelector"))(obj) and field_selector(q.get("fieldSelector"))(
-        obj
-    )
 
 
 def _nf() -> dict:
@@ -297,6 +274,8 @@ class KubeApiServer:
     def _run(self, ready: Future[None]) -> None:
         loop = self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
+        # applies and exec'd commands (a fortio load) block a thread each; watches do not
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="kubeapi"))
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(self.api.creds.cert_file, self.api.creds.key_file)
         try:

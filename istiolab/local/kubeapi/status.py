@@ -64,7 +64,8 @@ def method_not_allowed(info: KindInfo, verb: str) -> ApiError:
         405,
         "MethodNotAllowed",
         f"{verb} is not supported on {_resource(info)}: the local mesh derives them "
-        "(change the Deployment instead)",
+        "(create or change a Deployment instead; `kubectl delete pod` replaces a Deployment's "
+        "pod)",
     )
 
 

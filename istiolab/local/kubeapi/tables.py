@@ -15,6 +15,7 @@ from typing import Any
 
 from istiolab.local.kubeapi.workloads import human_duration
 
+ACCEPT = "as=Table"  # in the Accept header when kubectl wants a Table
 Column = tuple[str, str, int, Callable[[Mapping[str, Any]], Any]]  # name, type, priority, cell
 
 
@@ -54,6 +55,14 @@ def _ports(obj: Mapping[str, Any]) -> str:
     return ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in ports) or "<none>"
 
 
+def _external_ip(obj: Mapping[str, Any]) -> str:
+    ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    ips = [i.get("ip") or i.get("hostname") for i in ingress]
+    if ips:
+        return ",".join(str(i) for i in ips)
+    return "<pending>" if _spec(obj).get("type") == "LoadBalancer" else "<none>"
+
+
 def _join(values: Any) -> str:
     return ",".join(str(v) for v in values or [])
 
@@ -91,7 +100,7 @@ COLUMNS: dict[str, list[Column]] = {
         NAME,
         ("Type", "string", 0, lambda o: _spec(o).get("type", "ClusterIP")),
         ("Cluster-IP", "string", 0, lambda o: _spec(o).get("clusterIP", "<none>")),
-        ("External-IP", "string", 0, lambda o: "<none>"),
+        ("External-IP", "string", 0, _external_ip),
         ("Port(s)", "string", 0, _ports),
         AGE,
     ],

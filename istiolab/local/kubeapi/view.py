@@ -7,6 +7,9 @@
   ``kube-system``, ``kube-public``) and any an object lives in, ``Active``.
 - Pods: the running pods (read-only, derived from Deployments; the ingress gateway's in
   istio-system), see :mod:`istiolab.local.kubeapi.workloads`.
+- The ingress gateway's Service ``istio-system/istio-ingressgateway`` (type LoadBalancer,
+  ports ``http2`` and ``https`` where the gateway listens, its address as the load
+  balancer's ingress IP), so the docs' ``INGRESS_HOST``/``INGRESS_PORT`` commands work.
 
 Keys are ``(kind, namespace, name)`` with ``""`` as the namespace of cluster-scoped kinds.
 """
@@ -44,10 +47,40 @@ def _namespace(name: str, created: str | None) -> dict:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": md}
 
 
+def gateway_service(host: str, http_port: int, https_port: int, created: str) -> dict:
+    """``istio-system/istio-ingressgateway`` as a LoadBalancer Service at `host`."""
+    ports = [
+        {"name": "status-port", "port": 15021, "targetPort": 15021, "protocol": "TCP"},
+        {"name": "http2", "port": http_port, "targetPort": 8080, "protocol": "TCP"},
+        {"name": "https", "port": https_port, "targetPort": 8443, "protocol": "TCP"},
+    ]
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "istio-ingressgateway",
+            "namespace": "istio-system",
+            "labels": {"app": "istio-ingressgateway", "istio": "ingressgateway"},
+            "uid": _stable_uid(("Service", "istio-system", "istio-ingressgateway")),
+            "creationTimestamp": created,
+        },
+        "spec": {
+            "type": "LoadBalancer",
+            "selector": {"app": "istio-ingressgateway", "istio": "ingressgateway"},
+            "ports": ports,
+        },
+        "status": {"loadBalancer": {"ingress": [{"ip": host}]}},
+    }
+
+
 def snapshot(
-    stored: Iterable[Mapping[str, Any]], pod_rows: Iterable[Mapping[str, Any]], started: str
+    stored: Iterable[Mapping[str, Any]],
+    pod_rows: Iterable[Mapping[str, Any]],
+    started: str,
+    gateway: dict | None = None,
 ) -> dict[Key, dict]:
-    """The API's objects: stored ones (served kinds), namespaces, Deployment status, pods."""
+    """The API's objects: stored ones (served kinds), namespaces, Deployment status, pods,
+    and `gateway` (:func:`gateway_service`) unless a Service of that name is stored."""
     rows = list(pod_rows)
     out: dict[Key, dict] = {}
     templates: dict[tuple[str, str], Mapping] = {}
@@ -74,6 +107,8 @@ def snapshot(
         deployment = (row["namespace"], row.get("deployment", ""))
         pod = pod_object(row, templates.get(deployment), owners.get(deployment, ""))
         out[object_key(pod)] = pod
+    if gateway is not None:
+        out.setdefault(object_key(gateway), gateway)
     used = set(BUILTIN_NAMESPACES) | {ns for _, ns, _ in out if ns}
     for ns in sorted(used):
         if ("Namespace", "", ns) not in out:
