@@ -231,11 +231,21 @@ class KubeBackend(Backend):
         self, pod: Pod, container: str, argv: list[str], timeout: float
     ) -> tuple[int, bytes, bytes]:
         """Run `argv` in `container` of `pod`: (exit code, stdout, stderr)."""
+        from kubernetes import client
         from kubernetes.stream import stream
 
         def run() -> tuple[int, bytes, bytes]:
+            # stream() swaps the ApiClient's request method while it runs: a client of its
+            # own keeps concurrent calls (a lab's parallel requests, a get) off the websocket
+            api = client.ApiClient(self.api.configuration)
+            try:
+                return exec_on(client.CoreV1Api(api))
+            finally:
+                api.close()
+
+        def exec_on(core: Any) -> tuple[int, bytes, bytes]:
             ws = stream(
-                self.core.connect_get_namespaced_pod_exec,
+                core.connect_get_namespaced_pod_exec,
                 pod.name,
                 pod.namespace,
                 command=argv,

@@ -279,8 +279,21 @@ class Runner:
         if not during:
             return
         count, conc = int(during.get("count", 1)), int(during.get("concurrency", 1))
-        with ThreadPoolExecutor(max_workers=max(1, conc)) as pool:
-            list(pool.map(lambda _: self.send(during), range(count)))
+        via = during.get("via", "gateway")
+        if count > 1 and via != "gateway" and "url" in during and not during.get("user"):
+            # from a pod: a fortio load inside it (on a cluster one exec, truly concurrent)
+            self.backend.load(
+                via,
+                during["url"],
+                count=count,
+                concurrency=conc,
+                method=str(during.get("method", "GET")).upper(),
+                headers=during.get("headers"),
+                data=during.get("data"),
+            )
+        else:
+            with ThreadPoolExecutor(max_workers=max(1, conc)) as pool:
+                list(pool.map(lambda _: self.send(during), range(count)))
         if during.get("settle"):  # let the mesh react (an ejection expiring) before measuring
             time.sleep(seconds(during["settle"]))
 
