@@ -96,14 +96,18 @@ class Lab:
         return self.tasks[number - 1]
 
     def objects(self, files: Sequence[str]) -> list[dict]:
-        """The objects in these lab files, in order (validated by the apply)."""
-        out: list[dict] = []
+        """The objects in these lab files, as applying them in order leaves them: an object
+        named again by a later file is that later version (``kubectl apply -f A -f B``)."""
+        out: dict[tuple[str, str, str], dict] = {}
         for rel in files:
             docs, findings = read_documents(self.path / rel)
             if findings:
                 raise ConfigError(str(findings[0]))
-            out += [doc for _, _, doc in docs]
-        return out
+            for _, _, doc in docs:
+                md = doc.get("metadata") or {}
+                key = (str(doc.get("kind")), str(md.get("namespace", "")), str(md.get("name")))
+                out[key] = doc
+        return list(out.values())
 
     def start_objects(self) -> list[dict]:
         return self.objects(self.start)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from istiolab.backends import Backend
+from istiolab.errors import IstiolabError
 from istiolab.labs.checks import CheckResult
 from istiolab.labs.format import Lab
 from istiolab.labs.runner import Runner
@@ -163,6 +164,8 @@ def selftest(
                         f"{lab.name} task {task.number} check {result.id}: fails on the solution:"
                         f" expected {result.expected}, measured {result.measured}"
                     )
+    except IstiolabError as exc:  # a start state or solution the mesh refuses: a lab bug
+        report.problems.append(f"{lab.name}: {exc}")
     finally:
         progress(f"{lab.name}: cleanup")
         cleanup(backend, lab)
