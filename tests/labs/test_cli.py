@@ -11,6 +11,7 @@ import pytest
 from local.test_mesh import cli, cli_subprocess, up_args
 
 from istiolab.backends.local import LocalBackend
+from istiolab.labs.progress import Progress
 
 from .conftest import OCTET
 
@@ -95,3 +96,29 @@ def test_start_check_hint_solve_reset_progress(lab_mesh):
     assert code == 0 and "cleaned up" in out
     code, out, _ = lab(lab_mesh, "progress", "-o", "json")
     assert json.loads(out)["labs"]["02-request-routing"]["tasks"] == {}
+
+
+def test_watch_turns_green_when_the_solution_lands(lab_mesh):
+    """`lab check --watch` re-checks when the lab's objects change and ends once all pass."""
+    import subprocess
+    import sys
+
+    sd = ("--state-dir", str(lab_mesh.root))
+    assert lab(lab_mesh, "start", "09")[0] == 0
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "istiolab", "lab", "check", "--watch", "--interval", "0.2", *sd],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        progress = Progress.in_state_dir(lab_mesh.root)
+        assert watch.poll() is None  # still watching: nothing passes yet
+        assert lab(lab_mesh, "solve")[0] == 0
+        out, _ = watch.communicate(timeout=60)
+    finally:
+        watch.kill()
+    assert watch.returncode == 0, out
+    assert "every task of 09-ingress passes" in out
+    assert progress.lab("local", "09-ingress")["completed"]
+    assert lab(lab_mesh, "cleanup")[0] == 0
