@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from istiolab.errors import IstiolabError
+from istiolab.errors import IstiolabError, ValidationError
 
 # command name -> "module:attribute" under istiolab.commands
 COMMANDS: dict[str, str] = {
@@ -84,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     except IstiolabError as exc:
         if debug:
             raise
-        click.secho(f"error: {exc}", fg="red", err=True)
+        # a plain ValidationError (apply): every finding on its own line
+        findings = exc.findings if type(exc) is ValidationError else None
+        for line in [str(f) for f in findings] if findings else [str(exc)]:
+            click.secho(f"error: {line}", fg="red", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

@@ -34,10 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from istiolab.errors import ConfigError
+from istiolab.names import ADDONS, PROFILES, SAMPLES
 
-PROFILES = ("default", "demo")
-ADDONS = ("prometheus", "grafana", "kiali", "jaeger")
-SAMPLES = ("bookinfo", "httpbin", "sleep", "fortio")
 CLUSTER_TYPES = ("kind", "minikube", "k0s", "existing")
 
 

@@ -12,8 +12,9 @@ Everything here is plain data; the implementations are adapters.
 from __future__ import annotations
 
 import abc
+import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -165,6 +166,11 @@ class Backend(abc.ABC):
         timeout: float = 30.0,
     ) -> HttpResult:
         """One request from inside pod `source` (``WORKLOAD[.NS]``), through its sidecar."""
+
+    def sender(self, source: str) -> Callable[..., HttpResult]:
+        """``send(url, **request_options)``: :meth:`request` from pod `source`, with the
+        pod looked up once (for many requests, also from several threads)."""
+        return functools.partial(self.request, source)
 
     def load(
         self,

@@ -34,11 +34,10 @@ from istiolab.backends.base import (
 )
 from istiolab.errors import ConfigError, MeshError, NotFoundError, ParameterError
 from istiolab.manifests.kinds import KINDS, KindInfo, kind_info
+from istiolab.names import INGRESS_GATEWAY, ISTIO_SYSTEM, PROXY_CONTAINER
 from istiolab.workloads.fortiojson import from_json
 from istiolab.workloads.loadgen import FORTIO_TIMEOUT, LoadResult
 
-PROXY_CONTAINER = "istio-proxy"
-ISTIO_SYSTEM = "istio-system"
 ISTIOD_LABEL = "app=istiod"
 # exit code of curl -> the error key HttpResult uses (7 is curl's "Failed to connect")
 CURL_ERRORS = {code: key for key, code in reversed(CURL_EXIT_CODES.items()) if key}
@@ -335,7 +334,7 @@ class KubeBackend(Backend):
         its port named one of `port_names` (the docs' INGRESS_HOST and INGRESS_PORT)."""
         svc = self._call(
             "get the ingress gateway Service",
-            lambda: self.core.read_namespaced_service("istio-ingressgateway", ISTIO_SYSTEM),
+            lambda: self.core.read_namespaced_service(INGRESS_GATEWAY, ISTIO_SYSTEM),
         )
         ingress = (svc.status.load_balancer.ingress or []) if svc.status.load_balancer else []
         port = next((p for p in svc.spec.ports if p.name in port_names), None)

@@ -11,11 +11,11 @@ without a sidecar, resolving Services through the mesh's hosts map (kube DNS + k
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from istiolab.backends.base import Backend, ChangeResult, HttpResult, Pod, ProxySync
+from istiolab.backends.base import Backend, ChangeResult, HttpResult, Pod, ProxySync, find_pod
 from istiolab.errors import MeshError, NotFoundError
 from istiolab.local.control import ControlClient, NotRunning
 from istiolab.local.kubeapi.workloads import PROXY_CONTAINER, PROXY_IMAGE, container_names
@@ -69,7 +69,14 @@ class LocalBackend(Backend):
 
     # ---------------------------------------------------------------- plumbing
     def client(self) -> ControlClient | None:
-        """The running supervisor's control API client, or None when no mesh runs."""
+        """The running supervisor's control API client, or None when no mesh runs; MeshError
+        when it is half broken (supervisor gone with its proxies running, stopped, or without
+        its socket), so nothing is written behind running proxies' back."""
+        from istiolab.local.health import supervisor_problem
+
+        problem = supervisor_problem(self.state)
+        if problem:
+            raise MeshError(problem)
         if self.state.running_pid() is None:
             return None
         return ControlClient(self.state.socket, timeout=self.timeout)
@@ -118,13 +125,7 @@ class LocalBackend(Backend):
     def delete(self, refs: Sequence[tuple[str, str, str]]) -> ChangeResult:
         client = self.client()
         if client is None:
-            store = self._store()
-            lines, missing = [], []
-            for kind, name, ns in refs:
-                try:
-                    lines.append(store.delete(kind, name, ns))
-                except NotFoundError as exc:
-                    missing.append(str(exc))
+            lines, missing = self._store().delete_many(refs)
             if not lines and missing:
                 raise NotFoundError("; ".join(missing))
             result: dict = {"lines": lines, "errors": missing}
@@ -188,15 +189,41 @@ class LocalBackend(Backend):
         """How pod `source` sends: (its app's source address, its sidecar's outbound
         listener URL or None, the hosts map or None); what :mod:`istiolab.workloads.client`
         and the load generators need to send as that pod."""
-        wanted = self.pod(source)
-        row = next(
-            r
-            for r in self.pod_rows()
-            if (r["namespace"], r["name"]) == (wanted.namespace, wanted.name)
-        )
+        rows = self.pod_rows()
+        pod = find_pod([pod_from_row(r) for r in rows], source)
+        row = next(r for r in rows if (r["namespace"], r["name"]) == (pod.namespace, pod.name))
         if row["sidecar"]:
             return row["app_ip"], f"http://{row['ip']}:{OUTBOUND_PORT}", None
         return row["app_ip"], None, self.hosts()
+
+    def sender(self, source: str) -> Callable[..., HttpResult]:
+        from istiolab.workloads import client as http
+
+        source_ip, proxy, hosts = self.egress(source)
+        namespace = source.partition(".")[2] or "default"
+
+        def send(
+            url: str,
+            *,
+            method: str = "GET",
+            headers: Mapping[str, str] | None = None,
+            data: str | bytes | None = None,
+            timeout: float = 30.0,
+        ) -> HttpResult:
+            resp = http.send(
+                url,
+                source_ip=source_ip,
+                proxy=proxy,
+                hosts=hosts,
+                namespace=namespace,
+                method=method,
+                headers=headers,
+                data=data,
+                timeout=timeout,
+            )
+            return http_result(resp)
+
+        return send
 
     def request(
         self,
@@ -208,22 +235,7 @@ class LocalBackend(Backend):
         data: str | bytes | None = None,
         timeout: float = 30.0,
     ) -> HttpResult:
-        from istiolab.workloads import client as http
-
-        source_ip, proxy, hosts = self.egress(source)
-        ns = source.partition(".")[2] or "default"
-        resp = http.send(
-            url,
-            source_ip=source_ip,
-            proxy=proxy,
-            hosts=hosts,
-            namespace=ns,
-            method=method,
-            headers=headers,
-            data=data,
-            timeout=timeout,
-        )
-        return http_result(resp)
+        return self.sender(source)(url, method=method, headers=headers, data=data, timeout=timeout)
 
     def load(
         self,
@@ -283,16 +295,13 @@ class LocalBackend(Backend):
     # ---------------------------------------------------------------- proxies
     def proxy_admin(self, workload: str, path: str, method: str = "GET") -> str:
         pod = self.pod(workload)
-        answer = self.running().post(
-            "/proxy-admin",
-            {"namespace": pod.namespace, "pod": pod.name, "path": path, "method": method},
-        )
-        if answer["status"] != 200:
+        if not pod.sidecar:
             raise MeshError(
-                f"Envoy admin of {pod.name}.{pod.namespace} answered {answer['status']} to "
-                f"{method} /{path.lstrip('/')}: {answer['body'].strip()[:200]}"
+                f"{pod.workload or pod.name}.{pod.namespace} has no sidecar (namespace not "
+                "labelled istio-injection=enabled)"
             )
-        return answer["body"]
+        body = {"pod": pod.name, "namespace": pod.namespace, "method": method.upper()}
+        return self.running().post("/proxy-admin", {**body, "path": "/" + path.lstrip("/")})["body"]
 
     def proxy_status(self) -> list[ProxySync]:
         return [proxy_sync(row) for row in self.proxy_status_rows()]

@@ -6,6 +6,7 @@ cluster through the Kubernetes API. Both go through :mod:`istiolab.backends`.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import click
 
@@ -16,7 +17,7 @@ from istiolab.commands.common import (
     state_dir_option,
     table,
 )
-from istiolab.errors import ConfigError, NotFoundError, ValidationError
+from istiolab.errors import ConfigError, Finding, NotFoundError, ValidationError
 
 
 def kind_of(word: str) -> str:
@@ -33,7 +34,8 @@ def _documents(paths: tuple[str, ...]) -> tuple[list[dict], str, list[tuple[str,
     from istiolab.manifests import load_documents
     from istiolab.manifests.validation import check_documents
 
-    docs = [d for path in paths for d in load_documents(path)]
+    # as kubectl sends them: JSON, so YAML's integer keys (portLevelMtls: {8080: ...}) are strings
+    docs = [(f, i, json.loads(json.dumps(o))) for path in paths for f, i, o in load_documents(path)]
     source = ", ".join("<stdin>" if p == "-" else p for p in paths)
     if not docs:
         raise ConfigError(f"{source}: no objects passed to apply (the input holds no documents)")
@@ -59,7 +61,20 @@ def apply(paths: tuple[str, ...], state_dir: str | None, context: str | None) ->
     objects, source, positions = _documents(paths)
     backend = open_backend(context, state_dir)
     backend.check_supported(objects, positions)  # names the file and document
-    print_change(backend.apply(objects, source))
+    try:
+        result = backend.apply(objects, source)
+    except ValidationError as exc:
+        raise ValidationError([_at(f, source, positions) for f in exc.findings]) from None
+    print_change(result)
+
+
+def _at(finding: Finding, source: str, positions: list[tuple[str, int]]) -> Finding:
+    """A finding of the applied batch, named by its file and document (a directory, or a
+    List, holds several)."""
+    if finding.source != source or not 0 <= finding.index < len(positions):
+        return finding
+    file, index = positions[finding.index]
+    return replace(finding, source=file, index=index)
 
 
 @click.command()

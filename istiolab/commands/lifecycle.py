@@ -26,6 +26,7 @@ from istiolab.errors import MeshError
 
 if TYPE_CHECKING:
     from istiolab.backends.local import LocalBackend
+    from istiolab.local.state import StateDir
 
 
 @click.command()
@@ -161,16 +162,24 @@ def _productpage_url(backend: LocalBackend) -> str | None:
     return None
 
 
+READY_HTTP_TIMEOUT = 30.0  # seconds for productpage to answer 200 once every pod is ready
+
+
 def _finish_up(backend: LocalBackend, console: Any, t0: float, foreground: bool) -> None:
     from istiolab.local.mesh import wait_http
 
     state = backend.state
     url = _productpage_url(backend)
     if url is not None:
-        code = wait_http(url, timeout=30)
+        code = wait_http(url, timeout=READY_HTTP_TIMEOUT)
         if code != 200:
-            console.print(
-                f"[yellow]![/] {url} answered {code or 'nothing'} (see `istiolab status`)"
+            from istiolab.errors import MeshError
+
+            running = "" if foreground else "; the mesh keeps running: fix the configuration"
+            raise MeshError(
+                f"{url} answered {code or 'nothing'}, not 200: the mesh is not ready"
+                f"{running or ''} (see `istiolab status` and `istiolab proxy-status`"
+                f"{', then istiolab apply -f FILE or istiolab down' if running else ''})"
             )
     elapsed = time.monotonic() - t0
     s = state.load_settings()
@@ -211,7 +220,9 @@ def down(state_dir: str | None, timeout: float) -> None:
     from istiolab.local.daemon import stop
 
     state = local_backend(state_dir).state
-    was_running, leftovers = stop(state, timeout)
+    was_running, leftovers, note = stop(state, timeout)
+    if note:
+        click.echo(f"note: {note}", err=True)
     if not was_running and not leftovers:
         click.echo(f"The local mesh is not running ({state.root}).")
         return
@@ -221,6 +232,45 @@ def down(state_dir: str | None, timeout: float) -> None:
 
 # ---------------------------------------------------------------- status
 
+STATUS_TIMEOUT = 1.5  # a supervisor that does not answer by then is reported as such
+
+
+def _half_broken(state: StateDir, output: str) -> int | None:
+    """Report a half-broken mesh (exit code 1), or None when it is running or stopped."""
+    from istiolab.local.health import supervisor_problem
+
+    problem = supervisor_problem(state)
+    if problem is None:
+        return None
+    _report_broken(state, output, problem)
+    return 1
+
+
+def _report_broken(state: StateDir, output: str, problem: str) -> None:
+    """What still runs (from the state directory, without the supervisor) and what is wrong."""
+    from istiolab.local.state import process_cmdline
+
+    rows = []
+    for r in state.mesh_processes():
+        argv = process_cmdline(r["pid"])
+        rows.append({"pid": r["pid"], "command": " ".join(argv)[:120]})
+    supervisor = state.running_pid()
+    if output == "json":
+        data = {
+            "running": False,
+            "state_dir": str(state.root),
+            "problem": problem,
+            "supervisor_pid": supervisor,
+            "processes": rows,
+        }
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"The local mesh is half broken ({state.root}): {problem}")
+    if supervisor is not None:
+        click.echo(f"Supervisor: pid {supervisor}")
+    if rows:
+        click.echo(table(["PID", "COMMAND"], [[r["pid"], r["command"]] for r in rows]))
+
 
 @click.command()
 @state_dir_option
@@ -229,6 +279,9 @@ def status(state_dir: str | None, output: str) -> None:
     """Pods, sidecars and the gateway of the local mesh, and configuration problems."""
     backend = local_backend(state_dir)
     state = backend.state
+    broken = _half_broken(state, output)
+    if broken is not None:
+        raise click.exceptions.Exit(broken)
     if backend.client() is None:
         stored = len(backend.objects())
         data = {"running": False, "state_dir": str(state.root), "stored_objects": stored}
@@ -238,7 +291,13 @@ def status(state_dir: str | None, output: str) -> None:
             click.echo(f"The local mesh is not running ({state.root}; {stored} stored objects).")
             click.echo("Start it with `istiolab up`.")
         return
-    data = backend.status()
+    from istiolab.backends.local import LocalBackend
+
+    try:
+        data = LocalBackend(state.root, timeout=STATUS_TIMEOUT).status()
+    except MeshError as exc:
+        _report_broken(state, output, f"the mesh's supervisor does not answer ({exc})")
+        raise click.exceptions.Exit(1) from None
     if output == "json":
         click.echo(json.dumps(data, indent=2))
         return
@@ -261,6 +320,10 @@ def status(state_dir: str | None, output: str) -> None:
         click.echo("\nConfiguration problems:")
         for f in data["findings"]:
             click.echo(f"  {f}")
+    if data.get("security"):
+        click.echo("\nSecurity:")
+        for note in data["security"]:
+            click.echo(f"  {note}")
 
 
 def pod_rows(status: dict) -> list[list]:

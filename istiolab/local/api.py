@@ -35,6 +35,15 @@ def control_routes(mesh: Mesh) -> dict[tuple[str, str], Handler]:
     def get(body: dict) -> Any:
         return get_objects(mesh.store, body)
 
+    def proxy_admin(body: dict) -> Any:
+        text = mesh.proxy_admin(
+            str(body.get("pod") or ""),
+            str(body.get("namespace") or "default"),
+            str(body.get("path") or "/"),
+            str(body.get("method") or "GET").upper(),
+        )
+        return {"body": text}
+
     def shutdown(body: dict) -> Any:
         mesh.shutdown_requested.set()
         return {"pid": os.getpid()}
@@ -47,15 +56,11 @@ def control_routes(mesh: Mesh) -> dict[tuple[str, str], Handler]:
         ("GET", "/proxy-status"): lambda body: mesh.proxy_status(),
         ("GET", "/hosts"): lambda body: mesh.hosts(),
         ("GET", "/resources"): lambda body: mesh.resources(str(body.get("node", ""))),
+        ("GET", "/proxy-admin"): proxy_admin,
+        ("POST", "/proxy-admin"): proxy_admin,
         ("GET", "/pods"): lambda body: mesh.pods(),
         ("GET", "/objects"): lambda body: mesh.store.objects(),
         ("GET", "/info"): lambda body: mesh.info(),
-        ("POST", "/proxy-admin"): lambda body: mesh.proxy_admin(
-            str(body.get("namespace") or "default"),
-            str(body.get("pod", "")),
-            str(body.get("path", "")),
-            str(body.get("method") or "GET"),
-        ),
         ("GET", "/logs"): lambda body: mesh.logs(
             str(body.get("namespace") or "default"),
             str(body.get("pod", "")),

@@ -3,8 +3,9 @@
 `start_detached` spawns ``istiolab up --serve`` in its own session (output appended to
 ``logs/supervisor.log``) and polls the control API until the mesh is running, reporting each
 pod as it becomes ready; it fails with the log's last lines if the supervisor exits. `stop`
-asks the supervisor to shut down over the control API (SIGTERM if it does not answer, SIGKILL
-after `timeout`) and then stops any process a killed supervisor left, by recorded PID.
+asks the supervisor to shut down over the control API (SIGTERM and SIGCONT if it does not
+answer or is stopped, SIGKILL after `timeout`) and then stops any process a killed
+supervisor left (recorded, or found by the state directory in its environment).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from istiolab.errors import MeshError
 from istiolab.local.control import ControlClient
 from istiolab.local.model import MeshSettings
 from istiolab.local.state import StateDir, pid_alive
-from istiolab.local.supervisor import kill_recorded, tail
+from istiolab.local.supervisor import kill_leftovers, tail
 
 
 @contextlib.contextmanager
@@ -80,6 +81,8 @@ def start_detached(
                 status = client.get("/status")
             except MeshError:
                 status = None
+        if status and status.get("pid") != child.pid:
+            status = None  # another supervisor's socket: ours must say it is already running
         if status:
             for pod in status.get("pods", []):
                 key = f"{pod['namespace']}/{pod['name']}"
@@ -94,15 +97,20 @@ def start_detached(
         delay = min(delay * 1.5, 0.25)
 
 
-def stop(state: StateDir, timeout: float = 30.0) -> tuple[bool, int]:
-    """Stop the supervisor of `state` and every process it recorded: (was it running, how
-    many leftover processes of a killed supervisor were stopped)."""
+def stop(state: StateDir, timeout: float = 30.0) -> tuple[bool, int, str]:
+    """Stop the supervisor of `state` and every process it started: (was it running, how
+    many leftover processes of a killed supervisor were stopped, a note for the user)."""
+    from istiolab.local.health import process_state
+
     pid = state.running_pid()
     if pid is not None:
         try:
+            if process_state(pid) in ("T", "t"):
+                raise MeshError("stopped")
             ControlClient(state.socket, timeout=5).post("/shutdown")
         except MeshError:
             os.kill(pid, signal.SIGTERM)
+            os.kill(pid, signal.SIGCONT)  # a stopped (Ctrl-Z) supervisor handles it now
         deadline = time.monotonic() + timeout
         delay = 0.01
         while pid_alive(pid) and time.monotonic() < deadline:
@@ -110,6 +118,6 @@ def stop(state: StateDir, timeout: float = 30.0) -> tuple[bool, int]:
             delay = min(delay * 1.5, 0.2)
         if pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
-    leftovers = kill_recorded(state.read_processes())
-    state.clear_runtime()
-    return pid is not None, len(leftovers)
+    leftovers, note = kill_leftovers(state)
+    state.clear_runtime(owner=pid)
+    return pid is not None, len(leftovers), note or ""

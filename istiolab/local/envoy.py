@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from istiolab.errors import MeshError
+from istiolab.local.control import UnixHTTPConnection
 from istiolab.local.model import ADMIN_PORT
 
 ENV_ENVOY = "ISTIOLAB_ENVOY"
@@ -101,14 +102,21 @@ def write_bootstrap(path: Path, config: dict) -> Path:
 def admin_request(
     host: str, path: str, port: int = ADMIN_PORT, method: str = "GET", timeout: float = 5.0
 ) -> tuple[int, str]:
-    """One request to an Envoy admin API; raises MeshError when it cannot be reached."""
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    """One request to an Envoy admin API at ``host:port``, or at the Unix socket `host`
+    when it is a path; raises MeshError when it cannot be reached."""
+    unix = host.startswith("/")
+    where = host if unix else f"{host}:{port}"
+    conn: http.client.HTTPConnection = (
+        UnixHTTPConnection(host, timeout)
+        if unix
+        else http.client.HTTPConnection(host, port, timeout=timeout)
+    )
     try:
         conn.request(method, path)
         resp = conn.getresponse()
         return resp.status, resp.read().decode(errors="replace")
-    except OSError as exc:
-        raise MeshError(f"Envoy admin {host}:{port}{path} is not reachable: {exc}") from exc
+    except (OSError, http.client.HTTPException) as exc:
+        raise MeshError(f"Envoy admin {where}{path} is not reachable: {exc}") from exc
     finally:
         conn.close()
 
@@ -116,7 +124,8 @@ def admin_request(
 def admin_json(host: str, path: str, port: int = ADMIN_PORT, timeout: float = 5.0) -> dict:
     status, body = admin_request(host, path, port, timeout=timeout)
     if status != 200:
-        raise MeshError(f"Envoy admin {host}:{port}{path} answered {status}: {body[:200]}")
+        where = host if host.startswith("/") else f"{host}:{port}"
+        raise MeshError(f"Envoy admin {where}{path} answered {status}: {body[:200]}")
     return json.loads(body)
 
 

@@ -32,13 +32,13 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from typing import Any
 
-from istiolab.errors import MeshError, NotFoundError
+from istiolab.errors import ConfigError, NotFoundError
 from istiolab.local import envoy
 from istiolab.local.api import control_routes, get_objects
 from istiolab.local.control import ControlServer
 from istiolab.local.kubeapi.credentials import API_PORT
+from istiolab.local.logrotate import max_bytes, start_rotation
 from istiolab.local.model import (
-    ADMIN_PORT,
     XDS_PORT,
     MeshSettings,
     Pod,
@@ -46,7 +46,7 @@ from istiolab.local.model import (
     ProxyResources,
     Registry,
 )
-from istiolab.local.pki import MeshCA
+from istiolab.local.pki import MeshCA, with_secrets
 from istiolab.local.pods import (
     GATEWAY_NAME,
     PROXY_SUFFIX,
@@ -54,6 +54,7 @@ from istiolab.local.pods import (
     check_images,
     gateway_spec,
     hosts_map,
+    pod_addresses,
     pod_notes,
     pod_rows,
     pod_specs,
@@ -62,8 +63,8 @@ from istiolab.local.ports import can_bind_privileged_ports, check_port_free
 from istiolab.local.readiness import ready_message, wait_http, wait_processes, wait_synced
 from istiolab.local.registry import gateway_pod
 from istiolab.local.samples import default_samples
-from istiolab.local.state import StateDir, write_json
-from istiolab.local.supervisor import Managed, Supervisor, kill_recorded
+from istiolab.local.state import ENV_MESH, StateDir, write_json
+from istiolab.local.supervisor import Managed, Supervisor, kill_leftovers
 
 __all__ = [
     "GATEWAY_NAME",
@@ -81,6 +82,17 @@ __all__ = [
 ]
 
 Reporter = Callable[[str, str], None]  # (event kind, message)
+
+# What a local mesh on one host's loopback cannot keep from other local users (`status`
+# prints them; the README says the same).
+SECURITY_NOTES = [
+    "xDS, Envoy admin and the apps behind sidecars listen on owner-only Unix sockets; the "
+    "state directory is 0700 and its files 0600",
+    "residual: the sidecars' own listeners (inbound ports, 15001 outbound, 15090, 15021) and "
+    "pods without a sidecar are on 127.0.0.0/8, which every local user can connect to: "
+    "inbound ports enforce mTLS and policies, but the outbound listener 15001 sends "
+    "requests with that pod's identity for whoever connects",
+]
 
 
 class Mesh:
@@ -118,6 +130,7 @@ class Mesh:
         self.supervisor: Supervisor | None = None
         self.control: ControlServer | None = None
         self.kubeapi: Any = None  # istiolab.local.kubeapi.server.KubeApiServer
+        self._lock_fd: int | None = None
 
     @property
     def ca(self) -> MeshCA:
@@ -128,16 +141,25 @@ class Mesh:
     def start(self) -> None:
         from istiolab.local.store import ConfigStore
         from istiolab.local.xds import XdsServer
+        from istiolab.local.xds.protos import SHARED_ENCODER
 
         self.phase = "starting"
         self.started_at = time.time()
+        os.umask(0o077)  # this process and its children create owner-only files and sockets
         self.state.create()
+        # the one supervisor of this directory, for this process's life (MeshError if not)
+        self._lock_fd = self.state.acquire_lock()
+        max_bytes()  # a bad ISTIOLAB_LOG_MAX_BYTES fails the start, not the rotation
         requested = self.settings  # saved once the mesh runs (a failed start keeps the old)
         if self.settings.privileged_ports is None:  # decided once, here; translation reads it
             self.settings = replace(self.settings, privileged_ports=can_bind_privileged_ports())
+        # xDS, Envoy admin and the apps behind sidecars: owner-only Unix sockets
+        self.settings = replace(self.settings, socket_dir=str(self.state.socket_dir))
         self.envoy_binary = self.envoy_binary or envoy.find_envoy()
         # processes left by a supervisor that was killed (they hold our addresses)
-        leftovers = kill_recorded(self.state.read_processes())
+        leftovers, note = kill_leftovers(self.state)
+        if note:
+            self.report("process", note)
         if leftovers:
             self.report(
                 "process", f"stopped {len(leftovers)} processes left by a killed supervisor"
@@ -146,17 +168,25 @@ class Mesh:
         for host, port, what in (
             (s.gateway_host, s.gateway_http_port, "the ingress gateway (HTTP)"),
             (s.gateway_host, s.gateway_https_port, "the ingress gateway (HTTPS)"),
-            (s.istiod_ip, XDS_PORT, "the xDS server"),
-            (s.gateway_pod_ip, ADMIN_PORT, "the ingress gateway's admin API"),
             (s.istiod_ip, API_PORT, "the Kubernetes API"),
         ):
             check_port_free(host, port, what)
         self.store = ConfigStore(self.state.root, settings=self.settings)
-        self.supervisor = Supervisor(self.state.processes_file, on_event=self._on_process_event)
+        self.supervisor = Supervisor(
+            self.state.processes_file,
+            on_event=self._on_process_event,
+            mark={ENV_MESH: str(self.state.root)},  # how `down` finds them without the file
+        )
         try:
-            self.xds = XdsServer(s.istiod_ip, XDS_PORT, self._resources_for)
+            self.xds = XdsServer(
+                s.istiod_ip,
+                XDS_PORT,
+                self._resources_for,
+                socket_path=s.xds_socket,
+                encoder=SHARED_ENCODER,  # shared with the store's dry run
+            )
             self.xds.start()
-            self.report("control", f"xDS server on {s.istiod_ip}:{XDS_PORT}")
+            self.report("control", f"xDS server on {self.xds.address} (owner only)")
             self.control = ControlServer(self.state.socket, self.routes())
             self.control.start()
             from istiolab.local import kubeapi
@@ -167,12 +197,17 @@ class Mesh:
             self._reconcile(initial=True)
             self.state.save_settings(requested)
             self.phase = "running"
+            threading.Thread(target=self._rotate_certificates, name="certs", daemon=True).start()
+            start_rotation(self.state.logs, self.shutdown_requested)  # bounded disk
         except BaseException:
             self.stop()
             raise
 
     def stop(self) -> None:
-        """Stop every process (SIGTERM, grace, SIGKILL), the xDS server and the control API."""
+        """Stop every process (SIGTERM, grace, SIGKILL), the xDS server and the control API.
+        Nothing when this process is not the directory's supervisor (a second `up`)."""
+        if self._lock_fd is None:
+            return
         self.phase = "stopping"
         if self.kubeapi is not None:
             self.kubeapi.stop()
@@ -187,27 +222,70 @@ class Mesh:
         with contextlib.suppress(OSError):
             write_json(self.state.processes_file, [])
         self.state.clear_runtime()
+        self.state.release_lock(self._lock_fd)
+        self._lock_fd = None
         self.phase = "stopped"
 
     # config changes
     def apply(self, objects: list[dict], source: str = "<apply>") -> dict:
         check_images(objects)
         with self._apply_lock:
+            previous = self.store.snapshot()
             lines = self.store.apply(objects, source)
-            return {"lines": lines, **self._reconcile()}
+            return self._converge(previous, {"lines": lines})
+
+    def _converge(self, previous: list[dict], out: dict) -> dict:
+        """Reconcile and push; when a proxy NACKs the new config, put the previous (ACKed)
+        configuration back in the store, push it, and refuse the change naming the proxy
+        and Envoy's reason."""
+        result = self._reconcile()
+        nacks = self._nacks()
+        if not nacks:
+            return {**out, **result}
+        self.store.restore(previous)
+        self._reconcile()
+        raise ConfigError(
+            "Envoy rejected the configuration, so it was rolled back to the previous one: "
+            + " | ".join(nacks)
+        )
+
+    def _nacks(self) -> list[str]:
+        """``<proxy>: <type> NACK: <Envoy's reason>`` for every proxy that NACKed the
+        newest push."""
+        with self._lock:
+            names = {n: f"{p.pod.name}.{p.pod.namespace}" for n, p in self._proxies.items()}
+        out = []
+        for st in self.xds.status():
+            if st.node_id in names and st.push_version >= self.xds.version:
+                out += [
+                    f"{names[st.node_id]}: {k} NACK: {t.nack}"
+                    for k, t in st.types.items()
+                    if t.nack
+                ]
+        return out
 
     def delete(self, refs: list[tuple[str, str, str]]) -> dict:
         with self._apply_lock:
-            lines: list[str] = []
-            missing: list[str] = []  # like kubectl: delete what exists, report the rest
-            for kind, name, namespace in refs:
-                try:
-                    lines.append(self.store.delete(kind, name, namespace))
-                except NotFoundError as exc:
-                    missing.append(str(exc))
+            previous = self.store.snapshot()
+            # like kubectl: delete what exists (one commit), report the rest
+            lines, missing = self.store.delete_many(refs)
             if not lines and missing:
                 raise NotFoundError("; ".join(missing))
-            return {"lines": lines, "errors": missing, **self._reconcile()}
+            return self._converge(previous, {"lines": lines, "errors": missing})
+
+    def _rotate_certificates(self) -> None:
+        """Push again whenever a workload certificate reaches half its life, so proxies of
+        an idle mesh get fresh ones before theirs expire (istio-agent's rotation)."""
+        while True:
+            wait = min(max(self._ca.next_renewal(), 0.5), 60.0)
+            if self.shutdown_requested.wait(wait) or self.phase != "running":
+                return
+            if self._ca.next_renewal() > 0:
+                continue
+            with self._apply_lock, self._lock:
+                self._cache.clear()  # resources are recomputed with fresh secrets
+            self.xds.push()
+            self.report("control", "workload certificates rotated")
 
     def delete_pods(self, pods: list[tuple[str, str]]) -> dict:
         """Delete running pods by (namespace, name): each Deployment replaces its pod under a
@@ -252,8 +330,11 @@ class Mesh:
                 self._index = (generation, MeshIndex(objects, registry, self.settings))
             index = self._index[1]
         # SDS secrets: the proxy's workload certificate and the mesh root (istiod's CA role)
-        resources = build_resources(
-            objects, registry, proxy, self.settings, index=index, ca=self._ca
+        resources = with_secrets(
+            build_resources(objects, registry, proxy, self.settings, index=index),
+            proxy,
+            objects,
+            self._ca,
         )
         with self._lock:
             if self._generation == generation:
@@ -349,6 +430,9 @@ class Mesh:
 
     def _start_pod(self, pod: Pod) -> list[str]:
         assert self.supervisor is not None and self.envoy_binary is not None
+        # a port another process holds: fail naming it, not with a proxy that never binds
+        for host, port, what in pod_addresses(pod, self._registry, self.settings):
+            check_port_free(host, port, what)
         specs = pod_specs(pod, self.state, self.settings, self.envoy_binary)
         return [self.supervisor.start(spec).spec.name for spec in specs]
 
@@ -377,9 +461,10 @@ class Mesh:
             "state_dir": str(self.state.root),
             "settings": asdict(s),
             "gateway_url": f"http://{s.gateway_host}:{s.gateway_http_port}",
-            "xds": f"{s.istiod_ip}:{XDS_PORT}",
+            "xds": self.xds.address if self.xds else None,
             "kubernetes_api": self.kubeapi.url if self.kubeapi is not None else None,
             "kubeconfig": str(self.state.kubeconfig),
+            "security": SECURITY_NOTES,
             "uptime": round(time.time() - self.started_at, 1),
             "pods": self.pods() if self.supervisor else [],
             "findings": self.findings() if self.phase == "running" else [],
@@ -400,6 +485,23 @@ class Mesh:
                 }
             )
         return {"proxies": rows}
+
+    def proxy_admin(self, pod: str, namespace: str, path: str, method: str = "GET") -> str:
+        """One request to the admin API of a pod's sidecar or the gateway (``pod`` is the
+        pod's name, its Deployment or app label, or ``istio-ingressgateway``)."""
+        from istiolab.local.admin import admin_call
+
+        with self._lock:
+            proxies = list(self._proxies.values())
+        ns = namespace or "default"
+        for proxy in proxies:
+            p = proxy.pod
+            names = {p.name, p.deployment, p.labels.get("app", "")}
+            if proxy.type == "router":
+                names.add(GATEWAY_NAME)
+            if pod in names and (p.namespace == ns or proxy.type == "router"):
+                return admin_call(self.state, proxy, path, method)
+        raise NotFoundError(f"no proxy for pod {pod!r} in namespace {ns}")
 
     def resources(self, node_id: str) -> dict:
         res = self._resources_for(node_id)
@@ -427,18 +529,6 @@ class Mesh:
         if st is None:
             raise NotFoundError(f'pod "{name}" not found in namespace {namespace}')
         return st.pod, list(st.processes)
-
-    def proxy_admin(self, namespace: str, name: str, path: str, method: str = "GET") -> dict:
-        """One request to a pod's Envoy admin API (sidecar or gateway), on the host side."""
-        pod, processes = self._find_pod(namespace, name)
-        if not (pod is self._gateway or any(n.endswith(PROXY_SUFFIX) for n in processes)):
-            raise MeshError(
-                f"pod {name}.{namespace} has no sidecar (namespace not labelled "
-                "istio-injection=enabled)"
-            )
-        target = "/" + path.lstrip("/")
-        status, body = envoy.admin_request(pod.ip, target, method=method.upper())
-        return {"status": status, "body": body}
 
     def logs(self, namespace: str, name: str, container: str | None, tail: int | None) -> dict:
         """A container's log: the app's output, or ``istio-proxy`` (Envoy's output: its

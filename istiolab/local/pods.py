@@ -19,8 +19,9 @@ from istiolab.local import envoy
 from istiolab.local.model import OUTBOUND_PORT, MeshSettings, Pod, Proxy, Registry
 from istiolab.local.state import StateDir
 from istiolab.local.supervisor import ProcessSpec, Supervisor
+from istiolab.names import INGRESS_GATEWAY
 
-GATEWAY_NAME = "istio-ingressgateway"
+GATEWAY_NAME = INGRESS_GATEWAY  # the gateway's process and pod name
 PROXY_SUFFIX = "/istio-proxy"
 
 
@@ -159,12 +160,13 @@ def envoy_spec(
     log = state.logs / f"{base}.envoy.log"
     argv = envoy.envoy_argv(envoy_binary, path, log, proxy.node_id, proxy.cluster_name)
     ip = pod.ip
+    admin = settings.admin_socket(ip) or ip  # the owner-only socket when the runtime set one
     return ProcessSpec(
         name=name,
         argv=argv,
         log=state.logs / f"{base}.envoy.out",
-        probe=lambda: envoy.is_ready(ip),
-        labels={**labels, "ip": ip, "node": proxy.node_id},
+        probe=lambda: envoy.is_ready(admin),
+        labels={**labels, "ip": ip, "node": proxy.node_id, "admin": admin},
     )
 
 
@@ -197,9 +199,16 @@ def app_spec(pod: Pod, state: StateDir, settings: MeshSettings) -> ProcessSpec:
     impl = images.resolve(pod.image, deployment=f"{pod.namespace}/{pod.deployment}")
     ports = impl.listen_ports(pod.container_ports)
     argv = [sys.executable, "-m", "istiolab.workloads", "serve", "--image", pod.image]
-    addresses = [f"{listen_ip(pod, p, settings)}:{p}" for p in ports]
-    for address in addresses:
-        argv += ["--listen", address]
+    addresses = []
+    for port in ports:
+        ip = listen_ip(pod, port, settings)
+        sock = settings.app_socket(pod.ip, port) if ip != pod.ip else None
+        if sock:  # behind the sidecar: an owner-only Unix socket, nothing on loopback
+            argv += ["--unix", f"{port}={sock}"]
+            addresses.append(f"unix:{sock}")
+        else:
+            argv += ["--listen", f"{ip}:{port}"]
+            addresses.append(f"{ip}:{port}")
     argv += ["--pod-name", pod.name, "--namespace", pod.namespace]
     env = dict(os.environ)
     env.update({str(k): str(v) for k, v in pod.env.items()})
@@ -221,6 +230,28 @@ def app_spec(pod: Pod, state: StateDir, settings: MeshSettings) -> ProcessSpec:
         ready_line="ready",
         labels={"role": "app", "pod": key, "listen": ",".join(addresses), "ip": pod.ip},
     )
+
+
+def pod_addresses(
+    pod: Pod, registry: Registry, settings: MeshSettings
+) -> list[tuple[str, int, str]]:
+    """(host, port, what) of every TCP address the pod's processes will listen on: the
+    sidecar's own ports and its inbound ports, or the app's ports on the pod IP."""
+    from istiolab.local.model import HEALTH_PORT, PROMETHEUS_PORT
+    from istiolab.local.translate.listeners import pod_ports
+
+    key = f"{pod.namespace}/{pod.name}"
+    out = []
+    ports = sorted(pod_ports(pod, registry.services))
+    if pod.sidecar:
+        for port in (OUTBOUND_PORT, PROMETHEUS_PORT, HEALTH_PORT):
+            out.append((pod.ip, port, f"the sidecar of pod {key}"))
+    for port in ports:
+        if pod.sidecar and listen_ip(pod, port, settings) != pod.ip:
+            out.append((pod.ip, port, f"the inbound port {port} of pod {key} (its sidecar)"))
+        else:
+            out.append((pod.ip, port, f"port {port} of pod {key}"))
+    return out
 
 
 def pod_specs(

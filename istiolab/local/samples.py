@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from istiolab.errors import ParameterError
-
-SAMPLES = ("bookinfo", "httpbin", "sleep", "fortio")
+from istiolab.names import SAMPLES
 
 
 def default_samples(samples: Iterable[str], namespace: str = "default") -> list[dict]:

@@ -9,7 +9,9 @@
   for one sidecar per namespace and the gateway).
 - Persistence: ``<state_dir>/store/objects.json`` (version + objects), written to a temp
   file, fsynced, then renamed over the old one: a crash leaves the old or the new config,
-  never a mix. A new ``ConfigStore`` on the same directory loads it.
+  never a mix. The previous good copy stays as ``objects.json.bak`` (a hard link to the
+  file being replaced), so a store garbled later can be restored. A new ``ConfigStore`` on
+  the same directory loads it; an unreadable one is a ConfigError naming both files.
 - ``subscribe(callback)``: ``callback(version)`` after each successful commit.
 """
 
@@ -30,6 +32,10 @@ from istiolab.errors import ConfigError, Finding, NotFoundError, ValidationError
 from istiolab.manifests.kinds import CLUSTER_SCOPED, canonical_kind, resource_name
 
 _MANAGED = ("creationTimestamp", "generation", "resourceVersion", "uid")
+# Namespaces a cluster with Istio installed always has
+BUILTIN_NAMESPACES = frozenset(
+    {"default", "kube-system", "kube-public", "kube-node-lease", "istio-system"}
+)
 
 
 def _key(obj: Mapping) -> tuple[str, str, str]:
@@ -40,7 +46,8 @@ def _key(obj: Mapping) -> tuple[str, str, str]:
 
 
 def _comparable(obj: Mapping) -> dict:
-    out = copy.deepcopy(dict(obj))
+    """`obj` without what the store manages (a shallow view: compared, never changed)."""
+    out = dict(obj)
     md = dict(out.get("metadata") or {})
     for k in _MANAGED:
         md.pop(k, None)
@@ -56,6 +63,7 @@ class ConfigStore:
         self.settings = settings
         self.dir = Path(state_dir) / "store"
         self.path = self.dir / "objects.json"
+        self.backup = self.dir / "objects.json.bak"
         self._lock = threading.RLock()
         self._objects: dict[tuple[str, str, str], dict] = {}
         self._subscribers: list[Callable[[int], None]] = []
@@ -70,18 +78,38 @@ class ConfigStore:
             data = json.loads(self.path.read_text())
             objects = data["objects"]
             version = int(data.get("version", 0))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            if not isinstance(objects, list):
+                raise TypeError("'objects' is not a list")
+            for i, o in enumerate(objects):
+                if not isinstance(o, dict) or not isinstance(o.get("metadata"), dict):
+                    raise TypeError(f"entry {i} is not a Kubernetes object ({str(o)[:40]})")
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+            backup = (
+                f"restore the previous good copy (cp {self.backup} {self.path})"
+                if self.backup.exists()
+                else "restore it from a backup"
+            )
             raise ConfigError(
-                f"{self.path}: the config store is unreadable ({exc}); restore it from a "
-                "backup or remove it to start empty"
+                f"{self.path}: the config store is unreadable ({exc}); {backup} or remove "
+                "it to start empty"
             ) from exc
         self._objects = {_key(o): o for o in objects}
         self.version = version
 
     def _write(self, objects: dict, version: int) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps({"version": version, "objects": list(objects.values())}, indent=1)
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        payload = json.dumps(
+            {"version": version, "objects": list(objects.values())}, separators=(",", ":")
+        )
         fd, tmp = tempfile.mkstemp(prefix=".objects-", suffix=".json", dir=self.dir)
+        if self.path.exists():  # keep the current (good) file as the backup
+            link = self.dir / f".objects-bak-{os.getpid()}"
+            try:
+                link.unlink(missing_ok=True)
+                os.link(self.path, link)
+                os.replace(link, self.backup)
+            except OSError:
+                link.unlink(missing_ok=True)
         try:
             with os.fdopen(fd, "w") as fh:
                 fh.write(payload)
@@ -98,6 +126,12 @@ class ConfigStore:
             os.close(dir_fd)
 
     # -- reads ---------------------------------------------------------------------------
+    def snapshot(self) -> list[dict]:
+        """The stored objects themselves (no copy: read-only; a commit replaces objects,
+        never changes them), e.g. to :meth:`restore` later."""
+        with self._lock:
+            return list(self._objects.values())
+
     def objects(self) -> list[dict]:
         with self._lock:
             return [copy.deepcopy(o) for o in self._objects.values()]
@@ -150,6 +184,7 @@ class ConfigStore:
                 lines.append(f"{resource_name(obj)} {'configured' if old else 'created'}")
             if new == self._objects:
                 return lines
+            _check_namespaces(batch, new, source)
             _dry_run(list(new.values()), source, self.settings)
             version = self.version + 1
             self._write(new, version)
@@ -157,30 +192,50 @@ class ConfigStore:
         self._notify(version)
         return lines
 
-    def delete(self, kind: str, name: str, namespace: str = "default") -> str:
-        canon = canonical_kind(kind)
+    def restore(self, objects: Iterable[Mapping]) -> int:
+        """Put back a previous configuration as it was (a rollback: no validation, it was
+        stored before); a new version, so every proxy is pushed again."""
         with self._lock:
-            key = next(
-                (
-                    k
-                    for k in self._objects
-                    if k[0].lower() == canon.lower()
-                    and k[2] == name
-                    and (k[0] in CLUSTER_SCOPED or k[1] == namespace)
-                ),
-                None,
-            )
-            if key is None:
-                raise NotFoundError(
-                    f'{canon} "{name}" not found in namespace {namespace}: nothing deleted'
-                )
-            obj = self._objects[key]
-            new = {k: v for k, v in self._objects.items() if k != key}
+            new = {_key(o): copy.deepcopy(dict(o)) for o in objects}
             version = self.version + 1
             self._write(new, version)
             self._objects, self.version = new, version
         self._notify(version)
-        return f"{resource_name(obj)} deleted"
+        return version
+
+    def delete(self, kind: str, name: str, namespace: str = "default") -> str:
+        lines, missing = self.delete_many([(kind, name, namespace)])
+        if missing:
+            raise NotFoundError(missing[0])
+        return lines[0]
+
+    def delete_many(self, refs: Iterable[tuple[str, str, str]]) -> tuple[list[str], list[str]]:
+        """Delete every (kind, name, namespace) that exists in one commit (one write, one
+        notification), like kubectl: (the "deleted" lines, the "not found" messages)."""
+        lines: list[str] = []
+        missing: list[str] = []
+        with self._lock:
+            index = {(k[0].lower(), k[1], k[2]): k for k in self._objects}
+            doomed: set[tuple[str, str, str]] = set()
+            for kind, name, namespace in refs:
+                canon = canonical_kind(kind)
+                ns = "" if canon in CLUSTER_SCOPED else namespace
+                key = index.get((canon.lower(), ns, name))
+                if key is None or key in doomed:
+                    missing.append(
+                        f'{canon} "{name}" not found in namespace {namespace}: nothing deleted'
+                    )
+                    continue
+                doomed.add(key)
+                lines.append(f"{resource_name(self._objects[key])} deleted")
+            if not doomed:
+                return lines, missing
+            new = {k: v for k, v in self._objects.items() if k not in doomed}
+            version = self.version + 1
+            self._write(new, version)
+            self._objects, self.version = new, version
+        self._notify(version)
+        return lines, missing
 
     def _notify(self, version: int) -> None:
         errors = []
@@ -207,10 +262,49 @@ class ConfigStore:
             raise ValidationError(problems)
 
 
+def _check_namespaces(batch: list[dict], objects: dict, source: str) -> None:
+    """Like the API server: a namespaced object needs its Namespace (stored, or in the
+    same batch); the built-in ones always exist."""
+    known = set(BUILTIN_NAMESPACES) | {k[2] for k in objects if k[0] == "Namespace"}
+    problems = []
+    for i, obj in enumerate(batch):
+        key = _key(obj)
+        if key[0] in CLUSTER_SCOPED or key[1] in known:
+            continue
+        problems.append(
+            Finding(
+                source,
+                i,
+                key[0],
+                key[2],
+                "metadata.namespace",
+                f'namespace "{key[1]}" not found',
+                f"create it first (kubectl create namespace {key[1]}) or apply its "
+                "Namespace in the same file",
+            )
+        )
+    if problems:
+        raise ValidationError(problems)
+
+
 def _validate(batch: list[dict], source: str) -> None:
     from istiolab.manifests import validate_objects
+    from istiolab.manifests.validation.envoy_limits import reserved_ports
 
-    validate_objects(batch, source)
+    try:
+        validate_objects(batch, source)
+    except ValidationError as exc:
+        findings = list(exc.findings)
+    else:
+        findings = []
+    for i, obj in enumerate(batch):  # the ports the local sidecars own on the pod IP
+        md = obj.get("metadata") or {}
+        for p in reserved_ports(obj):
+            kind, name = str(obj.get("kind")), str(md.get("name"))
+            findings.append(Finding(source, i, kind, name, p.path, p.message, p.hint))
+    if findings:
+        findings.sort(key=lambda f: f.index)
+        raise ValidationError(findings)
     from istiolab.local.translate.meshconfig import parse_mesh
     from istiolab.local.translate.security import check_objects
 
@@ -230,14 +324,16 @@ def _validate(batch: list[dict], source: str) -> None:
 
 def _dry_run(objects: list[dict], source: str, settings: Any = None) -> None:
     """Translate the prospective config for the gateway and one sidecar per namespace and
-    encode every resource; a config the translation or Envoy's schema refuses (MeshError,
-    ConfigError) refuses the apply with the reason. Any other exception is a bug in
-    istiolab and propagates as one, never as the user's error."""
+    encode every resource (with the runtime's encoder, so the push that follows reuses the
+    encodings); a config the translation or Envoy's schema refuses (MeshError, ConfigError)
+    refuses the apply with the reason. Any other exception is a bug in istiolab and
+    propagates as one, never as the user's error."""
     from istiolab.errors import MeshError
     from istiolab.local.model import MeshSettings, Proxy
     from istiolab.local.registry import build_registry, gateway_pod
     from istiolab.local.translate import MeshIndex, build_resources
-    from istiolab.local.xds.protos import to_any
+    from istiolab.local.xds.protos import SHARED_ENCODER
+    from istiolab.local.xds.server import canonical
 
     settings = settings or MeshSettings()
     registry, _ = build_registry(objects, settings, {})
@@ -253,7 +349,7 @@ def _dry_run(objects: list[dict], source: str, settings: Any = None) -> None:
             resources = build_resources(objects, registry, proxy, settings, index=index)
             for table in resources.by_type().values():
                 for resource in table.values():
-                    to_any(resource)
+                    SHARED_ENCODER.encode(canonical(resource), resource)
         except (MeshError, ConfigError) as exc:
             raise ConfigError(
                 f"{source}: the configuration cannot be translated for {proxy.pod.name}."

@@ -19,8 +19,7 @@ from istiolab import versions
 from istiolab.errors import ParameterError
 from istiolab.manifests import dashboards
 from istiolab.manifests._base import ISTIO_SYSTEM, check_name, deployment, obj
-
-ADDONS: tuple[str, ...] = ("prometheus", "grafana", "kiali", "jaeger")
+from istiolab.names import ADDONS
 
 # (service, port name) -> nodePort when exposed
 NODE_PORTS: dict[tuple[str, str], int] = {

@@ -15,8 +15,8 @@ from typing import Any
 from istiolab.errors import ParameterError
 from istiolab.manifests import _presets
 from istiolab.manifests._base import ISTIO_SYSTEM, SECURITY, check_choice, check_name, obj
+from istiolab.names import MTLS_MODES
 
-MTLS_MODES = ("STRICT", "PERMISSIVE", "DISABLE")
 SCOPES = ("mesh", "namespace", "workload")
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE")
 TEST_ISSUER = "testing@secure.istio.io"

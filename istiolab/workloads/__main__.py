@@ -25,6 +25,13 @@ from istiolab.errors import IstiolabError
 from istiolab.workloads.images import WorkloadImpl, resolve
 
 
+def _unix(text: str) -> tuple[int, str]:
+    port, sep, path = text.partition("=")
+    if not sep or not port.isdigit() or not path.startswith("/"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not PORT=/path/of/socket")
+    return int(port), path
+
+
 def _address(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not host:
@@ -65,7 +72,7 @@ def serve(args: argparse.Namespace) -> int:
     except IstiolabError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
-    if impl.serves and not args.listen:
+    if impl.serves and not (args.listen or args.unix):
         ports = ", ".join(str(p) for p in impl.ports)
         print(
             f"error: --listen HOST:PORT is required for image {args.image!r} "
@@ -90,18 +97,24 @@ def serve(args: argparse.Namespace) -> int:
         ctx = PodContext.from_environ(
             pod_name,
             namespace,
-            [host for host, _ in args.listen],
+            [host for host, _ in args.listen] or [os.environ.get("POD_IP", "")],
             environ,
             USER_AGENTS.get(impl.kind, ""),
         )
         try:
-            servers = Servers(build_app(impl, ctx), list(args.listen), f"istiolab-{impl.kind}")
+            servers = Servers(
+                build_app(impl, ctx),
+                list(args.listen),
+                f"istiolab-{impl.kind}",
+                unix=list(args.unix),
+                pod_ip=os.environ.get("POD_IP", ""),
+            )
         except OSError as exc:
-            listen = " ".join(f"{h}:{p}" for h, p in args.listen)
+            listen = " ".join([f"{h}:{p}" for h, p in args.listen] + [p for _, p in args.unix])
             print(f"error: cannot listen on {listen}: {exc.strerror or exc}", file=sys.stderr)
             return 1
         servers.start()
-        ready = " ".join(f"{h}:{p}" for h, p in servers.addresses)
+        ready = " ".join(servers.names)
         print(f"ready {ready}", flush=True)
     else:
         print("ready", flush=True)
@@ -121,6 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("serve", help="run a sample app as a pod's container")
     run.add_argument("--image", required=True, help="the container image (picks the app)")
     run.add_argument("--listen", type=_address, action="append", default=[], metavar="HOST:PORT")
+    run.add_argument(
+        "--unix",
+        type=_unix,
+        action="append",
+        default=[],
+        metavar="PORT=PATH",
+        help="serve PORT on the Unix socket PATH (mode 0600: behind the pod's sidecar)",
+    )
     run.add_argument("--pod-name", default="", help="the pod's name (reviews shows it)")
     run.add_argument("--namespace", default="", help="the pod's namespace")
     args = parser.parse_args(argv)

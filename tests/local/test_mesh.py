@@ -31,6 +31,7 @@ from stats import assert_split
 from support import require
 
 from istiolab import manifests
+from istiolab.backends.local import LocalBackend
 from istiolab.cli import main
 from istiolab.local import envoy
 from istiolab.local.state import StateDir, pid_alive
@@ -178,10 +179,13 @@ def versions(n: int, headers: dict | None = None) -> dict[str, int]:
 
 
 class Mesh:
+    """A test's handle on a running local mesh: its CLI (in-process) and its backend."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.state = StateDir(root)
         self.sd = ("--state-dir", str(root))
+        self.backend = LocalBackend(root)
 
     def cli(self, *args: str, stdin: str | None = None):
         return cli(*args, *self.sd, stdin=stdin)

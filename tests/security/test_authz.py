@@ -4,7 +4,11 @@ namespace, header and `when` conditions, DENY over ALLOW, AUDIT, the ingress gat
 
 from __future__ import annotations
 
+import pytest
+
 from istiolab import manifests
+
+pytestmark = pytest.mark.envoy  # the suite's shared local mesh (real Envoys)
 
 HTTPBIN = "http://httpbin.foo:8000"
 
@@ -169,7 +173,7 @@ def test_tcp_port_gets_network_rbac_with_istio_tcp_semantics(clean):
 
     mesh = clean
     url = "http://tcpbin.foo:8000/ip"
-    legacy_ip = mesh.pod_in("sleep", "legacy")["ip"]
+    legacy_ip = mesh.pod_in("sleep", "legacy").ip
     mesh.apply_yaml(TCPBIN.format(image=versions.HTTPBIN_IMAGE))
     try:
         assert mesh.code("legacy", url) == 200

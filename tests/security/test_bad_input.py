@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+pytestmark = pytest.mark.envoy  # the suite's shared local mesh (real Envoys)
+
 CUSTOM = """apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata:

@@ -11,7 +11,7 @@
   prints the certificate chain the server's sidecar presents.
 - ``pilot-agent request GET|POST <admin path>`` and ``curl localhost:15000/<path>`` in the
   ``istio-proxy`` container: the pod's Envoy admin API, read through the runtime's one
-  admin function (:func:`istiolab.local.envoy.admin_request`).
+  admin function (:func:`istiolab.local.admin.admin_request`, over its owner-only socket).
 
 Anything else exits 127 with one line naming what is supported.
 """

@@ -41,7 +41,7 @@ def exit_status(code: int, argv: list[str]) -> dict:
 
 
 def pod_context(mesh: Any, pod: Mapping[str, Any], container: str) -> commands.PodContext:
-    from istiolab.local.envoy import admin_request
+    from istiolab.local.admin import admin_request
     from istiolab.local.model import MeshSettings
 
     ip = pod["status"]["podIP"]
@@ -55,7 +55,7 @@ def pod_context(mesh: Any, pod: Mapping[str, Any], container: str) -> commands.P
         sidecar=sidecar,
         container=container,
         hosts=mesh.hosts,
-        admin=lambda method, path: admin_request(ip, path, method=method),
+        admin=lambda method, path: admin_request(mesh.state, ip, path, method),
     )
 
 

@@ -14,10 +14,10 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from istiolab.names import PROXY_CONTAINER
 from istiolab.versions import ISTIO_VERSION
 
 PROXY_IMAGE = f"docker.io/istio/proxyv2:{ISTIO_VERSION}"
-PROXY_CONTAINER = "istio-proxy"
 DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from istiolab.errors import Finding, ValidationError
-from istiolab.manifests.validation import istio, kube, semantic
+from istiolab.manifests.validation import envoy_limits, istio, kube, semantic
 from istiolab.manifests.validation._util import Problem, did_you_mean
 
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -32,7 +32,7 @@ def check_object(doc: Any) -> tuple[str, str, list[Problem]]:
     kind = doc.get("kind") if isinstance(doc.get("kind"), str) else "?"
     metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
     name = metadata.get("name") if isinstance(metadata.get("name"), str) else "?"
-    problems = _common(doc)
+    problems = _common(doc) + envoy_limits.size(doc)
     if problems:
         return kind, name, problems
     api_version = doc["apiVersion"]
