@@ -20,12 +20,13 @@ import yaml
 from istiolab.errors import ConfigError, NotFoundError
 from istiolab.labs.checks import Check, Problems, parse_check
 from istiolab.manifests.io import read_documents
+from istiolab.names import SAMPLES
 
 LAB_FILE = "lab.yaml"
 LABS_DIR_ENV = "ISTIOLAB_LABS_DIR"
 _FOLDER = re.compile(r"^(\d{2})-([a-z0-9]+(?:-[a-z0-9]+)*)$")
 # samples (istiolab.manifests builders) plus Bookinfo's gateway and its DestinationRules
-KNOWN_SAMPLES = ("bookinfo", "httpbin", "sleep", "fortio", "bookinfo-gateway", "destination-rules")
+KNOWN_SAMPLES = (*SAMPLES, "bookinfo-gateway", "destination-rules")
 _TOP = {
     "title": (str, True),
     "goal": (str, True),

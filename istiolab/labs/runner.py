@@ -24,6 +24,7 @@ from istiolab.errors import IstiolabError
 from istiolab.labs import matchers, observe
 from istiolab.labs.checks import Check, CheckResult
 from istiolab.labs.format import Lab, Task
+from istiolab.names import PROXY_CONTAINER
 
 # seconds a failing check of each type is retried by default, after the proxies have the
 # config (run_lab waits for that first): a little for traffic, more for ejections and certs
@@ -338,11 +339,11 @@ class Runner:
 
     def _log(self, check: Check) -> Measure:
         p = check.params
-        before = self.backend.logs(p["workload"], "istio-proxy").splitlines()
+        before = self.backend.logs(p["workload"], PROXY_CONTAINER).splitlines()
         self._during(p)
         deadline, delay = time.monotonic() + LOG_FLUSH, 0.1
         while True:  # Envoy writes access logs in batches: give the lines a moment to land
-            lines = self.backend.logs(p["workload"], "istio-proxy").splitlines()
+            lines = self.backend.logs(p["workload"], PROXY_CONTAINER).splitlines()
             recent = _after(lines, before) if p.get("during") else lines
             flags = Counter(flag for _, flag in observe.response_flags("\n".join(recent)))
             if flags[p["flag"]] or not p.get("during") or time.monotonic() > deadline:
