@@ -8,6 +8,7 @@ core, counting the watcher and the mesh's supervisor that answers its polls).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -42,6 +43,13 @@ def main() -> None:
             proc = istiolab("lab", "check", *sd, check=False)
             times.append(time.perf_counter() - began)
             assert proc.returncode == 1, proc.stdout  # task 2 is still red
+        report = json.loads(istiolab("lab", "check", "-o", "json", *sd, check=False).stdout)
+        marks = [
+            f"{c['id']}={'pass' if c['passed'] else 'FAIL'}"
+            for t in report["tasks"]
+            for c in t["checks"]
+        ]
+        print("checks measured: " + ", ".join(marks))
         print(f"lab check ({LAB}, task 1 green, task 2 red), whole command:")
         print("  " + summary(times, unit="s", scale=1.0))
 
