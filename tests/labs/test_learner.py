@@ -163,3 +163,20 @@ def test_half_a_second_as_500ms(backend, started):
     page = got["page-in-one-second"]
     assert not page.passed and "latency 2." in page.measured
     assert page.hint.startswith("The page still waits for the 2 s ratings delay")
+
+
+@pytest.mark.parametrize("started", ["10-secure-ingress"], indirect=True)
+def test_a_tls_secret_written_with_string_data(backend, started):
+    """The credential as plain-text stringData (how many tutorials write it) instead of the
+    base64 data `kubectl create secret tls` makes: the gateway serves it all the same."""
+    import base64
+
+    [secret] = started.objects(["solution/httpbin-credential.yaml"])
+    data = secret.pop("data")
+    secret["stringData"] = {k: base64.b64decode(v).decode() for k, v in data.items()}
+    backend.apply([secret], source="<learner>")
+    got = results(backend, started, 1)
+    assert all(r.passed for r in got.values()), got
+    apply(backend, (started.path / "solution/httpbin-gateway-https.yaml").read_text())
+    got = results(backend, started, 2)
+    assert all(r.passed for r in got.values()), got
