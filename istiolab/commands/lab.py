@@ -63,7 +63,10 @@ class Ctx:
         if self._backend is None:
             from istiolab.backends import open_backend
 
-            self._backend = open_backend(self.context, self._state_option)
+            backend = open_backend(self.context, self._state_option)
+            if self.context is None:
+                backend.running()  # a lab needs a live mesh: say how to start it, at once
+            self._backend = backend
         return self._backend
 
     def lab(self, name: str | None) -> labformat.Lab:

@@ -44,6 +44,10 @@ def test_errors_are_one_line(lab_mesh, tmp_path):
     assert code == 1 and "no lab is active" in err and "Traceback" not in err
     code, _, err = lab(lab_mesh, "list", "--labs-dir", str(tmp_path / "none"))
     assert code == 1 and "does not exist" in err
+    began = time.monotonic()  # no mesh in this state directory: said at once, nothing written
+    code, _, err = cli("lab", "start", "02", "--state-dir", str(tmp_path / "state"))
+    assert code == 1 and "the local mesh is not running" in err and "istiolab up" in err
+    assert time.monotonic() - began < 5 and not (tmp_path / "state").exists()
 
 
 def test_start_check_hint_solve_reset_progress(lab_mesh):
