@@ -35,7 +35,7 @@ def running_mesh(
     samples: str | None = "bookinfo,sleep,httpbin", octet: int | None = None
 ) -> Iterator[tuple[Path, int, str]]:
     """(state dir, octet, gateway host) of a detached mesh (``samples`` None: `up`'s
-    default; `octet` None: a random one), stopped on exit."""
+    default; ``octet`` None: a random one), stopped on exit."""
     octet = octet or pick_octet()
     gateway = f"127.{octet}.0.3"
     with tempfile.TemporaryDirectory(prefix="istiolab-bench-") as tmp:

@@ -19,6 +19,9 @@ COMMANDS: dict[str, str] = {
     "render": "manifests:render",
     "validate": "manifests:validate",
     "analyze": "analyze:analyze",
+    "graph": "telemetry:graph",
+    "traces": "telemetry:traces",
+    "dashboard": "telemetry:dashboard",
     "up": "lifecycle:up",
     "down": "lifecycle:down",
     "status": "lifecycle:status",
@@ -32,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "proxy-stats": "proxy:proxy_stats",
     "jwt": "jwt:jwt",
     "kubeconfig": "kubeconfig:kubeconfig",
+    "load": "load:load",
     "lab": "lab:lab",
 }
 

@@ -31,6 +31,7 @@ from istiolab.backends.base import (
     HttpResult,
     Pod,
     ProxySync,
+    wait_all,
 )
 from istiolab.errors import ConfigError, MeshError, NotFoundError, ParameterError
 from istiolab.manifests.kinds import KINDS, KindInfo, kind_info
@@ -348,25 +349,6 @@ class KubeBackend(Backend):
             )
         raise MeshError(f"context {self.name}: the ingress gateway has no reachable address")
 
-    def gateway_request(
-        self,
-        path: str,
-        *,
-        host: str | None = None,
-        method: str = "GET",
-        headers: Mapping[str, str] | None = None,
-        data: str | bytes | None = None,
-        timeout: float = 30.0,
-    ) -> HttpResult:
-        from istiolab.backends.local import http_result
-        from istiolab.workloads import client as http
-
-        all_headers = {**({"Host": host} if host else {}), **(headers or {})}
-        url = self.gateway_url() + "/" + path.lstrip("/")
-        return http_result(
-            http.send(url, method=method, headers=all_headers, data=data, timeout=timeout)
-        )
-
     # ---------------------------------------------------------------- proxies
     def proxy_admin(self, workload: str, path: str, method: str = "GET") -> str:
         pod = self.pod(workload)
@@ -424,26 +406,17 @@ class KubeBackend(Backend):
         """Every proxy ACKed istiod's current config (its /debug/syncz). Where no istiod pod
         is visible (the local mesh's API, whose writes return once every proxy ACKed),
         every proxy must be connected to its control plane with no rejected update."""
-        from istiolab.local.supervisor import wait_until
 
-        lagging: list[str] = []
-
-        def converged() -> bool:
+        def lagging() -> list[str]:
             try:
                 states = {p.name: p.synced for p in self.proxy_status()}
             except MeshError:
                 states = {
                     f"{p.name}.{p.namespace}": self._proxy_healthy(p) for p in self._proxies()
                 }
-            lagging[:] = sorted(name for name, ok in states.items() if not ok)
-            return not lagging
+            return sorted(name for name, ok in states.items() if not ok)
 
-        try:
-            wait_until(converged, timeout, "proxies in sync")
-        except MeshError:
-            raise MeshError(
-                f"proxies not synced after {timeout:g}s: {', '.join(lagging)}"
-            ) from None
+        wait_all(lagging, timeout, "proxies not synced")
 
     def _proxies(self) -> list[Pod]:
         return [p for p in self.pods() if PROXY_CONTAINER in p.containers]
@@ -451,24 +424,11 @@ class KubeBackend(Backend):
     def _proxy_healthy(self, pod: Pod) -> bool:
         stats = self.proxy_stats(
             f"{pod.name}.{pod.namespace}",
-            r"^(control_plane\.connected_state|(cluster_manager\.cds|listener_manager\.lds)\.update_rejected)$",
+            r"^(control_plane\.connected_state"
+            r"|(cluster_manager\.cds|listener_manager\.lds)\.update_rejected)$",
         )
         rejected = sum(v for k, v in stats.items() if k.endswith("update_rejected"))
         return stats.get("control_plane.connected_state") == 1 and rejected == 0
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        from istiolab.local.supervisor import wait_until
-
-        waiting: list[str] = []
-
-        def ready() -> bool:
-            waiting[:] = sorted(f"{p.name}.{p.namespace}" for p in self.pods() if not p.ready)
-            return not waiting
-
-        try:
-            wait_until(ready, timeout, "pods ready")
-        except MeshError:
-            raise MeshError(f"pods not ready after {timeout:g}s: {', '.join(waiting)}") from None
 
 
 # -------------------------------------------------------------------- pure parts
@@ -592,5 +552,6 @@ def parse_syncz(data: Any) -> list[ProxySync]:
                 detail[kind] = words.get(status, status)
         synced = all(v in ("SYNCED", "NOT SENT") for v in detail.values())
         kind = "gateway" if parts[0] == "router" else "sidecar"
-        out.append(ProxySync(name, kind, synced, detail))
+        raw = {"synced": synced, "types": {k: {"state": v} for k, v in detail.items()}}
+        out.append(ProxySync(name, kind, synced, detail, node=node, raw=raw))
     return out

@@ -39,6 +39,14 @@ if TYPE_CHECKING:
     "fresh state directory: bookinfo; 'none' for nothing).",
 )
 @click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A setting of the environment spec, as `istiolab render --set` takes it "
+    "(security.mtls=STRICT, traffic=all-v1, ...); repeatable.",
+)
+@click.option(
     "--octet", type=int, default=None, help="Mesh prefix 127.<octet> (env ISTIOLAB_OCTET)."
 )
 @click.option("--gateway-host", default=None, help="Gateway listen address (default 127.0.0.1).")
@@ -51,17 +59,24 @@ if TYPE_CHECKING:
     show_default=True,
     help="Readiness timeout in seconds (> 0).",
 )
+@click.option(
+    "--addons",
+    default=None,
+    help="Addons the mesh runs, comma-separated: prometheus (Debian's prometheus package).",
+)
 @click.option("--serve", is_flag=True, hidden=True, help="Internal: the detached supervisor.")
 def up(
     detach: bool,
     state_dir: str | None,
     samples: str | None,
+    sets: tuple[str, ...],
     octet: int | None,
     gateway_host: str | None,
     gateway_port: int | None,
     gateway_https_port: int | None,
     timeout: float,
     serve: bool,
+    addons: str | None = None,
 ) -> None:
     """Start the local mesh: Bookinfo on real Envoy sidecars behind an ingress gateway."""
     from istiolab.local.daemon import settings_kept_on_success
@@ -72,8 +87,8 @@ def up(
     state = backend.state
     pid = state.running_pid()
     if pid is not None and pid != os.getpid():
-        if samples and not serve:  # add samples to the running mesh, as kubectl apply would
-            _apply_samples_live(backend, samples)
+        if (samples or sets) and not serve:  # add them to the running mesh, as kubectl would
+            _apply_samples_live(backend, samples or "bookinfo", sets)
             return
         raise MeshError(
             f"the local mesh in {state.root} is already running (pid {pid}); "
@@ -84,6 +99,7 @@ def up(
         gateway_host=gateway_host,
         gateway_http_port=gateway_port,
         gateway_https_port=gateway_https_port,
+        addons=_addons(addons),
     )
     if settings.gateway_host == "0.0.0.0" and not serve:
         click.echo(
@@ -91,6 +107,10 @@ def up(
             "it is reachable from other machines",
             err=True,
         )
+    if not serve:  # one line naming what is missing, before anything is applied or started
+        from istiolab.local.envoy import find_envoy
+
+        find_envoy()
     if serve:  # the detached supervisor: plain log lines, no colours
 
         def log(kind: str, msg: str) -> None:
@@ -100,7 +120,7 @@ def up(
         return
 
     console = make_console()
-    seeded = _seed_samples(backend, samples)
+    seeded = _seed_samples(backend, samples, sets)
     if seeded:
         console.print(f"[dim]applied {seeded}[/]")
     if detach:
@@ -124,34 +144,47 @@ def up(
         console.print("The local mesh is stopped.")
 
 
-def _apply_samples_live(backend: LocalBackend, samples: str) -> None:
+def _addons(text: str | None) -> str | None:
+    """``--addons``, checked before anything starts (the binary too): one-line errors."""
+    if text is None:
+        return None
+    from istiolab.local.telemetry import prometheus
+
+    addons = prometheus.parse_addons(text)
+    if prometheus.NAME in addons.split(","):
+        prometheus.find_prometheus()
+    return addons
+
+
+def _apply_samples_live(backend: LocalBackend, samples: str, sets: tuple[str, ...] = ()) -> None:
     from istiolab.local.samples import default_samples
 
-    result = backend.apply(default_samples(samples.split(",")), "<samples>")
+    result = backend.apply(default_samples(samples.split(","), sets=sets), "<samples>")
     click.echo(
         f"the local mesh in {backend.state.root} is already running; applied samples: {samples}"
     )
     print_change(result)
 
 
-def _seed_samples(backend: LocalBackend, samples: str | None) -> str:
-    """Apply the samples to the persisted store: always if --samples, else on a fresh store."""
+def _seed_samples(backend: LocalBackend, samples: str | None, sets: tuple[str, ...] = ()) -> str:
+    """Apply the environment spec (--samples, --set) to the persisted store: always if given,
+    else on a fresh store."""
     from istiolab.local.samples import default_samples
 
     if samples is None:
-        if backend.objects():
+        if backend.stored() and not sets:
             return ""
         samples = "bookinfo"
-    objects = default_samples(samples.split(","))
+    objects = default_samples(samples.split(","), sets=sets)
     if len(objects) <= 1 and samples.strip() in ("", "none"):
         return ""
-    backend.apply(objects, "<samples>")
+    backend.seed(objects, "<samples>")
     return f"samples: {samples} ({len(objects)} objects)"
 
 
 def _productpage_url(backend: LocalBackend) -> str | None:
     s = backend.state.load_settings()
-    for o in backend.objects():
+    for o in backend.stored():
         spec = o.get("spec") or {}
         if (
             o.get("kind") == "VirtualService"
@@ -309,6 +342,10 @@ def status(state_dir: str | None, output: str) -> None:
         click.echo(
             f"Kubernetes API: {data['kubernetes_api']}   (export KUBECONFIG={data['kubeconfig']})"
         )
+    telemetry = data.get("telemetry") or {}
+    if telemetry:
+        prom = f"   Prometheus: {telemetry['prometheus']}" if telemetry.get("prometheus") else ""
+        click.echo(f"Metrics: {telemetry['metrics']}{prom}")
     click.echo()
     click.echo(table(["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "IP"], pod_rows(data)))
     notes = [(p, n) for p in data["pods"] for n in p.get("notes") or []]

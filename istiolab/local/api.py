@@ -53,6 +53,9 @@ def control_routes(mesh: Mesh) -> dict[tuple[str, str], Handler]:
         ("POST", "/delete"): delete,
         ("GET", "/get"): get,
         ("GET", "/status"): lambda body: mesh.status(),
+        ("GET", "/telemetry/window"): lambda body: mesh.telemetry.window(
+            float(body.get("seconds") or 60)
+        ),
         ("GET", "/proxy-status"): lambda body: mesh.proxy_status(),
         ("GET", "/hosts"): lambda body: mesh.hosts(),
         ("GET", "/resources"): lambda body: mesh.resources(str(body.get("node", ""))),

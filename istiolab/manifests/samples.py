@@ -52,7 +52,8 @@ def namespace(name: str, *, injection: bool = True) -> dict:
 
 
 def bookinfo_image(service: str, version: str) -> str:
-    return f"docker.io/istio/examples-bookinfo-{service}-{version}:{versions.BOOKINFO_TAG}"
+    repo = f"{versions.BOOKINFO_REGISTRY}/examples-bookinfo-{service}-{version}"
+    return f"{repo}:{versions.BOOKINFO_TAG}"
 
 
 def bookinfo(namespace: str = "default") -> list[dict]:

@@ -20,7 +20,7 @@ from istiolab.names import MTLS_MODES
 SCOPES = ("mesh", "namespace", "workload")
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE")
 TEST_ISSUER = "testing@secure.istio.io"
-TEST_JWKS_URI = "https://raw.githubusercontent.com/istio/istio/release-1.24/security/tools/jwt/samples/jwks.json"
+TEST_JWKS_URI = "https://raw.githubusercontent.com/istio/istio/release-1.30/security/tools/jwt/samples/jwks.json"
 
 
 def _selector(app: str | None) -> dict:

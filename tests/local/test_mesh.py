@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlencode
 
+import loopback
 import pytest
 import yaml
 from stats import assert_split
@@ -219,6 +220,7 @@ def running_mesh(
     mesh_type: type[M],
     label: str,
     setup: Callable[[M], object] | None = None,
+    extra: tuple[str, ...] = (),
 ) -> Iterator[M]:
     """A detached mesh on ``127.<octet>`` (gateway ``127.<octet>.0.3``, ports 8080/8443)
     with `samples`, for a suite's session or module fixture: `setup` runs once it is up;
@@ -229,7 +231,7 @@ def running_mesh(
         require(False, f"the Envoy binary ({exc})")
     began = time.monotonic()
     up = up_args(root, octet, samples=samples, gateway_port=PORT)
-    proc = cli_subprocess(*up, "--gateway-https-port", "8443")
+    proc = cli_subprocess(*up, "--gateway-https-port", "8443", *extra)
     m = mesh_type(root)
     try:
         assert proc.returncode == 0, proc.stderr + proc.stdout
@@ -721,7 +723,9 @@ def test_down_stops_every_process(mesh):
 
 
 def _other_octet(offset: int) -> int:
-    return 100 + (SESSION_OCTET - 100 + offset) % 150
+    """A private 127.<octet> for a test's own mesh, from the run's one allocator (never
+    outside ISTIOLAB_TEST_OCTETS; `offset` names the test's slot)."""
+    return loopback.take(f"local-other#{offset}")
 
 
 def _wait_running(state: StateDir, timeout: float = 60) -> dict:

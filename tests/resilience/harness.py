@@ -132,7 +132,8 @@ class ResilienceMesh(Mesh):
         return self.log_lines(deployment, *needles)
 
     def restore_samples(self) -> None:
-        """The samples as `up` deployed them (httpbin v1 only) and no routing rules."""
+        """The samples as `up` deployed them (httpbin v1 only), without any routing rule or
+        DestinationRule (the tests start from Istio's defaults)."""
         for kind in ("VirtualService", "DestinationRule", "ServiceEntry"):
             for item in json.loads(self.ok("get", kind, "-o", "json"))["items"]:
                 if (kind, item["metadata"]["name"]) != ("VirtualService", "bookinfo"):

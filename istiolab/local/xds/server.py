@@ -92,9 +92,13 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         resources_for: Callable[[str], ProxyResources | None],
         socket_path: str | None = None,
         encoder: Encoder | None = None,
+        services: Iterable[Callable[[grpc.Server], None]] = (),
     ) -> None:
+        """``services`` add more gRPC services to the same server (the access-log service:
+        the proxies reach it over their ADS cluster)."""
         self.host, self.port = host, port
         self.socket_path = socket_path
+        self._services = list(services)
         self._resources_for = resources_for
         self._streams: dict[str, list[_Stream]] = {}  # node id -> its live streams, oldest first
         self._lock = threading.Lock()
@@ -106,10 +110,13 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
         server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=256, thread_name_prefix="xds"),
+            # one worker per open stream: ADS plus up to two access-log streams per proxy
+            futures.ThreadPoolExecutor(max_workers=1024, thread_name_prefix="xds"),
             options=[("grpc.so_reuseport", 0), ("grpc.max_send_message_length", 64 << 20)],
         )
         ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(self, server)
+        for add in self._services:
+            add(server)
         if self.socket_path:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.socket_path)  # a stale socket of a killed supervisor
