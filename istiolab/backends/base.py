@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from istiolab.workloads.client import EXIT_CODES as CURL_EXIT_CODES  # curl(1) EXIT CODES
-from istiolab.workloads.client import describe_error
+from istiolab.workloads.client import Response, describe_error
 from istiolab.workloads.loadgen import LoadResult
 
 
@@ -90,6 +90,8 @@ class ProxySync:
     synced: bool  # every resource type ACKed at the current version
     detail: Mapping[str, str] = field(default_factory=dict)  # type -> SYNCED|STALE|NACK ...
     version: str = "-"  # the config version the proxy was last sent
+    node: str = ""  # its xDS node id: ``sidecar~<ip>~<pod>.<ns>~<ns>.svc.cluster.local``
+    raw: Mapping[str, Any] = field(default_factory=dict)  # the control plane's own record
 
 
 @dataclass(frozen=True)
@@ -211,12 +213,24 @@ class Backend(abc.ABC):
         data: str | bytes | None = None,
         timeout: float = 30.0,
     ) -> HttpResult:
-        """One request from outside the mesh to the ingress gateway (``path`` like ``/x``)."""
-        raise NotImplementedError
+        """One request from outside the mesh (this machine) to the ingress gateway's
+        :meth:`gateway_url` (``path`` like ``/x``), with ``Host: host``."""
+        from istiolab.workloads import client as http
+
+        all_headers = {**({"Host": host} if host else {}), **(headers or {})}
+        url = self.gateway_url() + "/" + path.lstrip("/")
+        return http_result(
+            http.send(url, method=method, headers=all_headers, data=data, timeout=timeout)
+        )
 
     @abc.abstractmethod
     def gateway_url(self) -> str:
         """``http://HOST:PORT`` of the ingress gateway's port 80 as seen from this machine."""
+
+    def gateway_https_url(self) -> str:
+        """``https://HOST:PORT`` of the ingress gateway's port 443 as seen from this machine
+        (a TLS client connects there with the SNI of the host it wants)."""
+        raise NotImplementedError(f"the {self.name} backend has no HTTPS gateway address")
 
     # ---------------------------------------------------------------- proxies
     @abc.abstractmethod
@@ -248,6 +262,31 @@ class Backend(abc.ABC):
     def logs(self, workload: str, container: str | None = None, tail: int | None = None) -> str:
         """A pod's log: the app's, or ``istio-proxy`` (the Envoy access log)."""
 
+    # ---------------------------------------------------------------- analysis
+    ANALYZED_KINDS = (
+        "Namespace", "Service", "Deployment", "Gateway", "VirtualService", "DestinationRule",
+        "ServiceEntry", "Sidecar", "PeerAuthentication", "AuthorizationPolicy",
+        "RequestAuthentication",
+    )  # fmt: skip
+
+    def analyze(self, namespace: str | None = None) -> list[dict]:
+        """What ``istiolab analyze`` reports on the mesh's stored config, as dicts (level,
+        code, kind, name, namespace, message, resource); `namespace` None: every namespace.
+        Default: the local mesh's analyzers over the objects :meth:`get` returns."""
+        from istiolab.local.model import MeshSettings
+        from istiolab.local.registry import build_registry
+        from istiolab.local.translate.analysis import analyze
+
+        objects = [o for kind in self.ANALYZED_KINDS for o in self.get(kind, None, None)]
+        settings = MeshSettings()
+        registry, _ = build_registry(objects, settings, {})
+        found = analyze(objects, registry, settings)
+        return [
+            {**a.__dict__, "resource": f"{a.kind} {a.namespace}/{a.name}"}
+            for a in found
+            if namespace is None or a.namespace in ("", namespace)
+        ]
+
     # ---------------------------------------------------------------- telemetry
     def telemetry_window(self, seconds: float = 60.0) -> dict[str, Any]:
         """Istio's standard metric samples now and `seconds` ago, as
@@ -268,9 +307,13 @@ class Backend(abc.ABC):
     def wait_converged(self, timeout: float = 30.0) -> None:
         """Return once every proxy ACKed the current config; MeshError naming the laggards."""
 
-    @abc.abstractmethod
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Return once every pod is ready; MeshError naming the ones that are not."""
+        wait_all(
+            lambda: sorted(f"{p.name}.{p.namespace}" for p in self.pods() if not p.ready),
+            timeout,
+            "pods not ready",
+        )
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections (a no-op where there are none)."""
@@ -296,3 +339,28 @@ def find_pod(pods: Sequence[Pod], workload: str) -> Pod:
             f"no workload {name!r} in namespace {ns} (running: {', '.join(known) or 'none'})"
         )
     return min(matches, key=lambda p: (not p.ready, p.name))
+
+
+def http_result(resp: Response) -> HttpResult:
+    """The in-pod client's Response (:mod:`istiolab.workloads.client`) as an HttpResult."""
+    return HttpResult(
+        resp.status, dict(resp.headers), resp.body, resp.elapsed, resp.error, resp.detail
+    )
+
+
+def wait_all(pending: Callable[[], list[str]], timeout: float, what: str) -> None:
+    """Poll `pending` (what is not there yet) with backoff until it is empty; MeshError
+    ``<what> after <timeout>s: <the last ones pending>`` at the timeout."""
+    from istiolab.errors import MeshError
+    from istiolab.local.supervisor import wait_until
+
+    left: list[str] = []
+
+    def done() -> bool:
+        left[:] = pending()
+        return not left
+
+    try:
+        wait_until(done, timeout, what)
+    except MeshError:
+        raise MeshError(f"{what} after {timeout:g}s: {', '.join(left)}") from None

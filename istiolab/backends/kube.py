@@ -31,6 +31,7 @@ from istiolab.backends.base import (
     HttpResult,
     Pod,
     ProxySync,
+    wait_all,
 )
 from istiolab.errors import ConfigError, MeshError, NotFoundError, ParameterError
 from istiolab.manifests.kinds import KINDS, KindInfo, kind_info
@@ -230,11 +231,21 @@ class KubeBackend(Backend):
         self, pod: Pod, container: str, argv: list[str], timeout: float
     ) -> tuple[int, bytes, bytes]:
         """Run `argv` in `container` of `pod`: (exit code, stdout, stderr)."""
+        from kubernetes import client
         from kubernetes.stream import stream
 
         def run() -> tuple[int, bytes, bytes]:
+            # stream() swaps the ApiClient's request method while it runs: a client of its
+            # own keeps concurrent calls (a lab's parallel requests, a get) off the websocket
+            api = client.ApiClient(self.api.configuration)
+            try:
+                return exec_on(client.CoreV1Api(api))
+            finally:
+                api.close()
+
+        def exec_on(core: Any) -> tuple[int, bytes, bytes]:
             ws = stream(
-                self.core.connect_get_namespaced_pod_exec,
+                core.connect_get_namespaced_pod_exec,
                 pod.name,
                 pod.namespace,
                 command=argv,
@@ -314,40 +325,29 @@ class KubeBackend(Backend):
         return from_json(json.loads(out))
 
     def gateway_url(self) -> str:
+        return self._gateway("http", ("http2", "http"))
+
+    def gateway_https_url(self) -> str:
+        return self._gateway("https", ("https",))
+
+    def _gateway(self, scheme: str, port_names: tuple[str, ...]) -> str:
+        """``SCHEME://HOST:PORT`` of the ingress gateway Service's load balancer address and
+        its port named one of `port_names` (the docs' INGRESS_HOST and INGRESS_PORT)."""
         svc = self._call(
             "get the ingress gateway Service",
             lambda: self.core.read_namespaced_service(INGRESS_GATEWAY, ISTIO_SYSTEM),
         )
         ingress = (svc.status.load_balancer.ingress or []) if svc.status.load_balancer else []
-        port = next((p for p in svc.spec.ports if p.name in ("http2", "http")), None)
+        port = next((p for p in svc.spec.ports if p.name in port_names), None)
         if ingress and port is not None:
             host = ingress[0].ip or ingress[0].hostname
-            return f"http://{host}:{port.port}"
+            return f"{scheme}://{host}:{port.port}"
         if port is not None and port.node_port:
             raise MeshError(
                 f"context {self.name}: the ingress gateway has no load balancer address; use a "
                 f"node address with node port {port.node_port}"
             )
         raise MeshError(f"context {self.name}: the ingress gateway has no reachable address")
-
-    def gateway_request(
-        self,
-        path: str,
-        *,
-        host: str | None = None,
-        method: str = "GET",
-        headers: Mapping[str, str] | None = None,
-        data: str | bytes | None = None,
-        timeout: float = 30.0,
-    ) -> HttpResult:
-        from istiolab.backends.local import http_result
-        from istiolab.workloads import client as http
-
-        all_headers = {**({"Host": host} if host else {}), **(headers or {})}
-        url = self.gateway_url() + "/" + path.lstrip("/")
-        return http_result(
-            http.send(url, method=method, headers=all_headers, data=data, timeout=timeout)
-        )
 
     # ---------------------------------------------------------------- proxies
     def proxy_admin(self, workload: str, path: str, method: str = "GET") -> str:
@@ -406,26 +406,17 @@ class KubeBackend(Backend):
         """Every proxy ACKed istiod's current config (its /debug/syncz). Where no istiod pod
         is visible (the local mesh's API, whose writes return once every proxy ACKed),
         every proxy must be connected to its control plane with no rejected update."""
-        from istiolab.local.supervisor import wait_until
 
-        lagging: list[str] = []
-
-        def converged() -> bool:
+        def lagging() -> list[str]:
             try:
                 states = {p.name: p.synced for p in self.proxy_status()}
             except MeshError:
                 states = {
                     f"{p.name}.{p.namespace}": self._proxy_healthy(p) for p in self._proxies()
                 }
-            lagging[:] = sorted(name for name, ok in states.items() if not ok)
-            return not lagging
+            return sorted(name for name, ok in states.items() if not ok)
 
-        try:
-            wait_until(converged, timeout, "proxies in sync")
-        except MeshError:
-            raise MeshError(
-                f"proxies not synced after {timeout:g}s: {', '.join(lagging)}"
-            ) from None
+        wait_all(lagging, timeout, "proxies not synced")
 
     def _proxies(self) -> list[Pod]:
         return [p for p in self.pods() if PROXY_CONTAINER in p.containers]
@@ -433,24 +424,11 @@ class KubeBackend(Backend):
     def _proxy_healthy(self, pod: Pod) -> bool:
         stats = self.proxy_stats(
             f"{pod.name}.{pod.namespace}",
-            r"^(control_plane\.connected_state|(cluster_manager\.cds|listener_manager\.lds)\.update_rejected)$",
+            r"^(control_plane\.connected_state"
+            r"|(cluster_manager\.cds|listener_manager\.lds)\.update_rejected)$",
         )
         rejected = sum(v for k, v in stats.items() if k.endswith("update_rejected"))
         return stats.get("control_plane.connected_state") == 1 and rejected == 0
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        from istiolab.local.supervisor import wait_until
-
-        waiting: list[str] = []
-
-        def ready() -> bool:
-            waiting[:] = sorted(f"{p.name}.{p.namespace}" for p in self.pods() if not p.ready)
-            return not waiting
-
-        try:
-            wait_until(ready, timeout, "pods ready")
-        except MeshError:
-            raise MeshError(f"pods not ready after {timeout:g}s: {', '.join(waiting)}") from None
 
 
 # -------------------------------------------------------------------- pure parts
@@ -574,5 +552,6 @@ def parse_syncz(data: Any) -> list[ProxySync]:
                 detail[kind] = words.get(status, status)
         synced = all(v in ("SYNCED", "NOT SENT") for v in detail.values())
         kind = "gateway" if parts[0] == "router" else "sidecar"
-        out.append(ProxySync(name, kind, synced, detail))
+        raw = {"synced": synced, "types": {k: {"state": v} for k, v in detail.items()}}
+        out.append(ProxySync(name, kind, synced, detail, node=node, raw=raw))
     return out

@@ -15,27 +15,24 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from istiolab.backends.base import Backend, ChangeResult, HttpResult, Pod, ProxySync, find_pod
+from istiolab.backends.base import (
+    Backend,
+    ChangeResult,
+    HttpResult,
+    Pod,
+    ProxySync,
+    find_pod,
+    http_result,
+    wait_all,
+)
 from istiolab.errors import MeshError, NotFoundError
 from istiolab.local.control import ControlClient, NotRunning
 from istiolab.local.kubeapi.workloads import PROXY_CONTAINER, PROXY_IMAGE, container_names
 from istiolab.local.model import OUTBOUND_PORT
 from istiolab.local.state import StateDir, resolve_state_dir
 from istiolab.manifests.kinds import lookup
-from istiolab.workloads.client import HostsMap, Response
+from istiolab.workloads.client import HostsMap
 from istiolab.workloads.loadgen import FORTIO_TIMEOUT, LoadResult
-
-
-def http_result(resp: Response) -> HttpResult:
-    """The in-pod client's Response as the backend's HttpResult."""
-    return HttpResult(
-        status=resp.status,
-        headers=dict(resp.headers),
-        body=resp.body,
-        elapsed=resp.elapsed,
-        error=resp.error,
-        detail=resp.detail,
-    )
 
 
 def pod_from_row(row: Mapping[str, Any]) -> Pod:
@@ -155,11 +152,22 @@ class LocalBackend(Backend):
             return get_objects(self._store(), {"kind": kind, "name": name, "namespace": ns})
         return client.get("/get", kind=kind, name=name, namespace=ns)
 
+    def stored(self) -> list[dict]:
+        """The state directory's stored config, read directly (what `up` will deploy)."""
+        return self._store().objects() if self.state.root.exists() else []
+
+    def seed(self, objects: Sequence[Mapping[str, Any]], source: str) -> ChangeResult:
+        """Write `objects` to the stored config directly, for `up` before its mesh runs
+        (validated and dry-run like any apply; no running mesh is asked)."""
+        objects = [dict(o) for o in objects]
+        self.check_supported(objects)
+        return _change(objects, self._store().apply(objects, source))
+
     def objects(self) -> list[dict]:
         client = self.client()
         if client is not None:
             return client.get("/objects")
-        return self._store().objects() if self.state.root.exists() else []
+        return self.stored()
 
     def _pod_objects(self, name: str | None, namespace: str | None) -> list[dict]:
         from istiolab.local.kubeapi.view import snapshot
@@ -270,22 +278,9 @@ class LocalBackend(Backend):
     def gateway_url(self) -> str:
         return self.running().get("/info")["gateway_url"]
 
-    def gateway_request(
-        self,
-        path: str,
-        *,
-        host: str | None = None,
-        method: str = "GET",
-        headers: Mapping[str, str] | None = None,
-        data: str | bytes | None = None,
-        timeout: float = 30.0,
-    ) -> HttpResult:
-        from istiolab.workloads import client as http
-
-        all_headers = {**({"Host": host} if host else {}), **(headers or {})}
-        url = self.gateway_url() + "/" + path.lstrip("/")
-        resp = http.send(url, method=method, headers=all_headers, data=data, timeout=timeout)
-        return http_result(resp)
+    def gateway_https_url(self) -> str:
+        settings = self.running().get("/info")["settings"]
+        return f"https://{settings['gateway_host']}:{settings['gateway_https_port']}"
 
     # ---------------------------------------------------------------- proxies
     def proxy_admin(self, workload: str, path: str, method: str = "GET") -> str:
@@ -312,34 +307,11 @@ class LocalBackend(Backend):
 
     # ---------------------------------------------------------------- waiting
     def wait_converged(self, timeout: float = 30.0) -> None:
-        from istiolab.local.supervisor import wait_until
-
-        lagging: list[str] = []
-
-        def converged() -> bool:
-            lagging[:] = sorted(p.name for p in self.proxy_status() if not p.synced)
-            return not lagging
-
-        try:
-            wait_until(converged, timeout, "proxies in sync")
-        except MeshError:
-            raise MeshError(
-                f"proxies not synced after {timeout:g}s: {', '.join(lagging)}"
-            ) from None
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        from istiolab.local.supervisor import wait_until
-
-        waiting: list[str] = []
-
-        def ready() -> bool:
-            waiting[:] = sorted(f"{p.name}.{p.namespace}" for p in self.pods() if not p.ready)
-            return not waiting
-
-        try:
-            wait_until(ready, timeout, "pods ready")
-        except MeshError:
-            raise MeshError(f"pods not ready after {timeout:g}s: {', '.join(waiting)}") from None
+        wait_all(
+            lambda: sorted(p.name for p in self.proxy_status() if not p.synced),
+            timeout,
+            "proxies not synced",
+        )
 
     # ---------------------------------------------------------------- telemetry
     def telemetry_window(self, seconds: float = 60.0) -> dict[str, Any]:
@@ -389,4 +361,12 @@ def proxy_sync(row: Mapping[str, Any]) -> ProxySync:
     states, version = sync_states(row.get("status"))
     synced = bool(states) and all(v in ("SYNCED", "NOT SENT") for v in states.values())
     kind = "gateway" if row.get("type") == "router" else "sidecar"
-    return ProxySync(row["name"], kind, synced, detail=states, version=version)
+    return ProxySync(
+        row["name"],
+        kind,
+        synced,
+        detail=states,
+        version=version,
+        node=str(row.get("node") or ""),
+        raw=dict(row.get("status") or {}),
+    )

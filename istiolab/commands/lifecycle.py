@@ -172,19 +172,19 @@ def _seed_samples(backend: LocalBackend, samples: str | None, sets: tuple[str, .
     from istiolab.local.samples import default_samples
 
     if samples is None:
-        if backend.objects() and not sets:
+        if backend.stored() and not sets:
             return ""
         samples = "bookinfo"
     objects = default_samples(samples.split(","), sets=sets)
     if len(objects) <= 1 and samples.strip() in ("", "none"):
         return ""
-    backend.apply(objects, "<samples>")
+    backend.seed(objects, "<samples>")
     return f"samples: {samples} ({len(objects)} objects)"
 
 
 def _productpage_url(backend: LocalBackend) -> str | None:
     s = backend.state.load_settings()
-    for o in backend.objects():
+    for o in backend.stored():
         spec = o.get("spec") or {}
         if (
             o.get("kind") == "VirtualService"

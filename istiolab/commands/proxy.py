@@ -45,7 +45,12 @@ def proxy_status(state_dir: str | None, context: str | None, output: str) -> Non
     syncs = sorted(open_backend(context, state_dir).proxy_status(), key=lambda p: p.name)
     if output == "json":
         rows = [
-            {"name": p.name, "type": p.kind, "synced": p.synced, "version": p.version, **p.detail}
+            {
+                "name": p.name,
+                "node": p.node,
+                "type": "router" if p.kind == "gateway" else "sidecar",
+                "status": dict(p.raw) or None,
+            }
             for p in syncs
         ]
         click.echo(json.dumps({"proxies": rows}, indent=2))

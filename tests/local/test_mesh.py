@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlencode
 
+import loopback
 import pytest
 import yaml
 from stats import assert_split
@@ -722,7 +723,9 @@ def test_down_stops_every_process(mesh):
 
 
 def _other_octet(offset: int) -> int:
-    return 100 + (SESSION_OCTET - 100 + offset) % 150
+    """A private 127.<octet> for a test's own mesh, from the run's one allocator (never
+    outside ISTIOLAB_TEST_OCTETS; `offset` names the test's slot)."""
+    return loopback.take(f"local-other#{offset}")
 
 
 def _wait_running(state: StateDir, timeout: float = 60) -> dict:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 from local.test_mesh import Mesh
 
-from istiolab.backends import HttpResult, Pod
+from istiolab.backends import HttpResult
 
 GATEWAY = (
     "apiVersion: networking.istio.io/v1\nkind: Gateway\n"
@@ -40,8 +40,11 @@ class SecurityMesh(Mesh):
                 md = item["metadata"]
                 self.ok("delete", kind, md["name"], "-n", md.get("namespace", "default"))
 
-    def pod_in(self, deployment: str, namespace: str) -> Pod:
-        return self.backend.pod(f"{deployment}.{namespace}")
+    def pod_in(self, deployment: str, namespace: str) -> dict:
+        """The pod as the running mesh reports it (IPs, app address, PIDs, readiness)."""
+        pod = self.backend.pod(f"{deployment}.{namespace}")
+        rows = self.backend.pod_rows()
+        return next(r for r in rows if (r["namespace"], r["name"]) == (pod.namespace, pod.name))
 
     def curl(self, src_ns: str, url: str, **kwargs) -> HttpResult:
         """One request from sleep in ``src_ns`` (fresh connection, like curl)."""

@@ -173,7 +173,7 @@ def test_tcp_port_gets_network_rbac_with_istio_tcp_semantics(clean):
 
     mesh = clean
     url = "http://tcpbin.foo:8000/ip"
-    legacy_ip = mesh.pod_in("sleep", "legacy").ip
+    legacy_ip = mesh.pod_in("sleep", "legacy")["ip"]
     mesh.apply_yaml(TCPBIN.format(image=versions.HTTPBIN_IMAGE))
     try:
         assert mesh.code("legacy", url) == 200

@@ -94,7 +94,7 @@ def test_claims_condition_and_principal_value(clean, jwks):
 
 def test_output_payload_to_header_and_jwks_uri_on_loopback(clean, jwks):
     mesh = clean
-    host = mesh.pod_in("sleep", "legacy").ip.rsplit(".", 2)[0] + ".250.77"
+    host = mesh.pod_in("sleep", "legacy")["ip"].rsplit(".", 2)[0] + ".250.77"
     body = jwks.encode()
 
     class Handler(http.server.BaseHTTPRequestHandler):

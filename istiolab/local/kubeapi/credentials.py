@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from istiolab.local.pki import MeshCA, server_cert
+from istiolab.local.state import write_json_text  # atomic, 0600 from the start
 
 CONTEXT = "istiolab"
 API_PORT = 6443
@@ -38,15 +39,6 @@ class Credentials:
         return scheme.lower() == "bearer" and hmac.compare_digest(value.strip(), self.token)
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write `text` to `path` with mode 0600 from the start (temp file, then rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 def ensure_credentials(directory: Path, ca: MeshCA, host: str) -> Credentials:
     """The token and a serving certificate for `host` under `directory` (created 0700)."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -55,7 +47,7 @@ def ensure_credentials(directory: Path, ca: MeshCA, host: str) -> Credentials:
     token = token_file.read_text().strip() if token_file.exists() else ""
     if not token:
         token = secrets.token_urlsafe(32)
-        write_private(token_file, token + "\n")
+        write_json_text(token_file, token + "\n")
     authority = ca.own_authority()
     cert_file, key_file, host_file = (
         directory / "server.crt",
@@ -65,9 +57,9 @@ def ensure_credentials(directory: Path, ca: MeshCA, host: str) -> Credentials:
     current = host_file.read_text().strip() if host_file.exists() else ""
     if current != f"{host}/{authority.fingerprint}" or not key_file.exists():
         chain, key = server_cert(authority, [host], ["localhost"])
-        write_private(key_file, key)
-        write_private(cert_file, chain)
-        write_private(host_file, f"{host}/{authority.fingerprint}\n")
+        write_json_text(key_file, key)
+        write_json_text(cert_file, chain)
+        write_json_text(host_file, f"{host}/{authority.fingerprint}\n")
     return Credentials(token, cert_file, key_file, authority.root_pem)
 
 
@@ -94,5 +86,5 @@ def kubeconfig_text(server: str, creds: Credentials) -> str:
 
 
 def write_kubeconfig(path: Path, server: str, creds: Credentials) -> Path:
-    write_private(path, kubeconfig_text(server, creds))
+    write_json_text(path, kubeconfig_text(server, creds))
     return path

@@ -3,10 +3,10 @@ through a WebSocket (subprotocol ``SPDY/3.1+portforward.k8s.io``), as kubectl 1.
 
 For every local connection kubectl opens two streams with the same ``requestID``: an error
 stream and a data stream naming the pod ``port``. The server answers each SYN_STREAM, connects
-to the port inside the pod (the app's pod-local address, or the pod IP for the sidecar's
-ports), copies bytes both ways as DATA frames, and ends both streams with FIN when the
-connection closes; a port nobody listens on is reported on the error stream, which kubectl
-prints.
+to the port inside the pod (behind a sidecar the app's owner-only Unix socket, else its
+pod-local address; the pod IP for the sidecar's ports and pods without one), copies bytes
+both ways as DATA frames, and ends both streams with FIN when the connection closes; a port
+nobody listens on is reported on the error stream, which kubectl prints.
 """
 
 from __future__ import annotations
@@ -28,23 +28,25 @@ SIDECAR_PORTS = frozenset({15000, 15001, 15006, 15020, 15021, 15090})
 CHUNK = 32 * 1024
 
 
-def addresses(pod: Mapping[str, Any], port: int) -> list[str]:
-    """Where `port` answers inside the pod: the pod-local app address first (pods with a
-    sidecar), then the pod IP (sidecar ports, pods without a sidecar)."""
+def endpoints(pod: Mapping[str, Any], port: int, settings: Any) -> list[str | tuple[str, int]]:
+    """Where `port` answers inside the pod, in order: the app's owner-only Unix socket behind
+    its sidecar (``settings.app_socket``), its pod-local address, then the pod IP (the
+    sidecar's ports, pods without a sidecar)."""
     from istiolab.local.model import MeshSettings
 
     ip = pod["status"]["podIP"]
     names = [c["name"] for c in pod["spec"]["containers"]]
     if PROXY_CONTAINER in names and len(names) > 1 and port not in SIDECAR_PORTS:
-        return [MeshSettings.app_ip(ip), ip]
-    return [ip]
+        sock = settings.app_socket(ip, port)
+        return [*([sock] if sock else []), (MeshSettings.app_ip(ip), port), (ip, port)]
+    return [(ip, port)]
 
 
 class Session:
     """One kubectl port-forward connection (many forwarded TCP connections)."""
 
-    def __init__(self, ws: web.WebSocketResponse, pod: Mapping[str, Any]) -> None:
-        self.ws, self.pod = ws, pod
+    def __init__(self, ws: web.WebSocketResponse, pod: Mapping[str, Any], settings: Any) -> None:
+        self.ws, self.pod, self.settings = ws, pod, settings
         self.codec = spdy.Codec()
         self.lock = asyncio.Lock()
         self.error_streams: dict[str, int] = {}  # requestID -> error stream id
@@ -108,9 +110,12 @@ class Session:
         error_stream = self.error_streams.pop(request, None)
         reader = writer = None
         failure = ""
-        for host in addresses(self.pod, port):
+        for where in endpoints(self.pod, port, self.settings):
             try:
-                reader, writer = await asyncio.open_connection(host, port)
+                if isinstance(where, str):
+                    reader, writer = await asyncio.open_unix_connection(where)
+                else:
+                    reader, writer = await asyncio.open_connection(*where)
                 break
             except OSError as exc:
                 failure = f"{exc.strerror or exc}"
@@ -156,7 +161,7 @@ def handler(mesh: Any) -> PodHandler:
                 "(kubectl 1.31 or newer); plain SPDY is not served by the local mesh",
             )
         await ws.prepare(request)
-        await Session(ws, pod).run()
+        await Session(ws, pod, mesh.settings).run()
         return ws
 
     return portforward

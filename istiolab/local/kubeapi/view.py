@@ -3,8 +3,8 @@
 - Stored objects (the config store's, the same ones ``istiolab get`` reads) of the kinds in
   :data:`istiolab.manifests.kinds.KINDS`, with their ``uid``, ``generation`` and
   ``creationTimestamp``; Deployments get their ``status`` from their pods.
-- Namespaces: stored ones, plus those a cluster always has (``default``, ``istio-system``,
-  ``kube-system``, ``kube-public``) and any an object lives in, ``Active``.
+- Namespaces: stored ones, plus those a cluster with Istio always has (the store's
+  ``BUILTIN_NAMESPACES``) and any an object lives in, ``Active``.
 - Pods: the running pods (read-only, derived from Deployments; the ingress gateway's in
   istio-system), see :mod:`istiolab.local.kubeapi.workloads`.
 - The ingress gateway's Service ``istio-system/istio-ingressgateway`` (type LoadBalancer,
@@ -22,10 +22,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from istiolab.local.kubeapi.workloads import deployment_status, pod_object
+from istiolab.local.store import BUILTIN_NAMESPACES
 from istiolab.manifests.kinds import BY_KIND
 
 Key = tuple[str, str, str]
-BUILTIN_NAMESPACES = ("default", "istio-system", "kube-system", "kube-public")
 
 
 def object_key(obj: Mapping[str, Any]) -> Key:

@@ -106,6 +106,15 @@ def _vhost(host: str, port: int, routes: list[dict], https_redirect: bool) -> di
     return vh
 
 
+def _secret_source(secret: Mapping, key: str) -> dict:
+    """An Envoy DataSource for a Secret key: ``stringData`` (plain text, as a learner may
+    write it; the API server would fold it into data) before ``data`` (base64)."""
+    plain = (secret.get("stringData") or {}).get(key)
+    if plain:
+        return {"inline_string": str(plain)}
+    return {"inline_bytes": (secret.get("data") or {}).get(key, "")}
+
+
 def _tls_socket(ctx: Context, gw: Mapping, tls: Mapping) -> dict | None:
     credential = str(tls.get("credentialName"))
     _, gw_ns = meta(gw)
@@ -116,14 +125,14 @@ def _tls_socket(ctx: Context, gw: Mapping, tls: Mapping) -> dict | None:
     secret = ctx.index.secret(credential, namespaces)
     if secret is None:
         return None
-    data = secret.get("data") or {}
     cert: dict = {
-        "certificate_chain": {"inline_bytes": data.get("tls.crt", "")},
-        "private_key": {"inline_bytes": data.get("tls.key", "")},
+        "certificate_chain": _secret_source(secret, "tls.crt"),
+        "private_key": _secret_source(secret, "tls.key"),
     }
     common: dict = {"tls_certificates": [cert]}
-    if tls.get("mode") == "MUTUAL" and data.get("ca.crt"):
-        common["validation_context"] = {"trusted_ca": {"inline_bytes": data["ca.crt"]}}
+    ca = _secret_source(secret, "ca.crt")
+    if tls.get("mode") == "MUTUAL" and any(ca.values()):
+        common["validation_context"] = {"trusted_ca": ca}
     body = {"@type": TLS_CONTEXT, "common_tls_context": common}
     if tls.get("mode") == "MUTUAL":
         body["require_client_certificate"] = True

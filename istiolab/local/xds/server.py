@@ -293,10 +293,10 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
             return []
         changed = names != stream.names.get(t)
         stream.names[t] = names
-        if changed and not names and req.response_nonce and t in NAMED_TYPES and t != SECRET_TYPE:
-            # Envoy dropped its last subscription of this type (a gateway lost its listeners):
-            # it would not ACK an empty response, so nothing is sent and the type is in sync
-            self._set(stream, t, replace(status, sent_version=req.version_info))
+        if changed and not names and t in NAMED_TYPES and t != SECRET_TYPE:
+            # unsubscribed from every name (a gateway losing its last listener drops its ECDS
+            # names one by one): nothing is left to be in sync, so nothing is pending
+            self._set(stream, t, TypeStatus())
             return []
         if not req.response_nonce or changed:
             response = self._response(stream, t, force=True)
@@ -331,7 +331,9 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         if t in NAMED_TYPES and names:
             items = [(n, table[n]) for n in names if n in table]
         elif t in NAMED_TYPES and t != SECRET_TYPE:
-            items = []  # nothing requested by name yet
+            # nothing requested by name (yet, or any more: a gateway whose last listener went
+            # unsubscribes from ECDS/RDS): Envoy would never ACK an answer, leaving it STALE
+            return None
         else:
             items = sorted(table.items())
         texts = [canonical(r) for _, r in items]
