@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "jwt": "jwt:jwt",
     "kubeconfig": "kubeconfig:kubeconfig",
     "load": "load:load",
+    "lab": "lab:lab",
 }
 
 

@@ -227,6 +227,11 @@ class Backend(abc.ABC):
     def gateway_url(self) -> str:
         """``http://HOST:PORT`` of the ingress gateway's port 80 as seen from this machine."""
 
+    def gateway_https_url(self) -> str:
+        """``https://HOST:PORT`` of the ingress gateway's port 443 as seen from this machine
+        (a TLS client connects there with the SNI of the host it wants)."""
+        raise NotImplementedError(f"the {self.name} backend has no HTTPS gateway address")
+
     # ---------------------------------------------------------------- proxies
     @abc.abstractmethod
     def proxy_admin(self, workload: str, path: str, method: str = "GET") -> str:
@@ -256,6 +261,31 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def logs(self, workload: str, container: str | None = None, tail: int | None = None) -> str:
         """A pod's log: the app's, or ``istio-proxy`` (the Envoy access log)."""
+
+    # ---------------------------------------------------------------- analysis
+    ANALYZED_KINDS = (
+        "Namespace", "Service", "Deployment", "Gateway", "VirtualService", "DestinationRule",
+        "ServiceEntry", "Sidecar", "PeerAuthentication", "AuthorizationPolicy",
+        "RequestAuthentication",
+    )  # fmt: skip
+
+    def analyze(self, namespace: str | None = None) -> list[dict]:
+        """What ``istiolab analyze`` reports on the mesh's stored config, as dicts (level,
+        code, kind, name, namespace, message, resource); `namespace` None: every namespace.
+        Default: the local mesh's analyzers over the objects :meth:`get` returns."""
+        from istiolab.local.model import MeshSettings
+        from istiolab.local.registry import build_registry
+        from istiolab.local.translate.analysis import analyze
+
+        objects = [o for kind in self.ANALYZED_KINDS for o in self.get(kind, None, None)]
+        settings = MeshSettings()
+        registry, _ = build_registry(objects, settings, {})
+        found = analyze(objects, registry, settings)
+        return [
+            {**a.__dict__, "resource": f"{a.kind} {a.namespace}/{a.name}"}
+            for a in found
+            if namespace is None or a.namespace in ("", namespace)
+        ]
 
     # ---------------------------------------------------------------- telemetry
     def telemetry_window(self, seconds: float = 60.0) -> dict[str, Any]:

@@ -231,11 +231,21 @@ class KubeBackend(Backend):
         self, pod: Pod, container: str, argv: list[str], timeout: float
     ) -> tuple[int, bytes, bytes]:
         """Run `argv` in `container` of `pod`: (exit code, stdout, stderr)."""
+        from kubernetes import client
         from kubernetes.stream import stream
 
         def run() -> tuple[int, bytes, bytes]:
+            # stream() swaps the ApiClient's request method while it runs: a client of its
+            # own keeps concurrent calls (a lab's parallel requests, a get) off the websocket
+            api = client.ApiClient(self.api.configuration)
+            try:
+                return exec_on(client.CoreV1Api(api))
+            finally:
+                api.close()
+
+        def exec_on(core: Any) -> tuple[int, bytes, bytes]:
             ws = stream(
-                self.core.connect_get_namespaced_pod_exec,
+                core.connect_get_namespaced_pod_exec,
                 pod.name,
                 pod.namespace,
                 command=argv,
@@ -315,15 +325,23 @@ class KubeBackend(Backend):
         return from_json(json.loads(out))
 
     def gateway_url(self) -> str:
+        return self._gateway("http", ("http2", "http"))
+
+    def gateway_https_url(self) -> str:
+        return self._gateway("https", ("https",))
+
+    def _gateway(self, scheme: str, port_names: tuple[str, ...]) -> str:
+        """``SCHEME://HOST:PORT`` of the ingress gateway Service's load balancer address and
+        its port named one of `port_names` (the docs' INGRESS_HOST and INGRESS_PORT)."""
         svc = self._call(
             "get the ingress gateway Service",
             lambda: self.core.read_namespaced_service(INGRESS_GATEWAY, ISTIO_SYSTEM),
         )
         ingress = (svc.status.load_balancer.ingress or []) if svc.status.load_balancer else []
-        port = next((p for p in svc.spec.ports if p.name in ("http2", "http")), None)
+        port = next((p for p in svc.spec.ports if p.name in port_names), None)
         if ingress and port is not None:
             host = ingress[0].ip or ingress[0].hostname
-            return f"http://{host}:{port.port}"
+            return f"{scheme}://{host}:{port.port}"
         if port is not None and port.node_port:
             raise MeshError(
                 f"context {self.name}: the ingress gateway has no load balancer address; use a "

@@ -30,7 +30,7 @@ from istiolab.local.control import ControlClient, NotRunning
 from istiolab.local.kubeapi.workloads import PROXY_CONTAINER, PROXY_IMAGE, container_names
 from istiolab.local.model import OUTBOUND_PORT
 from istiolab.local.state import StateDir, resolve_state_dir
-from istiolab.manifests.kinds import kind_info
+from istiolab.manifests.kinds import lookup
 from istiolab.workloads.client import HostsMap
 from istiolab.workloads.loadgen import FORTIO_TIMEOUT, LoadResult
 
@@ -141,9 +141,8 @@ class LocalBackend(Backend):
     def get(
         self, kind: str, name: str | None = None, namespace: str | None = "default"
     ) -> list[dict]:
-        if (
-            kind_info(kind).kind == "Pod"
-        ):  # derived from the running pods, as the Kubernetes API does
+        info = lookup(kind)  # None: a kind only the store names (the Gateway API's Gateway)
+        if info is not None and info.kind == "Pod":  # derived from the running pods
             return self._pod_objects(name, namespace)
         ns = "*" if namespace is None else namespace
         client = self.client()
@@ -278,6 +277,10 @@ class LocalBackend(Backend):
 
     def gateway_url(self) -> str:
         return self.running().get("/info")["gateway_url"]
+
+    def gateway_https_url(self) -> str:
+        settings = self.running().get("/info")["settings"]
+        return f"https://{settings['gateway_host']}:{settings['gateway_https_port']}"
 
     # ---------------------------------------------------------------- proxies
     def proxy_admin(self, workload: str, path: str, method: str = "GET") -> str:

@@ -82,6 +82,10 @@ def analyze(
     settings = MeshSettings()  # findings name objects, never the addresses a mesh gave them
     registry, _ = build_registry(objects, settings, {})
     results += run_analysis(objects, registry, settings)
+    if context is None and use_store:  # what the local mesh's control plane could not fetch
+        from istiolab.commands.common import open_state
+
+        results += _jwks_failures(open_state(state_dir).root, objects)
     if namespace:
         results = [r for r in results if r.namespace in ("", namespace)]
     if output == "json":
@@ -95,3 +99,26 @@ def analyze(
     errors = sum(r.level == "Error" for r in results)
     if errors:
         raise AnalysisFailed(f"analysis found {errors} error(s)")
+
+
+def _jwks_failures(state_root, objects: list[dict]) -> list[Analysis]:
+    """ISTL0103: jwksUri key sets the running mesh's control plane could not fetch."""
+    from istiolab.local.jwksfetch import recorded_failures
+
+    present = {
+        (str((o.get("metadata") or {}).get("namespace") or "default"), o["metadata"]["name"])
+        for o in objects
+        if o.get("kind") == "RequestAuthentication"
+    }
+    return [
+        Analysis(
+            "Error",
+            "ISTL0103",
+            "RequestAuthentication",
+            f.name,
+            f.namespace,
+            f.finding().split(") ", 1)[1],
+        )
+        for f in recorded_failures(state_root)
+        if (f.namespace, f.name) in present
+    ]

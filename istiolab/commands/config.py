@@ -19,11 +19,23 @@ from istiolab.commands.common import (
 )
 from istiolab.errors import ConfigError, Finding, NotFoundError, ValidationError
 
+# the Gateway API's Gateway, by the names kubectl accepts for it (stored under a qualified
+# kind so it never replaces an Istio Gateway of the same name)
+GATEWAY_API_WORDS = (
+    "gtw",
+    "gateway.gateway.networking.k8s.io",
+    "gateways.gateway.networking.k8s.io",
+)
+
 
 def kind_of(word: str) -> str:
     """The kind a kubectl-style word names (``vs``, ``virtualservices``, ...)."""
     from istiolab.manifests.kinds import kind_info
 
+    if word.lower() in GATEWAY_API_WORDS:
+        from istiolab.local.store import GATEWAY_API_GATEWAY
+
+        return GATEWAY_API_GATEWAY
     return kind_info(word).kind
 
 
@@ -54,11 +66,19 @@ def _documents(paths: tuple[str, ...]) -> tuple[list[dict], str, list[tuple[str,
     required=True,
     help="File, directory or - (stdin); repeat to apply several together.",
 )
+@click.option(
+    "-n", "--namespace", default=None, help="Namespace for objects that name none (kubectl's -n)."
+)
 @state_dir_option
 @context_option
-def apply(paths: tuple[str, ...], state_dir: str | None, context: str | None) -> None:
+def apply(
+    paths: tuple[str, ...], namespace: str | None, state_dir: str | None, context: str | None
+) -> None:
     """Create or update objects (validated first; nothing is applied if any is invalid)."""
     objects, source, positions = _documents(paths)
+    if namespace:
+        pairs = zip(objects, positions, strict=True)
+        objects = [_in_namespace(o, namespace, pos) for o, pos in pairs]
     backend = open_backend(context, state_dir)
     backend.check_supported(objects, positions)  # names the file and document
     try:
@@ -66,6 +86,25 @@ def apply(paths: tuple[str, ...], state_dir: str | None, context: str | None) ->
     except ValidationError as exc:
         raise ValidationError([_at(f, source, positions) for f in exc.findings]) from None
     print_change(result)
+
+
+CLUSTER_KINDS = ("Namespace", "GatewayClass", "ClusterRole", "ClusterRoleBinding")
+
+
+def _in_namespace(obj: dict, namespace: str, position: tuple[str, int]) -> dict:
+    """kubectl apply -n: objects without a namespace get it; a different one is an error."""
+    if not isinstance(obj, dict) or obj.get("kind") in CLUSTER_KINDS:
+        return obj
+    metadata = dict(obj.get("metadata") or {})
+    found = metadata.get("namespace")
+    if found and found != namespace:
+        raise ConfigError(
+            f"{position[0]}: document {position[1]}: the namespace from the provided object "
+            f'"{found}" does not match the namespace "{namespace}". You must pass '
+            "'--namespace=" + str(found) + "' to perform this operation."
+        )
+    metadata["namespace"] = namespace
+    return {**obj, "metadata": metadata}
 
 
 def _at(finding: Finding, source: str, positions: list[tuple[str, int]]) -> Finding:
@@ -97,9 +136,11 @@ def delete(
     """Delete objects: `delete -f FILE` or `delete KIND NAME... [-n NS]`."""
     if paths:
         objects, _, _ = _documents(paths)
+        from istiolab.local.store import store_kind
+
         refs = [
             (
-                str(o.get("kind")),
+                store_kind(o),
                 str((o.get("metadata") or {}).get("name")),
                 (o.get("metadata") or {}).get("namespace") or namespace,
             )

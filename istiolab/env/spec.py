@@ -13,7 +13,7 @@ apps      namespace (default), injection (true), samples (bookinfo, httpbin, sle
           destinationRules (true), traffic (a traffic preset or none), trafficParams ({})
 addons    enabled (prometheus, grafana, kiali, jaeger), namespace (istio-system), nodePorts
 security  mtls (PERMISSIVE | STRICT | DISABLE, mesh-wide), preset (a security preset or none),
-          presetParams ({}), jwt (false), jwtIssuer (istiolab), jwtRequired (false)
+          presetParams ({}), jwt (false), jwtIssuer (testing@secure.istio.io), jwtRequired (false)
 
 Two syntaxes write it: a stack file's `istiolab:<section>` objects (istiolab/stack_config.py)
 and `--set key=value` (istiolab/env/sets.py). Mesh settings that only Helm reads (profile,
@@ -41,6 +41,7 @@ from istiolab.manifests import (
     check_name,
     httpbin,
 )
+from istiolab.manifests.jwks import DEFAULT_ISSUER
 
 NONE = "none"
 GATEWAY_SERVICES = ("auto", "NodePort", "LoadBalancer", "ClusterIP")
@@ -136,7 +137,7 @@ class SecuritySpec:
     preset: str = setting("preset", NONE, choices=(NONE, *SECURITY_PRESETS), alias="security")
     preset_params: dict = setting("presetParams", factory=dict)  # noqa: RUF009
     jwt: bool = setting("jwt", False, doc="RequestAuthentication with a key the stack makes")
-    jwt_issuer: str = setting("jwtIssuer", "istiolab")
+    jwt_issuer: str = setting("jwtIssuer", DEFAULT_ISSUER)
     jwt_required: bool = setting("jwtRequired", False)
 
     def __post_init__(self) -> None:

@@ -16,10 +16,18 @@ if TYPE_CHECKING:
     from istiolab.local.mesh import Mesh
 
 
-def get_objects(store: Any, body: Mapping[str, Any]) -> list[dict]:
-    """Objects of `kind` (optionally `name`) in `namespace` ("*": all namespaces)."""
+def get_objects(store: Any, body: Mapping[str, Any], registry: Any = None) -> list[dict]:
+    """Objects of `kind` (optionally `name`) in `namespace` ("*": all namespaces); Gateway
+    API objects carry the status Istio would write (addresses from `registry`, the running
+    mesh's; without one, Gateways are not Programmed)."""
+    from istiolab.local.translate.gatewayapi import is_gateway_api
+    from istiolab.local.translate.gatewayapi_status import with_status
+
     ns = body.get("namespace") or "default"
-    return store.get(str(body.get("kind")), body.get("name") or None, None if ns == "*" else ns)
+    found = store.get(str(body.get("kind")), body.get("name") or None, None if ns == "*" else ns)
+    if any(is_gateway_api(o) for o in found):
+        found = with_status(found, store.objects(), registry)
+    return found
 
 
 def control_routes(mesh: Mesh) -> dict[tuple[str, str], Handler]:
@@ -33,7 +41,7 @@ def control_routes(mesh: Mesh) -> dict[tuple[str, str], Handler]:
         return mesh.delete(refs)
 
     def get(body: dict) -> Any:
-        return get_objects(mesh.store, body)
+        return get_objects(mesh.store, body, mesh.registry)
 
     def proxy_admin(body: dict) -> Any:
         text = mesh.proxy_admin(

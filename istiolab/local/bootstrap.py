@@ -46,7 +46,9 @@ HTTP2_OPTIONS = {
 
 
 def proxy_ip(proxy: Proxy, settings: MeshSettings) -> str:
-    return settings.gateway_pod_ip if proxy.type == "router" else proxy.pod.ip
+    if proxy.type == "router" and proxy.pod.labels.get("istio") == "ingressgateway":
+        return settings.gateway_pod_ip
+    return proxy.pod.ip  # a sidecar, or another gateway proxy (Gateway API, egress)
 
 
 def _address(ip: str, port: int) -> dict:

@@ -36,6 +36,7 @@ from istiolab.errors import ConfigError, NotFoundError
 from istiolab.local import envoy
 from istiolab.local.api import control_routes, get_objects
 from istiolab.local.control import ControlServer
+from istiolab.local.jwksfetch import JwksResolver
 from istiolab.local.kubeapi.credentials import API_PORT
 from istiolab.local.logrotate import max_bytes, start_rotation
 from istiolab.local.model import (
@@ -61,7 +62,7 @@ from istiolab.local.pods import (
 )
 from istiolab.local.ports import can_bind_privileged_ports, check_port_free
 from istiolab.local.readiness import ready_message, wait_http, wait_processes, wait_synced
-from istiolab.local.registry import gateway_pod
+from istiolab.local.registry import gateway_pod, is_gateway_proxy
 from istiolab.local.samples import default_samples
 from istiolab.local.state import ENV_MESH, StateDir, write_json
 from istiolab.local.supervisor import Managed, Supervisor, kill_leftovers
@@ -128,6 +129,7 @@ class Mesh:
         self._cache: dict[str, tuple[int, ProxyResources]] = {}
         self._index: tuple[int, Any] | None = None  # (generation, MeshIndex) of the push
         self._ca = MeshCA(state.root)  # workload certificates (istiolab.local.pki)
+        self._jwks = JwksResolver(state.root)  # jwksUri fetched and inlined, as istiod
         self.store: Any = None
         self.xds: Any = None
         self.supervisor: Supervisor | None = None
@@ -181,6 +183,7 @@ class Mesh:
         ):
             check_port_free(host, port, what)
         self.store = ConfigStore(self.state.root, settings=self.settings)
+        self._install_mesh_config()
         self.supervisor = Supervisor(
             self.state.processes_file,
             on_event=self._on_process_event,
@@ -217,6 +220,15 @@ class Mesh:
         except BaseException:
             self.stop()
             raise
+
+    def _install_mesh_config(self) -> None:
+        """istiod's ``istio`` ConfigMap when the store has none (as an install leaves it):
+        `kubectl -n istio-system get cm istio` shows the mesh config as on a cluster."""
+        from istiolab.local.samples import istiod_config
+
+        found = self.store.get("ConfigMap", None, "istio-system")
+        if not any(o["metadata"]["name"] == "istio" for o in found):
+            self.store.apply([istiod_config()], "<istiod>")
 
     def stop(self) -> None:
         """Stop every process (SIGTERM, grace, SIGKILL), the xDS server and the control API.
@@ -367,7 +379,7 @@ class Mesh:
         from istiolab.local.registry import build_registry
 
         t0 = time.perf_counter()
-        objects = [dict(o) for o in self.store.objects()]
+        objects = self._jwks.inline([dict(o) for o in self.store.objects()])
         allocations = self.state.read_allocations()
         injected = self.state.read_injections()
         replaced = self.state.read_replacements()
@@ -392,7 +404,9 @@ class Mesh:
             self._generation += 1
             proxies = {Proxy("router", gateway).node_id: Proxy("router", gateway)}
             for p in workload_pods:
-                if p.sidecar:
+                if is_gateway_proxy(p):  # a Gateway API Gateway's proxy, the egress gateway
+                    proxies[Proxy("router", p).node_id] = Proxy("router", p)
+                elif p.sidecar:
                     proxies[Proxy("sidecar", p).node_id] = Proxy("sidecar", p)
             self._proxies = proxies
             stop = [k for k, st in self._pods.items() if desired.get(k) != st.pod]
@@ -504,6 +518,12 @@ class Mesh:
         self.report("process", f"{m.spec.name} {event} (exit code {code}, restarts {m.restarts})")
 
     # views for the control API and the CLI
+    @property
+    def registry(self) -> Registry:
+        """The services and pods of the current generation."""
+        with self._lock:
+            return self._registry
+
     def pods(self) -> list[dict]:
         assert self.supervisor is not None
         return pod_rows(self._gateway, list(self._pods.values()), self.supervisor, self.started_at)
@@ -513,7 +533,9 @@ class Mesh:
 
         with self._lock:
             objects, registry = self._objects, self._registry
-        return [str(f) for f in findings(objects, registry)]
+        return [str(f) for f in findings(objects, registry)] + [
+            f.finding() for f in self._jwks.failures
+        ]
 
     def status(self) -> dict:
         s = self.settings
@@ -604,13 +626,14 @@ class Mesh:
         access log, which goes to /dev/stdout as on a cluster, and its own messages)."""
         pod, processes = self._find_pod(namespace, name)
         app = pod.labels.get("app") or pod.deployment
-        if pod is self._gateway:
-            by_container = {"istio-proxy": GATEWAY_NAME}
+        gateway = pod is self._gateway or is_gateway_proxy(pod)  # one container: Envoy
+        if gateway:
+            by_container = {"istio-proxy": processes[0]}
         else:
             by_container = {
                 ("istio-proxy" if n.endswith(PROXY_SUFFIX) else app): n for n in processes
             }
-        chosen = container or ("istio-proxy" if pod is self._gateway else app)
+        chosen = container or ("istio-proxy" if gateway else app)
         process = by_container.get(chosen)
         m = self.supervisor.get(process) if (self.supervisor and process) else None
         if m is None:

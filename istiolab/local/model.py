@@ -151,6 +151,7 @@ class Pod:
     container_ports: tuple[int, ...]
     sidecar: bool  # namespace labelled istio-injection=enabled (and not opted out)
     env: Mapping[str, str] = field(default_factory=dict)
+    args: tuple[str, ...] = ()  # the first container's args (tcp-echo's ports and prefix)
 
     @property
     def app_ip(self) -> str:

@@ -55,6 +55,8 @@ def check_images(
             "containers"
         ) or []
         for c in containers:
+            if isinstance(c, Mapping) and images.is_proxy(str(c.get("image") or "")):
+                continue  # a gateway proxy (istio-egressgateway): a standalone Envoy
             if isinstance(c, Mapping):
                 images.resolve(str(c.get("image") or ""), deployment=deployment, where=where)
 
@@ -197,7 +199,7 @@ def app_spec(pod: Pod, state: StateDir, settings: MeshSettings) -> ProcessSpec:
 
     key = f"{pod.namespace}/{pod.name}"
     impl = images.resolve(pod.image, deployment=f"{pod.namespace}/{pod.deployment}")
-    ports = impl.listen_ports(pod.container_ports)
+    ports = impl.listen_ports(pod.container_ports, pod.args)
     argv = [sys.executable, "-m", "istiolab.workloads", "serve", "--image", pod.image]
     addresses = []
     for port in ports:
@@ -210,6 +212,8 @@ def app_spec(pod: Pod, state: StateDir, settings: MeshSettings) -> ProcessSpec:
             argv += ["--listen", f"{ip}:{port}"]
             addresses.append(f"{ip}:{port}")
     argv += ["--pod-name", pod.name, "--namespace", pod.namespace]
+    for arg in pod.args:
+        argv.append(f"--arg={arg}")
     env = dict(os.environ)
     env.update({str(k): str(v) for k, v in pod.env.items()})
     env.update({"POD_NAME": pod.name, "POD_NAMESPACE": pod.namespace, "POD_IP": pod.ip})
@@ -257,6 +261,13 @@ def pod_addresses(
 def pod_specs(
     pod: Pod, state: StateDir, settings: MeshSettings, envoy_binary: str
 ) -> list[ProcessSpec]:
-    """Every process of a workload pod, in start order: the sidecar (if any), then the app."""
+    """Every process of a workload pod, in start order: the sidecar (if any), then the app;
+    a gateway proxy pod (:func:`~istiolab.local.registry.is_gateway_proxy`) is one Envoy."""
+    from istiolab.local.registry import is_gateway_proxy
+
+    if is_gateway_proxy(pod):
+        key = f"{pod.namespace}/{pod.name}"
+        labels = {"role": "gateway", "pod": key}
+        return [envoy_spec(Proxy("router", pod), key, labels, state, settings, envoy_binary)]
     specs = [sidecar_spec(pod, state, settings, envoy_binary)] if pod.sidecar else []
     return [*specs, app_spec(pod, state, settings)]

@@ -35,6 +35,8 @@ from istiolab.local.model import (
     ServicePort,
 )
 from istiolab.local.translate.common import meta
+from istiolab.local.translate.gatewayapi import expand
+from istiolab.workloads.images import is_proxy
 
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' SafeEncodeString alphabet
 INJECT = "sidecar.istio.io/inject"
@@ -110,6 +112,12 @@ def _services(objects: Iterable[Mapping], named_ports: Mapping[tuple[str, str], 
     return tuple(sorted(out, key=lambda s: (s.namespace, s.name)))
 
 
+def is_gateway_proxy(pod: Pod) -> bool:
+    """A gateway proxy pod (image ``istio/proxyv2``: a Gateway API Gateway's ``<name>-istio``,
+    the egress gateway): the runtime runs a standalone Envoy (a router) for it, no app."""
+    return is_proxy(pod.image)
+
+
 def build_registry(
     objects: list[dict],
     settings: MeshSettings,
@@ -117,6 +125,7 @@ def build_registry(
     injected: Mapping[str, bool] | None = None,
     replaced: Mapping[str, int] | None = None,
 ) -> tuple[Registry, dict[str, int]]:
+    objects = expand(objects)  # Gateway API Gateways bring their proxy Deployment and Service
     namespaces = {meta(o)[0]: o for o in objects if o.get("kind") == "Namespace"}
     planned = []  # (name, namespace, deployment, template)
     named_ports: dict[tuple[str, str], int] = {}
@@ -161,12 +170,14 @@ def build_registry(
                 container_ports=tuple(
                     int(cp["containerPort"]) for c in containers for cp in c.get("ports") or []
                 ),
-                sidecar=(injected or {}).get(key, _sidecar(namespaces.get(ns), tmeta)),
+                sidecar=(injected or {}).get(key, _sidecar(namespaces.get(ns), tmeta))
+                and not is_proxy(str(first.get("image", ""))),  # gateway proxies: no sidecar
                 env={
                     str(e["name"]): str(e.get("value", ""))
                     for e in first.get("env") or []
                     if "name" in e
                 },
+                args=tuple(str(a) for a in first.get("args") or []),
             )
         )
     return Registry(services=_services(objects, named_ports), pods=tuple(pods)), kept

@@ -25,3 +25,30 @@ def default_samples(
     except SettingError as exc:
         raise exc.named(exc.path, "--samples: ") from None
     return environment_objects(apply_sets(spec, sets))
+
+
+# istiod's mesh config as an install leaves it (the ConfigMap `istio` in istio-system): the
+# egress task reads it and edits outboundTrafficPolicy there (translate/meshconfig.py)
+MESH_CONFIG = """\
+accessLogFile: /dev/stdout
+defaultConfig:
+  discoveryAddress: istiod.istio-system.svc:15012
+defaultProviders:
+  metrics:
+  - prometheus
+enablePrometheusMerge: true
+outboundTrafficPolicy:
+  mode: ALLOW_ANY
+rootNamespace: istio-system
+trustDomain: cluster.local
+"""
+
+
+def istiod_config() -> dict:
+    """The ``istio`` ConfigMap (istio-system) holding the mesh config, as installed."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "istio", "namespace": "istio-system", "labels": {"app": "istiod"}},
+        "data": {"mesh": MESH_CONFIG},
+    }

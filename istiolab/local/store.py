@@ -33,14 +33,41 @@ from istiolab.manifests.kinds import CLUSTER_SCOPED, canonical_kind, resource_na
 from istiolab.names import ISTIO_SYSTEM
 
 _MANAGED = ("creationTimestamp", "generation", "resourceVersion", "uid")
+# the Gateway API's Gateway is stored under a qualified kind, so it never replaces an Istio
+# Gateway of the same name (kubectl: `get gtw`, `get gateways.gateway.networking.k8s.io`)
+GATEWAY_API_GATEWAY = "Gateway.gateway.networking.k8s.io"
+_GATEWAY_API_WORDS = (
+    "gtw",
+    "gateway.gateway.networking.k8s.io",
+    "gateways.gateway.networking.k8s.io",
+)
+
+
+def _canonical(kind: str) -> str:
+    if kind.strip().lower() in (*_GATEWAY_API_WORDS, GATEWAY_API_GATEWAY.lower()):
+        return GATEWAY_API_GATEWAY
+    return canonical_kind(kind)
+
+
 # Namespaces a cluster with Istio installed always has
 BUILTIN_NAMESPACES = frozenset(
     {"default", "kube-system", "kube-public", "kube-node-lease", ISTIO_SYSTEM}
 )
 
 
-def _key(obj: Mapping) -> tuple[str, str, str]:
+def store_kind(obj: Mapping) -> str:
+    """The kind an object is stored and deleted under: its kind, qualified for the Gateway
+    API's Gateway (:data:`GATEWAY_API_GATEWAY`)."""
     kind = str(obj.get("kind", ""))
+    if kind == "Gateway" and str(obj.get("apiVersion", "")).startswith(
+        "gateway.networking.k8s.io/"
+    ):
+        return GATEWAY_API_GATEWAY
+    return kind
+
+
+def _key(obj: Mapping) -> tuple[str, str, str]:
+    kind = store_kind(obj)
     md = obj.get("metadata") or {}
     ns = "" if kind in CLUSTER_SCOPED else str(md.get("namespace") or "default")
     return kind, ns, str(md.get("name", ""))
@@ -142,7 +169,7 @@ class ConfigStore:
     ) -> list[dict]:
         """Objects of a kind (any alias), optionally one name, in a namespace (None: all).
         Asking for one name that does not exist raises NotFoundError."""
-        want = canonical_kind(kind).lower()
+        want = _canonical(kind).lower()
         with self._lock:
             found = [
                 copy.deepcopy(o)
@@ -153,7 +180,7 @@ class ConfigStore:
             ]
         if name is not None and not found:
             where = f" in namespace {namespace}" if namespace else ""
-            raise NotFoundError(f'{canonical_kind(kind)} "{name}" not found{where}')
+            raise NotFoundError(f'{_canonical(kind)} "{name}" not found{where}')
         return found
 
     # -- writes --------------------------------------------------------------------------
@@ -164,9 +191,12 @@ class ConfigStore:
         batch = [copy.deepcopy(dict(o)) for o in objects]
         self._check_shape(batch, source)
         _validate(batch, source)
+        from istiolab.local.translate.enforcement import check_enforceable
+
+        warnings = check_enforceable(batch, source)  # refuses what the mesh would ignore
         with self._lock:
             new = dict(self._objects)
-            lines = []
+            lines = list(warnings)
             now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             for obj in batch:
                 key = _key(obj)
@@ -219,7 +249,7 @@ class ConfigStore:
             index = {(k[0].lower(), k[1], k[2]): k for k in self._objects}
             doomed: set[tuple[str, str, str]] = set()
             for kind, name, namespace in refs:
-                canon = canonical_kind(kind)
+                canon = _canonical(kind)
                 ns = "" if canon in CLUSTER_SCOPED else namespace
                 key = index.get((canon.lower(), ns, name))
                 if key is None or key in doomed:
@@ -331,7 +361,7 @@ def _dry_run(objects: list[dict], source: str, settings: Any = None) -> None:
     propagates as one, never as the user's error."""
     from istiolab.errors import MeshError
     from istiolab.local.model import MeshSettings, Proxy
-    from istiolab.local.registry import build_registry, gateway_pod
+    from istiolab.local.registry import build_registry, gateway_pod, is_gateway_proxy
     from istiolab.local.translate import MeshIndex, build_resources
     from istiolab.local.xds.protos import SHARED_ENCODER
     from istiolab.local.xds.server import canonical
@@ -342,7 +372,9 @@ def _dry_run(objects: list[dict], source: str, settings: Any = None) -> None:
     proxies = [Proxy("router", gateway_pod(settings))]
     seen: set[str] = set()
     for pod in registry.pods:
-        if pod.sidecar and pod.namespace not in seen:
+        if is_gateway_proxy(pod):
+            proxies.append(Proxy("router", pod))
+        elif pod.sidecar and pod.namespace not in seen:
             seen.add(pod.namespace)
             proxies.append(Proxy("sidecar", pod))
     for proxy in proxies:

@@ -57,6 +57,7 @@ class KindInfo:
 _NET = ("v1", "v1beta1", "v1alpha3")
 _SEC = ("v1", "v1beta1")
 _ISTIO = ("istio-io", "networking-istio-io")
+_GW = "gateway.networking.k8s.io"
 
 KINDS: tuple[KindInfo, ...] = (
     KindInfo("Namespace", "", ("v1",), "namespaces", ("ns",), namespaced=False),
@@ -87,6 +88,16 @@ KINDS: tuple[KindInfo, ...] = (
              ("ra",), True, categories=("istio-io", "security-istio-io")),
     KindInfo("Telemetry", "telemetry.istio.io", ("v1", "v1alpha1"), "telemetries", ("telemetry",),
              True, categories=("istio-io", "telemetry-istio-io")),
+    # the Gateway API (its Gateway is the store's GATEWAY_API_GATEWAY: the kind collides)
+    KindInfo("GatewayClass", _GW, ("v1", "v1beta1"), "gatewayclasses", ("gc",), namespaced=False,
+             categories=("gateway-api",)),
+    KindInfo("HTTPRoute", _GW, ("v1", "v1beta1"), "httproutes", (), categories=("gateway-api",)),
+    KindInfo("GRPCRoute", _GW, ("v1",), "grpcroutes", (), categories=("gateway-api",)),
+    KindInfo("TCPRoute", _GW, ("v1alpha2",), "tcproutes", (), categories=("gateway-api",)),
+    KindInfo("TLSRoute", _GW, ("v1alpha2", "v1alpha3"), "tlsroutes", (),
+             categories=("gateway-api",)),
+    KindInfo("ReferenceGrant", _GW, ("v1beta1",), "referencegrants", ("refgrant",),
+             categories=("gateway-api",)),
 )  # fmt: skip
 
 # Kinds the store keeps cluster-wide though the Kubernetes API of the mesh does not serve them

@@ -60,6 +60,10 @@ def build_app(impl: WorkloadImpl, ctx):
         from istiolab.workloads.fortio import fortio_app
 
         return fortio_app(ctx)
+    if impl.kind == "helloworld":
+        from istiolab.workloads.helloworld import helloworld_app
+
+        return helloworld_app(ctx, impl.version)
     raise ValueError(f"{impl.name} serves nothing")
 
 
@@ -86,7 +90,18 @@ def serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
     servers = None
-    if impl.serves:
+    if impl.kind == "tcp-echo":  # plain TCP, not HTTP
+        from istiolab.workloads.tcpecho import EchoServers, prefix_of
+
+        try:
+            unix = [path for _, path in args.unix]
+            servers = EchoServers(list(args.listen), prefix_of(args.arg), unix)
+        except OSError as exc:
+            print(f"error: cannot listen: {exc.strerror or exc}", file=sys.stderr, flush=True)
+            return 1
+        servers.start()
+        print("ready " + " ".join(servers.addresses), flush=True)
+    elif impl.serves:
         from istiolab.workloads.context import PodContext
         from istiolab.workloads.server import Servers
 
@@ -108,6 +123,7 @@ def serve(args: argparse.Namespace) -> int:
                 f"istiolab-{impl.kind}",
                 unix=list(args.unix),
                 pod_ip=os.environ.get("POD_IP", ""),
+                access_log=impl.kind == "httpbin",  # the mirroring task reads httpbin's log
             )
         except OSError as exc:
             listen = " ".join([f"{h}:{p}" for h, p in args.listen] + [p for _, p in args.unix])
@@ -144,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("--pod-name", default="", help="the pod's name (reviews shows it)")
     run.add_argument("--namespace", default="", help="the pod's namespace")
+    run.add_argument("--arg", action="append", default=[], help="a container arg (repeatable)")
     args = parser.parse_args(argv)
     return serve(args)
 

@@ -54,6 +54,7 @@ EXIT_CODES = {
     "reset": 56,
     "protocol": 8,
     "url": 3,
+    "ssl": 35,  # SSL connect error (handshake failed, e.g. no certificate for the SNI)
 }
 
 

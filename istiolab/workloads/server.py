@@ -13,6 +13,7 @@ import os
 import socket
 import socketserver
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -80,6 +81,20 @@ def reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Unknown"
+
+
+def access_line(request: Request, status: int, size: int) -> str:
+    """The app's own access log line, in the Common Log Format httpbin's server writes:
+    ``127.10.1.4 - - [30/Nov/2026:18:40:11 +0000] "GET /headers HTTP/1.1" 200 512 "-"
+    "curl/8.16.0"``."""
+    when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+    agent = request.headers.get("User-Agent", "-")
+    referer = request.headers.get("Referer", "-")
+    line = f"{request.method} {request.target} {request.http_version}"
+    # behind the sidecar (a Unix socket) the peer is the sidecar: Istio's inbound passthrough
+    # source address, 127.0.0.6, as httpbin's log shows on a cluster
+    client = request.client[0] if request.client and request.client[0] else "127.0.0.6"
+    return f'{client} - - [{when}] "{line}" {status} {size} "{referer}" "{agent}"'
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -166,6 +181,8 @@ class _Handler(BaseHTTPRequestHandler):
             lines.append("Connection: keep-alive")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         self.wfile.write(head + body)
+        if self.server.access_log:
+            print(access_line(request, response.status, len(body)), flush=True)
 
     def handle_one_request(self) -> None:
         try:
@@ -184,8 +201,11 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 1024
 
-    def __init__(self, address: tuple[str, int], app: App, server_name: str) -> None:
+    def __init__(
+        self, address: tuple[str, int], app: App, server_name: str, access_log: bool = False
+    ) -> None:
         self.app = app
+        self.access_log = access_log
         self.server_name_header = server_name
         super().__init__(address, _Handler)
 
@@ -232,9 +252,12 @@ class Servers:
         name: str = "istiolab",
         unix: list[tuple[int, str]] = (),  # type: ignore[assignment]
         pod_ip: str = "",
+        access_log: bool = False,
     ):
         self._servers: list = [_Server(addr, app, name) for addr in addresses]
         self._servers += [_UnixServer(path, port, pod_ip, app, name) for port, path in unix]
+        for server in self._servers:
+            server.access_log = access_log  # httpbin's own access lines (access_line)
         self._threads: list[threading.Thread] = []
 
     @property

@@ -28,6 +28,7 @@ from istiolab.local.translate import clusters as _clusters
 from istiolab.local.translate import listeners as _listeners
 from istiolab.local.translate.analysis import Analysis, analyze, findings
 from istiolab.local.translate.context import Context
+from istiolab.local.translate.envoyfilter import apply_envoy_filters
 from istiolab.local.translate.gateway import gateway_resources
 from istiolab.local.translate.index import MeshIndex
 from istiolab.local.translate.meshconfig import MeshConfig, mesh_config
@@ -86,6 +87,7 @@ def build_resources(
     clusters = {**shared, **inbound}
     # the security layer: PeerAuthentication chains, jwt_authn and RBAC (security/)
     listeners, extra, extensions = secure(ctx, listeners)
+    listeners = apply_envoy_filters(index.objects, proxy, listeners)  # HTTP_FILTER patches
     clusters.update(extra)
     # telemetry: ALS to the control plane, Zipkin tracer, Telemetry API (telemetry.py)
     listeners, extra = instrument(ctx, listeners)

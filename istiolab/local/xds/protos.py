@@ -26,6 +26,8 @@ import envoy.extensions.filters.http.cors.v3.cors_pb2
 import envoy.extensions.filters.http.dynamic_forward_proxy.v3.dynamic_forward_proxy_pb2
 import envoy.extensions.filters.http.fault.v3.fault_pb2
 import envoy.extensions.filters.http.jwt_authn.v3.config_pb2
+import envoy.extensions.filters.http.local_ratelimit.v3.local_rate_limit_pb2  # EnvoyFilter
+import envoy.extensions.filters.http.lua.v3.lua_pb2  # EnvoyFilter
 import envoy.extensions.filters.http.rbac.v3.rbac_pb2
 import envoy.extensions.filters.http.router.v3.router_pb2
 import envoy.extensions.filters.listener.tls_inspector.v3.tls_inspector_pb2

@@ -293,6 +293,11 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
             return []
         changed = names != stream.names.get(t)
         stream.names[t] = names
+        if changed and not names and t in NAMED_TYPES and t != SECRET_TYPE:
+            # unsubscribed from every name (a gateway losing its last listener drops its ECDS
+            # names one by one): nothing is left to be in sync, so nothing is pending
+            self._set(stream, t, TypeStatus())
+            return []
         if not req.response_nonce or changed:
             response = self._response(stream, t, force=True)
             return [response] if response is not None else []
@@ -304,6 +309,8 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         self._compute(stream)
         out = []
         for t in TYPE_ORDER:
+            if t in NAMED_TYPES and t != SECRET_TYPE and not stream.names.get(t):
+                continue  # nothing subscribed (a gateway with no listeners): Envoy would not ACK
             if t in stream.names:
                 # a changed EDS cluster is re-created by Envoy and warms until it gets its
                 # endpoints again: after a CDS push, EDS is re-sent even if unchanged (istiod)
@@ -324,7 +331,9 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         if t in NAMED_TYPES and names:
             items = [(n, table[n]) for n in names if n in table]
         elif t in NAMED_TYPES and t != SECRET_TYPE:
-            items = []  # nothing requested by name yet
+            # nothing requested by name (yet, or any more: a gateway whose last listener went
+            # unsubscribes from ECDS/RDS): Envoy would never ACK an answer, leaving it STALE
+            return None
         else:
             items = sorted(table.items())
         texts = [canonical(r) for _, r in items]
