@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from istiolab.workloads.client import EXIT_CODES as CURL_EXIT_CODES  # curl(1) EXIT CODES
+from istiolab.workloads.loadgen import LoadResult
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class Pod:
     ready: bool
     workload: str = ""  # the owning Deployment's name
     service_account: str = "default"
+    restarts: int = 0
+    created: float | None = None  # epoch seconds (kubectl's AGE)
+    ready_containers: int = 0
 
     @property
     def sidecar(self) -> bool:
@@ -78,6 +82,7 @@ class ProxySync:
     kind: str  # "sidecar" | "gateway"
     synced: bool  # every resource type ACKed at the current version
     detail: Mapping[str, str] = field(default_factory=dict)  # type -> SYNCED|STALE|NACK ...
+    version: str = "-"  # the config version the proxy was last sent
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,12 @@ class ChangeResult:
 
     changes: Sequence[tuple[str, str, str, str]]  # (kind, namespace, name, verb)
     warnings: Sequence[str] = ()
+    lines: Sequence[str] = ()  # kubectl's words: ``deployment.apps/details-v1 created``
+    pods_started: Sequence[str] = ()  # ``ns/pod`` the change (re)started
+    pods_stopped: Sequence[str] = ()
+    proxies: int = 0  # proxies that got the new config
+    seconds: float = 0.0  # until they ACKed it
+    sync_error: str | None = None  # why they did not, if they did not
 
 
 class Backend(abc.ABC):
@@ -145,6 +156,35 @@ class Backend(abc.ABC):
         timeout: float = 30.0,
     ) -> HttpResult:
         """One request from inside pod `source` (``WORKLOAD[.NS]``), through its sidecar."""
+
+    def load(
+        self,
+        source: str,
+        url: str,
+        *,
+        count: int,
+        concurrency: int = 1,
+        qps: float | None = None,
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
+        data: str | bytes | None = None,
+        timeout: float = 3.0,
+    ) -> LoadResult:
+        """A fortio load from inside pod `source`: `count` requests over `concurrency`
+        connections at `qps` (None: as fast as possible); never raises for HTTP failures."""
+        raise NotImplementedError(f"load generation is not available on the {self.name} backend")
+
+    def egress(self, source: str) -> tuple[str, str | None, Mapping[str, Any] | None]:
+        """How pod `source` sends from this machine: (source address, its sidecar's
+        outbound URL or None, the hosts map or None). Only where pods are processes on this
+        machine (the local mesh); elsewhere a MeshError says to use :meth:`load`."""
+        from istiolab.errors import MeshError
+
+        raise MeshError(
+            f"the {self.name} backend cannot send as pod {source} from this machine "
+            "(its pods are not local processes); use request() or load(), which run inside "
+            "the pod"
+        )
 
     def gateway_request(
         self,

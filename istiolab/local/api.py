@@ -47,5 +47,19 @@ def control_routes(mesh: Mesh) -> dict[tuple[str, str], Handler]:
         ("GET", "/proxy-status"): lambda body: mesh.proxy_status(),
         ("GET", "/hosts"): lambda body: mesh.hosts(),
         ("GET", "/resources"): lambda body: mesh.resources(str(body.get("node", ""))),
+        ("GET", "/pods"): lambda body: mesh.pods(),
+        ("GET", "/info"): lambda body: mesh.info(),
+        ("POST", "/proxy-admin"): lambda body: mesh.proxy_admin(
+            str(body.get("namespace") or "default"),
+            str(body.get("pod", "")),
+            str(body.get("path", "")),
+            str(body.get("method") or "GET"),
+        ),
+        ("GET", "/logs"): lambda body: mesh.logs(
+            str(body.get("namespace") or "default"),
+            str(body.get("pod", "")),
+            body.get("container") or None,
+            int(body["tail"]) if body.get("tail") not in (None, "") else None,
+        ),
         ("POST", "/shutdown"): shutdown,
     }

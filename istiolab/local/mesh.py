@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from typing import Any
 
-from istiolab.errors import NotFoundError
+from istiolab.errors import MeshError, NotFoundError
 from istiolab.local import envoy
 from istiolab.local.api import control_routes, get_objects
 from istiolab.local.control import ControlServer
@@ -358,6 +358,67 @@ class Mesh:
         if res is None:
             raise NotFoundError(f"no proxy with node id {node_id}")
         return {k: dict(v) for k, v in asdict(res).items()}
+
+    def info(self) -> dict:
+        """What a client needs to reach this mesh from the host (cheaper than `status`)."""
+        s = self.settings
+        return {
+            "phase": self.phase,
+            "state_dir": str(self.state.root),
+            "settings": asdict(s),
+            "gateway_url": f"http://{s.gateway_host}:{s.gateway_http_port}",
+        }
+
+    def _find_pod(self, namespace: str, name: str) -> tuple[Pod, list[str]]:
+        """A running pod by namespace and name, with its supervisor process names."""
+        gw = self._gateway
+        if (gw.namespace, gw.name) == (namespace, name):
+            return gw, [GATEWAY_NAME]
+        with self._lock:
+            st = self._pods.get(f"{namespace}/{name}")
+        if st is None:
+            raise NotFoundError(f'pod "{name}" not found in namespace {namespace}')
+        return st.pod, list(st.processes)
+
+    def proxy_admin(self, namespace: str, name: str, path: str, method: str = "GET") -> dict:
+        """One request to a pod's Envoy admin API (sidecar or gateway), on the host side."""
+        pod, processes = self._find_pod(namespace, name)
+        if not (pod is self._gateway or any(n.endswith(PROXY_SUFFIX) for n in processes)):
+            raise MeshError(
+                f"pod {name}.{namespace} has no sidecar (namespace not labelled "
+                "istio-injection=enabled)"
+            )
+        target = "/" + path.lstrip("/")
+        status, body = envoy.admin_request(pod.ip, target, method=method.upper())
+        return {"status": status, "body": body}
+
+    def logs(self, namespace: str, name: str, container: str | None, tail: int | None) -> dict:
+        """A container's log: the app's output, or ``istio-proxy`` (Envoy's output: its
+        access log, which goes to /dev/stdout as on a cluster, and its own messages)."""
+        pod, processes = self._find_pod(namespace, name)
+        app = pod.labels.get("app") or pod.deployment
+        if pod is self._gateway:
+            by_container = {"istio-proxy": GATEWAY_NAME}
+        else:
+            by_container = {
+                ("istio-proxy" if n.endswith(PROXY_SUFFIX) else app): n for n in processes
+            }
+        chosen = container or ("istio-proxy" if pod is self._gateway else app)
+        process = by_container.get(chosen)
+        m = self.supervisor.get(process) if (self.supervisor and process) else None
+        if m is None:
+            raise NotFoundError(
+                f'container "{chosen}" is not valid for pod {name}.{namespace}; '
+                f"choose one of: {', '.join(sorted(by_container))}"
+            )
+        try:
+            text = m.spec.log.read_text(errors="replace")
+        except FileNotFoundError:
+            text = ""
+        if tail is not None:
+            lines = text.splitlines(keepends=True)
+            text = "".join(lines[-tail:]) if tail > 0 else ""
+        return {"log": text}
 
     def hosts(self) -> dict:
         with self._lock:

@@ -233,6 +233,11 @@ def _per_type(status: Any) -> tuple[dict[str, str], str]:
     return states, version
 
 
+def sync_states(status: Any) -> tuple[dict[str, str], str]:
+    """One node's xDS status as ({"CDS": "SYNCED", ...}, version): istioctl's words."""
+    return _per_type(status)
+
+
 def status_rows(proxies: list[Mapping[str, Any]]) -> tuple[list[str], list[list[str]]]:
     headers = ["NAME", "CDS", "LDS", "EDS", "RDS", "VERSION"]
     rows = []
