@@ -233,6 +233,31 @@ class Backend(abc.ABC):
     def logs(self, workload: str, container: str | None = None, tail: int | None = None) -> str:
         """A pod's log: the app's, or ``istio-proxy`` (the Envoy access log)."""
 
+    # ---------------------------------------------------------------- analysis
+    ANALYZED_KINDS = (
+        "Namespace", "Service", "Deployment", "Gateway", "VirtualService", "DestinationRule",
+        "ServiceEntry", "Sidecar", "PeerAuthentication", "AuthorizationPolicy",
+        "RequestAuthentication",
+    )  # fmt: skip
+
+    def analyze(self, namespace: str | None = None) -> list[dict]:
+        """What ``istiolab analyze`` reports on the mesh's stored config, as dicts (level,
+        code, kind, name, namespace, message, resource); `namespace` None: every namespace.
+        Default: the local mesh's analyzers over the objects :meth:`get` returns."""
+        from istiolab.local.model import MeshSettings
+        from istiolab.local.registry import build_registry
+        from istiolab.local.translate.analysis import analyze
+
+        objects = [o for kind in self.ANALYZED_KINDS for o in self.get(kind, None, None)]
+        settings = MeshSettings()
+        registry, _ = build_registry(objects, settings, {})
+        found = analyze(objects, registry, settings)
+        return [
+            {**a.__dict__, "resource": f"{a.kind} {a.namespace}/{a.name}"}
+            for a in found
+            if namespace is None or a.namespace in ("", namespace)
+        ]
+
     # ---------------------------------------------------------------- waiting
     @abc.abstractmethod
     def wait_converged(self, timeout: float = 30.0) -> None:

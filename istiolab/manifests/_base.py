@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from istiolab.durations import is_duration
 from istiolab.errors import ParameterError
 
 NETWORKING = "networking.istio.io/v1"
@@ -17,7 +18,6 @@ SECURITY = "security.istio.io/v1"
 ISTIO_SYSTEM = "istio-system"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DURATION = re.compile(r"^(\d+(\.\d+)?(h|m|s|ms|us|µs|ns))+$")
 
 
 def obj(
@@ -103,7 +103,7 @@ def check_percent(parameter: str, value: object) -> float:
 
 def check_duration(parameter: str, value: object) -> str:
     """A protobuf-style duration such as '5s', '100ms', '1m30s' (non-negative)."""
-    if not isinstance(value, str) or not _DURATION.match(value):
+    if not is_duration(value):
         raise ParameterError(
             parameter, value, "a duration such as '500ms', '5s', '3m' or '1h' (units h m s ms)"
         )

@@ -14,12 +14,12 @@ import re
 import socket
 import time
 
+from istiolab.durations import seconds
 from istiolab.workloads.context import PodContext
 from istiolab.workloads.images import FORTIO_VERSION
 from istiolab.workloads.server import App, Request, Response, reason
 
 MAX_ECHO_DELAY = 1.5
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def go_duration_seconds(text: str) -> float:
@@ -27,10 +27,10 @@ def go_duration_seconds(text: str) -> float:
     text = text.strip()
     if re.fullmatch(r"[0-9.]+", text):
         return float(text)
-    parts = re.findall(r"([0-9.]+)(ns|us|µs|ms|s|m|h)", text)
-    if not parts or "".join(a + b for a, b in parts) != text:
-        raise ValueError(f"invalid duration {text!r}")
-    return sum(float(a) * _UNITS[b] for a, b in parts)
+    try:
+        return seconds(text)
+    except ValueError:
+        raise ValueError(f"invalid duration {text!r}") from None
 
 
 def _pick(spec: str, parse) -> object | None:

@@ -220,6 +220,8 @@ def httpbin_app(ctx: PodContext, flavor: str = "httpbin") -> App:
             return _json({"headers": headers_dict(request, go)})
         if path == "/ip":
             return _json({"origin": origin(request)})
+        if path == "/hostname" and go:  # go-httpbin only: the pod's name, which names its version
+            return _json({"hostname": ctx.pod_name})
         if path == "/user-agent":
             return _json({"user-agent": request.headers.get("user-agent")})
         if path == "/uuid":

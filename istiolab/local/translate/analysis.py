@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from istiolab.durations import seconds
 from istiolab.local.model import MeshSettings, Pod, Proxy, Registry
-from istiolab.local.translate.common import meta, seconds
+from istiolab.local.translate.common import meta
 from istiolab.local.translate.context import Context
 from istiolab.local.translate.index import MeshIndex
 from istiolab.local.translate.names import gateway_names

@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 
-_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+from istiolab.durations import seconds
+
 UINT32_MAX = 2**32 - 1
-
-
-def seconds(value: str | int | float) -> float:
-    """Seconds in an Istio duration such as ``2s``, ``0.5s``, ``100ms``, ``3m``, ``1h30m``."""
-    if isinstance(value, int | float):
-        return float(value)
-    text = str(value).strip()
-    total, rest = 0.0, text
-    while rest:
-        m = re.match(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)", rest)
-        if not m:
-            raise ValueError(f"{value!r} is not a duration (examples: 2s, 0.5s, 100ms, 3m, 1h)")
-        total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-        rest = rest[m.end() :]
-    if not text:
-        raise ValueError("an empty string is not a duration")
-    return total
 
 
 def duration(value: str | int | float) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from istiolab.local.translate.common import seconds, string_match
+from istiolab.durations import seconds
+from istiolab.local.translate.common import string_match
 
 CORS_FILTER = "envoy.filters.http.cors"
 CORS_TYPE = "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors"

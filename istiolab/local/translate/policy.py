@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from istiolab.local.translate.common import UINT32_MAX, duration, seconds
+from istiolab.durations import seconds
+from istiolab.local.translate.common import UINT32_MAX, duration
 
 SECTIONS = ("connectionPool", "loadBalancer", "outlierDetection", "tls")
 HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"

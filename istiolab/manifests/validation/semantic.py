@@ -9,18 +9,14 @@ about types so that it never raises on odd input.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from decimal import Decimal
 from http import HTTPStatus
 from typing import Any
 
+from istiolab.durations import EXAMPLES, is_duration, nanoseconds
 from istiolab.manifests.validation._util import Problem, join, short
 
-_DURATION = re.compile(r"^(\d+(\.\d+)?(h|m|s|ms|us|µs|ns))+$")
 _STRING_MATCH = ("exact", "prefix", "regex")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)")
-_NS = {"h": 3600 * 10**9, "m": 60 * 10**9, "s": 10**9, "ms": 10**6, "us": 1000, "µs": 1000, "ns": 1}
 _MS = 10**6
 # Envoy's retry-on conditions Istio's webhook accepts in retries.retryOn (besides HTTP codes)
 RETRY_ON = (
@@ -43,12 +39,12 @@ def _dict(value: Any) -> dict:
 def duration(value: Any, path: str, out: list[Problem]) -> None:
     if value is None:
         return
-    if not isinstance(value, str) or not _DURATION.match(value):
+    if not is_duration(value):
         out.append(
             Problem(
                 path,
                 f"{short(value)} is not a valid duration",
-                "use a non-negative duration such as 500ms, 5s, 3m or 1h",
+                f"use a non-negative duration such as {EXAMPLES}",
             )
         )
 
@@ -59,7 +55,7 @@ def istio_duration(value: Any, path: str, out: list[Problem]) -> None:
     duration(value, path, out)
     if value is None or len(out) > before:
         return
-    ns = sum(Decimal(n) * _NS[unit] for n, unit in _DURATION_PART.findall(value))
+    ns = nanoseconds(value)
     if ns < _MS:
         out.append(Problem(path, f"{short(value)} is shorter than 1ms", "Istio needs at least 1ms"))
     elif ns % _MS:

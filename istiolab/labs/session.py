@@ -1,0 +1,144 @@
+"""Lab lifecycle on a mesh, through the backend: bring up the lab's environment, apply its start
+state, apply a task's solution, clean up, and the self-test that proves every lab's checks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from istiolab.backends import Backend
+from istiolab.labs.checks import CheckResult
+from istiolab.labs.format import Lab
+from istiolab.labs.runner import Runner
+
+SELFTEST_PATIENCE = 30.0  # seconds a solution's check may take to turn green in the self-test
+
+
+def _ref(obj: dict) -> tuple[str, str, str]:
+    md = obj.get("metadata") or {}
+    return str(obj["kind"]), str(md["name"]), str(md.get("namespace") or "default")
+
+
+def environment_objects(lab: Lab) -> list[dict]:
+    """The namespaces and samples a lab needs (built by istiolab.manifests)."""
+    from istiolab import manifests
+
+    out = [manifests.namespace(ns, injection=inj) for ns, inj in lab.environment.namespaces.items()]
+    for sample in lab.environment.samples:
+        name, _, ns = sample.partition(".")
+        ns = ns or "default"
+        if name == "httpbin":
+            out += manifests.httpbin(ns, versions=("v1", "v2"))
+        else:
+            out += manifests.SAMPLE_BUILDERS[name](ns)
+    return out
+
+
+def _present(backend: Backend, refs: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    out, seen = [], set()
+    for kind, name, ns in refs:
+        if (kind, name, ns) in seen:
+            continue
+        seen.add((kind, name, ns))
+        if any(o["metadata"]["name"] == name for o in backend.get(kind, None, ns)):
+            out.append((kind, name, ns))
+    return out
+
+
+def cleanup(backend: Backend, lab: Lab) -> list[tuple[str, str, str]]:
+    """Remove what the lab's start state and solutions create and every object of the
+    lab's cleanup kinds (whatever the learner named them); the environment stays."""
+    refs = [_ref(o) for o in lab.start_objects() + lab.solution_objects()]
+    refs = [r for r in refs if r[0] != "Namespace"]
+    for kind in lab.cleanup.kinds:
+        for ns in lab.cleanup.namespaces:
+            refs += [_ref({**o, "kind": kind}) for o in backend.get(kind, None, ns)]
+    present = _present(backend, refs)
+    if present:
+        backend.delete(present)
+        backend.wait_converged()
+    return present
+
+
+def start(backend: Backend, lab: Lab) -> None:
+    """Environment, clean slate, start state; returns once the proxies have the config."""
+    backend.apply(environment_objects(lab), source=f"{lab.name} environment")
+    cleanup(backend, lab)
+    objects = lab.start_objects()
+    if objects:
+        backend.apply(objects, source=f"{lab.name}/start")
+    backend.wait_ready(120.0)
+    backend.wait_converged()
+
+
+def solve(backend: Backend, lab: Lab, task: int) -> None:
+    """Apply task `task`'s solution (deletes first, then its files)."""
+    t = lab.task(task)
+    present = _present(backend, list(t.solution.delete))
+    if present:
+        backend.delete(present)
+    objects = lab.objects(t.solution.apply)
+    if objects:
+        backend.apply(objects, source=f"{lab.name}/task {task} solution")
+    backend.wait_ready(120.0)
+    backend.wait_converged()
+
+
+@dataclass
+class SelfTest:
+    lab: str
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+
+def selftest(
+    backend: Backend,
+    lab: Lab,
+    *,
+    patience: float = SELFTEST_PATIENCE,
+    progress: Callable[[str], None] = lambda _: None,
+) -> SelfTest:
+    """Start state -> every check as declared (``initially``) -> each task's solution -> that
+    task's checks all pass -> cleanup. Problems name the task, check and what was measured."""
+    began = time.monotonic()
+    report = SelfTest(lab.name)
+    try:
+        progress(f"{lab.name}: start state")
+        start(backend, lab)
+        quick = Runner(backend, patience=0)
+        for task in lab.tasks:
+            for check, result in zip(task.checks, quick.run_task(task), strict=True):
+                want = check.initially == "pass"
+                if result.passed != want:
+                    report.problems.append(
+                        f"{lab.name} task {task.number} check {check.id}: on the start state "
+                        f"it should {check.initially} but it "
+                        f"{'passed' if result.passed else 'failed'} ({result.measured})"
+                    )
+        patient = Runner(backend, patience=patience)
+        for task in lab.tasks:
+            progress(f"{lab.name}: task {task.number} solution")
+            solve(backend, lab, task.number)
+            for result in patient.run_task(task):
+                if not result.passed:
+                    report.problems.append(
+                        f"{lab.name} task {task.number} check {result.id}: fails on the solution:"
+                        f" expected {result.expected}, measured {result.measured}"
+                    )
+    finally:
+        progress(f"{lab.name}: cleanup")
+        cleanup(backend, lab)
+        report.seconds = time.monotonic() - began
+    return report
+
+
+def summary(results: dict[int, list[CheckResult]]) -> tuple[list[int], int]:
+    """(tasks whose checks all pass, total checks failing)."""
+    passed = [n for n, rs in results.items() if all(r.passed for r in rs)]
+    failing = sum(not r.passed for rs in results.values() for r in rs)
+    return passed, failing
