@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "proxy-config": "proxy:proxy_config",
     "proxy-stats": "proxy:proxy_stats",
     "jwt": "jwt:jwt",
+    "console": "console:console",
     "lab": "lab:lab",
 }
 

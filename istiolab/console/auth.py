@@ -46,7 +46,10 @@ class TokenMiddleware:
             {
                 "type": "http.response.start",
                 "status": 403,
-                "headers": [(b"content-type", b"text/plain"), (b"content-length", b"%d" % len(body))],
+                "headers": [
+                    (b"content-type", b"text/plain"),
+                    (b"content-length", b"%d" % len(body)),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": body})

@@ -71,14 +71,57 @@ def serve(app: object, host: str, port: int, token: str, background: bool) -> Ru
     import uvicorn
 
     config = uvicorn.Config(
-        app, host=loopback_only(host), port=port, log_level="warning", access_log=False,
-        lifespan="off", timeout_graceful_shutdown=1,
+        app,
+        host=loopback_only(host),
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=1,
     )
     server = uvicorn.Server(config)
     url = f"http://{host}:{port}/?token={token}"
-    if not background:
-        server.run()  # uvicorn handles Ctrl-C / SIGTERM itself in the foreground
-        return Running(url, server, None)
-    thread = threading.Thread(target=server.run, name="console", daemon=True)
-    thread.start()
-    return Running(url, server, thread)
+    if background:
+        thread = threading.Thread(target=server.run, name="console", daemon=True)
+        thread.start()
+        return Running(url, server, thread)
+    server.run()  # uvicorn handles Ctrl-C / SIGTERM itself in the foreground
+    return Running(url, server, None)
+
+
+@dataclass
+class Prepared:
+    app: object
+    host: str
+    port: int
+    token: str
+    url: str
+
+
+def prepare(
+    state_root: Path,
+    context: str | None = None,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    labs_dir: str | None = None,
+) -> Prepared:
+    """The console app for the mesh of `state_root` (or the cluster of `context`), a free
+    loopback port and a fresh token; the URL is written 0600 to the state directory."""
+    from istiolab.backends import open_backend
+    from istiolab.console.app import create_app
+    from istiolab.console.auth import new_token
+    from istiolab.console.sources import Sources
+
+    token = new_token()
+    sources = Sources(lambda: open_backend(context, str(state_root)), state_root, labs_dir)
+    chosen = free_port(loopback_only(host), port or DEFAULT_PORT)
+    url = f"http://{host}:{chosen}/?token={token}"
+    state_root.mkdir(parents=True, exist_ok=True)
+    write_url(state_root, url)
+    return Prepared(create_app(sources, token), host, chosen, token, url)
+
+
+def start_background(state_root: Path, host: str = "127.0.0.1", port: int | None = None) -> Running:
+    """The local mesh's console, in a thread of the mesh's own process (`istiolab up`)."""
+    p = prepare(state_root, None, host, port)
+    return serve(p.app, p.host, p.port, p.token, background=True)

@@ -62,7 +62,7 @@ class Sources:
                 "namespace": p.namespace,
                 "workload": p.workload,
                 "ip": p.ip,
-                "ready": f"{sum(1 for _ in p.containers) if p.ready else 0}/{len(p.containers)}",
+                "ready": f"{p.ready_containers}/{len(p.containers)}",
                 "containers": list(p.containers),
                 "sidecar": p.sidecar,
             }
@@ -90,16 +90,113 @@ class Sources:
                 )
         return {"pods": pods, "proxies": proxies, "objects": objects, "findings": self.findings()}
 
-    def findings(self) -> list[str]:
-        from istiolab.local.translate.analysis import findings as analyze
+    def findings(self) -> list[dict[str, Any]]:
+        return list(self.backend.analyze(None))
 
-        objects: list[dict] = []
-        b = self.backend
-        for kind in (*CONFIG_KINDS, "Namespace", "Service", "Deployment"):
-            objects += b.get(kind, None, None)
-        from istiolab.local.registry import build_registry
+    # ------------------------------------------------------------------ labs
+    @property
+    def backend_name(self) -> str:
+        return self.backend.name
 
-        return [str(f) for f in analyze(objects, build_registry(objects))]
+    def _progress(self):
+        from istiolab.labs.progress import Progress
+
+        return Progress.in_state_dir(self.state_root)
+
+    def _root(self) -> Path:
+        from istiolab.labs.format import labs_root
+
+        return labs_root(self.labs_dir)
+
+    def lab(self, name: str):
+        from istiolab.labs.format import find_lab
+
+        return find_lab(self._root(), name)
+
+    def labs(self) -> list[dict[str, Any]]:
+        from istiolab.labs.format import load_library
+
+        progress = self._progress()
+        done = progress.all(self.backend_name)
+        active = progress.active(self.backend_name)
+        rows = []
+        for item in load_library(self._root()):
+            entry = done.get(item.name, {})
+            rows.append(
+                {
+                    "name": item.name,
+                    "title": item.title,
+                    "minutes": item.minutes,
+                    "tasks": len(item.tasks),
+                    "passed": len(entry.get("tasks") or {}),
+                    "completed": bool(entry.get("completed")),
+                    "active": item.name == active,
+                }
+            )
+        return rows
+
+    def lab_detail(self, name: str) -> dict[str, Any]:
+        from markdown_it import MarkdownIt
+
+        md = MarkdownIt("commonmark", {"html": False})
+        item = self.lab(name)
+        return {
+            "name": item.name,
+            "title": item.title,
+            "goal": item.goal,
+            "minutes": item.minutes,
+            "source": item.source,
+            "tasks": [
+                {
+                    "number": t.number,
+                    "title": t.title,
+                    "html": md.render(t.instructions),
+                    "checks": [{"id": c.id, "description": c.description} for c in t.checks],
+                    "commands": list(t.solution.commands),
+                }
+                for t in item.tasks
+            ],
+        }
+
+    def lab_fingerprint(self, name: str) -> str:
+        from istiolab.labs.session import config_fingerprint
+
+        return config_fingerprint(self.backend, self.lab(name))
+
+    def lab_check(self, name: str) -> dict[str, Any]:
+        """Every task's check results, recorded as progress like `lab check`."""
+        from istiolab.labs.runner import Runner
+        from istiolab.labs.session import summary
+
+        item = self.lab(name)
+        results = Runner(self.backend).run_lab(item)
+        passed, _ = summary(results)
+        self._progress().record(self.backend_name, item.name, passed, len(item.tasks))
+        return {
+            "lab": item.name,
+            "tasks": {
+                str(n): {"passed": n in passed, "checks": [r.to_dict() for r in rs]}
+                for n, rs in results.items()
+            },
+        }
+
+    def lab_hints(self, name: str, task: int) -> list[str]:
+        return list(self.lab(name).task(task).hints)
+
+    def lab_solve(self, name: str, task: int) -> None:
+        """Instruqt's "skip": apply the solution up to `task`."""
+        from istiolab.labs import session
+
+        item = self.lab(name)
+        for n in range(1, task + 1):
+            session.solve(self.backend, item, n)
+
+    def lab_reset(self, name: str) -> None:
+        from istiolab.labs import session
+
+        item = self.lab(name)
+        session.start(self.backend, item)
+        self._progress().start(self.backend_name, item.name)
 
 
 def fingerprint(data: Any) -> str:
