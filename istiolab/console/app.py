@@ -55,7 +55,7 @@ def create_app(sources: Sources, token: str) -> Any:
         return templates.TemplateResponse(
             request,
             f"{name}.html",
-            {"pages": PAGES, "page": name, "backend": sources.backend_name, **context},  # fmt: skip
+            {"pages": PAGES, "page": name, "backend": sources.backend_name, **context},
         )
 
     async def json_of(fn: Callable[..., Any], *args: Any) -> Response:

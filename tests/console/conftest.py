@@ -53,8 +53,10 @@ def console(console_mesh):
 def browser():
     chromium = shutil.which("chromium")
     driver_bin = shutil.which("chromedriver")
-    require(chromium is not None and driver_bin is not None,
-            "Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")  # fmt: skip
+    require(
+        chromium is not None and driver_bin is not None,
+        "Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
+    )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
