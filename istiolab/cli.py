@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "jwt": "jwt:jwt",
     "console": "console:console",
     "lab": "lab:lab",
+    "load": "load:load",
 }
 
 

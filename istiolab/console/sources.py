@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from istiolab.backends import Backend
+from istiolab.errors import NotFoundError
 
 # kinds whose objects the Mesh page lists (status conditions and analyzer findings beside them)
 CONFIG_KINDS = (
@@ -197,6 +198,82 @@ class Sources:
         item = self.lab(name)
         session.start(self.backend, item)
         self._progress().start(self.backend_name, item.name)
+
+    # ------------------------------------------------------------------ load runs
+    def _runs_root(self) -> Path:
+        from istiolab.load.report import runs_dir
+
+        return runs_dir(self.state_root)
+
+    def _run_dir(self, run_id: str) -> Path:
+        root = self._runs_root()
+        path = (root / run_id).resolve()
+        if path.parent != root.resolve() or not (path / "result.json").is_file():
+            raise NotFoundError(f"no load run {run_id!r} (see `istiolab load` --report)")
+        return path
+
+    def _result(self, run_id: str):
+        from istiolab.load.result import Result
+
+        path = self._run_dir(run_id) / "result.json"
+        return Result.from_dict(json.loads(path.read_text()), str(path))
+
+    def runs(self) -> list[dict[str, Any]]:
+        root = self._runs_root()
+        if not root.is_dir():
+            return []
+        out = []
+        for path in sorted(root.glob("*/result.json"), reverse=True):
+            try:
+                data = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            out.append(
+                {
+                    "id": path.parent.name,
+                    "scenario": data.get("scenario", ""),
+                    "started": data.get("started", ""),
+                    "requests": data.get("requests", 0),
+                    "rps": data.get("rps", 0),
+                    "passed": bool(data.get("passed")),
+                }
+            )
+        return out
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        r = self._result(run_id)
+        folder = self._run_dir(run_id)
+        return {
+            "id": run_id,
+            "scenario": r.scenario,
+            "requests": r.requests,
+            "rps": round(r.rps, 1),
+            "passed": bool(r.passed),
+            "codes": {str(k): v for k, v in sorted(r.overall.codes.items())},
+            "verdicts": [
+                {
+                    "expect": f"{e['expectation']}{' [' + e['scope'] + ']' if e.get('scope') else ''}",
+                    "measured": e.get("measured"),
+                    "interval": e.get("interval") or "",
+                    "passed": e.get("verdict") == "pass",
+                }
+                for e in r.expectations
+            ],
+            "plots": sorted(p.name for p in folder.glob("*.png")),
+            "html": "report.html" if (folder / "report.html").is_file() else "",
+        }
+
+    def run_file(self, run_id: str, name: str) -> Path:
+        folder = self._run_dir(run_id)
+        path = (folder / name).resolve()
+        if path.parent != folder or not path.is_file() or path.suffix not in (".png", ".html", ".json"):
+            raise NotFoundError(f"load run {run_id} has no file {name!r}")
+        return path
+
+    def compare(self, a: str, b: str) -> dict[str, Any]:
+        from istiolab.load.report import compare_rows
+
+        return {"a": {"id": a}, "b": {"id": b}, "rows": compare_rows(self._result(a), self._result(b))}
 
 
 def fingerprint(data: Any) -> str:
