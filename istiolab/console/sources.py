@@ -252,7 +252,7 @@ class Sources:
             "codes": {str(k): v for k, v in sorted(r.overall.codes.items())},
             "verdicts": [
                 {
-                    "expect": f"{e['expectation']}{' [' + e['scope'] + ']' if e.get('scope') else ''}",
+                    "expect": e["expectation"] + (f" [{e['scope']}]" if e.get("scope") else ""),
                     "measured": e.get("measured"),
                     "interval": e.get("interval") or "",
                     "passed": e.get("verdict") == "pass",
@@ -266,14 +266,16 @@ class Sources:
     def run_file(self, run_id: str, name: str) -> Path:
         folder = self._run_dir(run_id)
         path = (folder / name).resolve()
-        if path.parent != folder or not path.is_file() or path.suffix not in (".png", ".html", ".json"):
+        allowed = (".png", ".html", ".json")
+        if path.parent != folder or not path.is_file() or path.suffix not in allowed:
             raise NotFoundError(f"load run {run_id} has no file {name!r}")
         return path
 
     def compare(self, a: str, b: str) -> dict[str, Any]:
         from istiolab.load.report import compare_rows
 
-        return {"a": {"id": a}, "b": {"id": b}, "rows": compare_rows(self._result(a), self._result(b))}
+        rows = compare_rows(self._result(a), self._result(b))
+        return {"a": {"id": a}, "b": {"id": b}, "rows": rows}
 
 
 def fingerprint(data: Any) -> str:

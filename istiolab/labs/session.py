@@ -155,7 +155,9 @@ def config_fingerprint(backend: Backend, lab: Lab) -> str:
     for kind in sorted(kinds):
         for o in backend.get(kind, None, None):
             md = o.get("metadata") or {}
-            seen.append(f"{kind}/{md.get('namespace')}/{md.get('name')}/{md.get('resourceVersion')}")
+            seen.append(
+                f"{kind}/{md.get('namespace')}/{md.get('name')}/{md.get('resourceVersion')}"
+            )
             if not md.get("resourceVersion"):
                 seen.append(json.dumps(o.get("spec"), sort_keys=True))
     return "\n".join(sorted(seen))

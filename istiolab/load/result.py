@@ -55,7 +55,6 @@ class Slice:
     exact_codes: bool = True  # False when only classes are known (h2load's "2xx")
     values: tuple[float, ...] | None = None  # every latency, while the samples are at hand
 
-
     @classmethod
     def of(cls, samples: Iterable[Sample]) -> Slice:
         samples = list(samples)
