@@ -34,6 +34,9 @@ COMMANDS: dict[str, str] = {
     "console": "console:console",
     "lab": "lab:lab",
     "load": "load:load",
+    "graph": "telemetry:graph",
+    "traces": "telemetry:traces",
+    "dashboard": "telemetry:dashboard",
 }
 
 

@@ -56,6 +56,11 @@ from istiolab.local.state import StateDir, pid_alive
     show_default=True,
     help="Readiness timeout in seconds (> 0).",
 )
+@click.option(
+    "--addons",
+    default=None,
+    help="Addons the mesh runs, comma-separated: prometheus (Debian's prometheus package).",
+)
 @click.option("--serve", is_flag=True, hidden=True, help="Internal: the detached supervisor.")
 def up(
     detach: bool,
@@ -67,6 +72,7 @@ def up(
     gateway_https_port: int | None,
     timeout: float,
     serve: bool,
+    addons: str | None = None,
 ) -> None:
     """Start the local mesh: Bookinfo on real Envoy sidecars behind an ingress gateway."""
     from istiolab.local.mesh import Mesh, run_foreground
@@ -87,6 +93,7 @@ def up(
         gateway_host=gateway_host,
         gateway_http_port=gateway_port,
         gateway_https_port=gateway_https_port,
+        addons=_addons(addons),
     )
     if settings.gateway_host == "0.0.0.0" and not serve:
         click.echo(
@@ -125,6 +132,18 @@ def up(
 
         run_foreground(mesh, on_ready=ready)
         console.print("The local mesh is stopped.")
+
+
+def _addons(text: str | None) -> str | None:
+    """``--addons``, checked before anything starts (the binary too): one-line errors."""
+    if text is None:
+        return None
+    from istiolab.local.telemetry import prometheus
+
+    addons = prometheus.parse_addons(text)
+    if prometheus.NAME in addons.split(","):
+        prometheus.find_prometheus()
+    return addons
 
 
 @contextlib.contextmanager

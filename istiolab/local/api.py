@@ -61,5 +61,8 @@ def control_routes(mesh: Mesh) -> dict[tuple[str, str], Handler]:
             body.get("container") or None,
             int(body["tail"]) if body.get("tail") not in (None, "") else None,
         ),
+        ("GET", "/telemetry/window"): lambda body: mesh.telemetry.window(
+            float(body.get("seconds") or 60)
+        ),
         ("POST", "/shutdown"): shutdown,
     }

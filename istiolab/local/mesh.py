@@ -116,10 +116,13 @@ class Mesh:
         self.xds: Any = None
         self.supervisor: Supervisor | None = None
         self.control: ControlServer | None = None
+        self.telemetry: Any = None  # istiolab.local.telemetry.collector.Telemetry
+        self.prometheus: Any = None  # istiolab.local.telemetry.prometheus.PrometheusAddon
 
     # lifecycle
     def start(self) -> None:
         from istiolab.local.store import ConfigStore
+        from istiolab.local.telemetry.collector import Telemetry
         from istiolab.local.xds import XdsServer
 
         self.phase = "starting"
@@ -136,6 +139,7 @@ class Mesh:
                 "process", f"stopped {len(leftovers)} processes left by a killed supervisor"
             )
         s = self.settings
+        prometheus_binary = self._addon_binary()
         for host, port, what in (
             (s.gateway_host, s.gateway_http_port, "the ingress gateway (HTTP)"),
             (s.gateway_host, s.gateway_https_port, "the ingress gateway (HTTPS)"),
@@ -146,13 +150,19 @@ class Mesh:
         self.store = ConfigStore(self.state.root)
         self.supervisor = Supervisor(self.state.processes_file, on_event=self._on_process_event)
         try:
-            self.xds = XdsServer(s.istiod_ip, XDS_PORT, self._resources_for)
+            self.telemetry = Telemetry(self.state.root, s)
+            self.xds = XdsServer(
+                s.istiod_ip, XDS_PORT, self._resources_for, services=[self.telemetry.register]
+            )
             self.xds.start()
             self.report("control", f"xDS server on {s.istiod_ip}:{XDS_PORT}")
+            self.telemetry.start()
             self.control = ControlServer(self.state.socket, self.routes())
             self.control.start()
             self.state.write_pid()
             self._reconcile(initial=True)
+            if prometheus_binary:
+                self._start_prometheus(prometheus_binary)
             self.state.save_settings(requested)
             self.phase = "running"
         except BaseException:
@@ -169,6 +179,8 @@ class Mesh:
         if self.xds is not None:
             with contextlib.suppress(Exception):
                 self.xds.stop()
+        if self.telemetry is not None:
+            self.telemetry.stop()
         with contextlib.suppress(OSError):
             write_json(self.state.processes_file, [])
         self.state.clear_runtime()
@@ -255,6 +267,7 @@ class Mesh:
             start = [p for k, p in desired.items() if k not in self._pods or k in stop]
         # removed/changed pods leave the endpoints first, then stop
         self.xds.push()
+        self._update_telemetry(objects, registry, proxies)
         for key in stop:
             st = self._pods.pop(key)
             assert self.supervisor is not None
@@ -279,6 +292,51 @@ class Mesh:
             "synced": synced,
             "seconds": round(elapsed, 4),
         }
+
+    def _addon_binary(self) -> str | None:
+        from istiolab.local.telemetry import prometheus
+
+        if prometheus.NAME not in prometheus.parse_addons(self.settings.addons).split(","):
+            return None
+        binary = prometheus.find_prometheus()
+        check_port_free(self.settings.istiod_ip, prometheus.PORT, "the prometheus addon")
+        return binary
+
+    def _start_prometheus(self, binary: str) -> None:
+        from istiolab.local.telemetry.prometheus import PrometheusAddon
+
+        assert self.supervisor is not None
+        with self._lock:
+            proxies = list(self._proxies.values())
+        addon = PrometheusAddon(self.state.root, self.settings.istiod_ip, self.state.logs)
+        self.prometheus = addon
+        name = self.supervisor.start(addon.spec(binary, proxies)).spec.name
+        self._wait([name])
+        self.report("addon", f"prometheus on {addon.url}")
+
+    def _update_telemetry(self, objects: list[dict], registry: Registry, proxies: dict) -> None:
+        """The telemetry's view of the mesh: who is who, Telemetry API metric overrides per
+        proxy, and which upstream clusters are Istio mTLS (the source reporter's principals)."""
+        from istiolab.local.translate import MeshIndex
+        from istiolab.local.translate.context import Context
+        from istiolab.local.translate.telemetry import metric_overrides
+
+        overrides: dict[str, list[dict]] = {}
+        if any(o.get("kind") == "Telemetry" for o in objects):
+            index = MeshIndex(objects, registry, self.settings)
+            for node, proxy in proxies.items():
+                ctx = Context(index.objects, registry, proxy, self.settings, index=index)
+                overrides[node] = metric_overrides(ctx)
+
+        def mtls(node_id: str, cluster: str) -> bool:
+            res = self._resources_for(node_id)
+            socket = ((res.clusters.get(cluster) if res else None) or {}).get("transport_socket")
+            context = ((socket or {}).get("typed_config") or {}).get("common_tls_context") or {}
+            return "istio" in (context.get("alpn_protocols") or [])
+
+        self.telemetry.update(registry, proxies, overrides, mtls)
+        if self.prometheus is not None:
+            self.prometheus.write_targets(proxies.values())
 
     def _wait(self, names: list[str]) -> None:
         assert self.supervisor is not None
@@ -332,6 +390,11 @@ class Mesh:
             "settings": asdict(s),
             "gateway_url": f"http://{s.gateway_host}:{s.gateway_http_port}",
             "xds": f"{s.istiod_ip}:{XDS_PORT}",
+            "telemetry": {
+                "metrics": f"http://{s.istiod_ip}:15020/stats/prometheus",
+                "zipkin": f"http://{s.istiod_ip}:9411/api/v2/spans",
+                "prometheus": self.prometheus.url if self.prometheus else None,
+            },
             "uptime": round(time.time() - self.started_at, 1),
             "pods": self.pods() if self.supervisor else [],
             "findings": self.findings() if self.phase == "running" else [],

@@ -47,6 +47,7 @@ class MeshSettings:
     # None: the runtime decides when the mesh starts; translation reads it, never the host
     # (None counts as True there). False: such pod ports get no inbound capture.
     privileged_ports: bool | None = None
+    addons: str = ""  # comma list of addons the supervisor runs (prometheus)
 
     def __post_init__(self) -> None:
         if not 1 <= self.octet <= 254:

@@ -33,6 +33,7 @@ from istiolab.local.translate.gateway import gateway_resources
 from istiolab.local.translate.index import MeshIndex
 from istiolab.local.translate.meshconfig import MeshConfig, mesh_config
 from istiolab.local.translate.security import auto_mtls, secure
+from istiolab.local.translate.telemetry import instrument
 from istiolab.local.translate.virtualhosts import sidecar_route_config
 
 __all__ = [
@@ -84,6 +85,9 @@ def build_resources(
     clusters = {**shared, **inbound}
     # the security layer: PeerAuthentication chains, jwt_authn and RBAC (security/)
     listeners, extra, extensions = secure(ctx, listeners)
+    clusters.update(extra)
+    # telemetry: ALS to the control plane, Zipkin tracer, Telemetry API (telemetry.py)
+    listeners, extra = instrument(ctx, listeners)
     clusters.update(extra)
     return ProxyResources(
         clusters=dict(sorted(clusters.items())),

@@ -14,7 +14,9 @@ import envoy.config.cluster.v3.cluster_pb2
 import envoy.config.endpoint.v3.endpoint_pb2
 import envoy.config.listener.v3.listener_pb2
 import envoy.config.route.v3.route_pb2
+import envoy.config.trace.v3.zipkin_pb2
 import envoy.extensions.access_loggers.file.v3.file_pb2
+import envoy.extensions.access_loggers.grpc.v3.als_pb2
 import envoy.extensions.access_loggers.stream.v3.stream_pb2
 import envoy.extensions.clusters.dynamic_forward_proxy.v3.cluster_pb2
 import envoy.extensions.filters.http.cors.v3.cors_pb2

@@ -96,9 +96,16 @@ class _Stream:
 
 class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
     def __init__(
-        self, host: str, port: int, resources_for: Callable[[str], ProxyResources | None]
+        self,
+        host: str,
+        port: int,
+        resources_for: Callable[[str], ProxyResources | None],
+        services: Iterable[Callable[[grpc.Server], None]] = (),
     ) -> None:
+        """``services`` add more gRPC services to the same server (the access-log service:
+        the proxies reach it over their ADS cluster)."""
         self.host, self.port = host, port
+        self._services = list(services)
         self._resources_for = resources_for
         self._streams: dict[str, _Stream] = {}
         self._lock = threading.Lock()
@@ -114,6 +121,8 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
             options=[("grpc.so_reuseport", 0), ("grpc.max_send_message_length", 64 << 20)],
         )
         ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(self, server)
+        for add in self._services:
+            add(server)
         try:
             bound = server.add_insecure_port(f"{self.host}:{self.port}")
         except RuntimeError as exc:
