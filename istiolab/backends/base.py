@@ -258,6 +258,21 @@ class Backend(abc.ABC):
             if namespace is None or a.namespace in ("", namespace)
         ]
 
+    # ---------------------------------------------------------------- telemetry
+    def telemetry_window(self, seconds: float = 60.0) -> dict[str, Any]:
+        """Istio's standard metric samples now and `seconds` ago, as
+        ``{"now": [(metric, labels, value)...], "then": [...], "seconds": s}``: what the
+        service graph is built from (``istiolab graph``, the console)."""
+        from istiolab.errors import MeshError
+
+        raise MeshError(f"{self.name}: the service graph is read from the local mesh only")
+
+    def spans(self) -> list[dict]:
+        """The Zipkin spans the mesh collected (``istiolab traces``, the console)."""
+        from istiolab.errors import MeshError
+
+        raise MeshError(f"{self.name}: traces are collected by the local mesh only")
+
     # ---------------------------------------------------------------- waiting
     @abc.abstractmethod
     def wait_converged(self, timeout: float = 30.0) -> None:

@@ -304,6 +304,20 @@ class LocalBackend(Backend):
         except MeshError:
             raise MeshError(f"pods not ready after {timeout:g}s: {', '.join(waiting)}") from None
 
+    # ---------------------------------------------------------------- telemetry
+    def telemetry_window(self, seconds: float = 60.0) -> dict[str, Any]:
+        data = self.running().get("/telemetry/window", seconds=seconds)
+        return {
+            "now": [tuple(x) for x in data["now"]],
+            "then": [tuple(x) for x in data["then"]],
+            "seconds": data["seconds"],
+        }
+
+    def spans(self) -> list[dict]:
+        from istiolab.local.telemetry.spans import read_spans, spans_path
+
+        return read_spans(spans_path(self.state.root))
+
 
 def _details(result: Mapping[str, Any]) -> dict:
     """The running mesh's side of a change: pods restarted, proxies synced, how fast."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,9 @@ CONFIG_KINDS = (
     "AuthorizationPolicy",
     "RequestAuthentication",
 )
+
+
+GRAPH_WINDOW = 60.0  # seconds of traffic the graph shows (Kiali's default "last 1m")
 
 
 class Sources:
@@ -199,6 +203,55 @@ class Sources:
         session.start(self.backend, item)
         self._progress().start(self.backend_name, item.name)
 
+    # ------------------------------------------------------------------ graph, traces
+    def graph(self, namespace: str | None = None, window: float = GRAPH_WINDOW) -> dict[str, Any]:
+        from istiolab.console.layout import place
+        from istiolab.local.telemetry.graph import build_graph
+
+        data = self.backend.telemetry_window(window)
+        g = build_graph(data["now"], data["then"], data["seconds"], namespace or None)
+        return place(g.to_dict())
+
+    def _traces(self):
+        from istiolab.local.telemetry.traces import build_traces
+
+        return build_traces(self.backend.spans())
+
+    def traces(
+        self, service: str | None, min_ms: float, status: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        from istiolab.local.telemetry.traces import select
+
+        out = []
+        for t in select(self._traces(), service, min_ms or None, None):
+            failed = any(span["error"] for span in _flatten(t.to_dict()["roots"]))
+            if (status == "error" and not failed) or (status == "ok" and failed):
+                continue
+            root = t.roots[0]
+            out.append(
+                {
+                    "trace_id": t.trace_id,
+                    "root": f"{root.service}: {root.operation}",
+                    "spans": t.spans,
+                    "duration_ms": round(t.duration_us / 1000, 2),
+                    "error": failed,
+                    "started": time.strftime("%H:%M:%S", time.localtime(t.start_us / 1e6)),
+                }
+            )
+            if len(out) >= limit:
+                break
+        return out
+
+    def trace(self, trace_id: str) -> dict[str, Any]:
+        for t in self._traces():
+            if t.trace_id == trace_id:
+                spans = _flatten(t.to_dict()["roots"])
+                for span in spans:
+                    span["start_ms"] = round((span.pop("start_us") - t.start_us) / 1000, 3)
+                    span["name"] = span.pop("operation")
+                return {"trace_id": trace_id, "spans": spans}
+        raise NotFoundError(f"no trace {trace_id!r} (traces are kept for the newest spans)")
+
     # ------------------------------------------------------------------ load runs
     def _runs_root(self) -> Path:
         from istiolab.load.report import runs_dir
@@ -276,6 +329,16 @@ class Sources:
 
         rows = compare_rows(self._result(a), self._result(b))
         return {"a": {"id": a}, "b": {"id": b}, "rows": rows}
+
+
+def _flatten(nodes: list[dict], depth: int = 0) -> list[dict]:
+    """Span trees as a list in start order, each span with its depth (children dropped)."""
+    out = []
+    for node in nodes:
+        children = node.get("children") or []
+        out.append({**{k: v for k, v in node.items() if k != "children"}, "depth": depth})
+        out += _flatten(children, depth + 1)
+    return out
 
 
 def fingerprint(data: Any) -> str:
