@@ -84,7 +84,7 @@ const IstiolabConsole = (() => {
       if (!e) return;
       $("#edge").innerHTML = `<dl><dt>From</dt><dd>${esc(e.source)}</dd><dt>To</dt><dd>${esc(e.target)}</dd>` +
         `<dt>Requests per second</dt><dd>${e.rps}</dd><dt>Error share</dt><dd>${(100 * e.error_share).toFixed(1)} %</dd>` +
-        `<dt>p99</dt><dd>${e.p99_ms} ms</dd><dt>mTLS</dt><dd>${e.mtls ? "yes 🔒" : "no"}</dd>` +
+        `<dt>p99</dt><dd>${e.p99_ms} ms</dd><dt>mTLS</dt><dd>${e.mtls ? "yes (mutual TLS)" : "no"}</dd>` +
         `<dt>Requests</dt><dd>${e.requests}</dd><dt>Codes</dt><dd>${esc(JSON.stringify(e.codes))}</dd></dl>`;
     };
     listen("/api/graph/events", (g) => {
@@ -95,7 +95,7 @@ const IstiolabConsole = (() => {
         const [x0, y0] = pos[e.source], [x1, y1] = pos[e.target];
         edgeX.push(x0, x1, null); edgeY.push(y0, y1, null);
         midX.push((x0 + x1) / 2); midY.push((y0 + y1) / 2);
-        midText.push(`${e.rps} rps${e.error_share ? " · " + (100 * e.error_share).toFixed(0) + "% err" : ""}${e.mtls ? " 🔒" : ""}`);
+        midText.push(`${e.rps} rps${e.error_share ? " · " + (100 * e.error_share).toFixed(0) + "% err" : ""}${e.mtls ? " · mTLS" : ""}`);
       });
       const colour = (n) => ({service: "#6a3d9a", app: "#0b5cad", workload: "#0b5cad", unknown: "#4a5360"}[n.type] || "#0b5cad");
       const traces = [
