@@ -37,7 +37,11 @@ _DISTRIBUTION = {
     "tries": (int, "how many tries before failing (10)"),
     "concurrency": (int, "parallel requests (4)"),
 }
-_DURING = (dict, "a request (same fields as a request check, plus count/concurrency) run first")
+_DURING = (
+    dict,
+    "a request (fields of a request check, plus count, concurrency and settle: a pause "
+    "after it) run before measuring",
+)
 
 TYPES: dict[str, dict[str, tuple[Any, str]]] = {
     "object": {
@@ -47,6 +51,12 @@ TYPES: dict[str, dict[str, tuple[Any, str]]] = {
         "host": (str, "only objects for this host (spec.host or spec.hosts)"),
         "fields": (dict, "field path -> expected value or {operator: value}"),
         "absent": (bool, "pass when no such object exists"),
+    },
+    "pods": {
+        "app!": (str, "the pods' app label (or Deployment name)"),
+        "namespace": (str, "their namespace (default)"),
+        "containers": ((int, dict), "containers per pod: 2 once the sidecar is injected (2/2)"),
+        "sidecar": (bool, "every pod has (true) or lacks (false) the istio-proxy container"),
     },
     "analyze": {
         "namespace": (str, "report only this namespace"),
@@ -95,6 +105,7 @@ TYPES: dict[str, dict[str, tuple[Any, str]]] = {
 }
 DESCRIPTIONS = {
     "object": "a stored object exists / is absent / has these fields (normalised)",
+    "pods": "a workload's pods: containers (1/1 -> 2/2) and sidecar, all ready",
     "analyze": "`istiolab analyze` reports (or does not report) a code",
     "validates": "the stored objects pass the Kubernetes and Istio schemas",
     "request": "one request (gateway or from a pod): status, exit code, body, header, version",

@@ -24,7 +24,8 @@ from istiolab.manifests.io import read_documents
 LAB_FILE = "lab.yaml"
 LABS_DIR_ENV = "ISTIOLAB_LABS_DIR"
 _FOLDER = re.compile(r"^(\d{2})-([a-z0-9]+(?:-[a-z0-9]+)*)$")
-KNOWN_SAMPLES = ("bookinfo", "httpbin", "sleep", "fortio")
+# samples (istiolab.manifests builders) plus Bookinfo's gateway and its DestinationRules
+KNOWN_SAMPLES = ("bookinfo", "httpbin", "sleep", "fortio", "bookinfo-gateway", "destination-rules")
 _TOP = {
     "title": (str, True),
     "goal": (str, True),
@@ -43,6 +44,7 @@ _TASK = ("title", "instructions", "checks", "hints", "solution")
 class Solution:
     apply: tuple[str, ...] = ()  # files (relative to the lab folder) to apply
     delete: tuple[tuple[str, str, str], ...] = ()  # (kind, name, namespace)
+    restart: tuple[str, ...] = ()  # namespaces whose Deployments are restarted (rollout)
     commands: tuple[str, ...] = ()  # what the learner would type (shown by `lab solve`)
 
 
@@ -242,10 +244,9 @@ def _files(lab: Path, files: Any, where: str, problems: Problems) -> tuple[str, 
     for i, rel in enumerate(files if isinstance(files, list) else [files]):
         if not isinstance(rel, str) or not (lab / rel).is_file():
             problems.add(f"{where}[{i}]", f"{rel!r}: no such file in {lab.name}/")
-        elif (lab / rel).resolve().parent != lab.resolve() and lab.resolve() not in (
-            lab / rel
-        ).resolve().parents:
-            problems.add(f"{where}[{i}]", f"{rel!r} is outside the lab folder")
+        elif lab.resolve().parent not in (lab / rel).resolve().parents:
+            # a lab may reuse another lab's files (../02-request-routing/solution/x.yaml)
+            problems.add(f"{where}[{i}]", f"{rel!r} is outside the lab library")
         else:
             out.append(rel)
     return tuple(out)
@@ -283,16 +284,21 @@ def _task(lab: Path, number: int, raw: Any, problems: Problems) -> Task | None:
         problems.add(f"{where}.solution", "a mapping with apply, delete, commands")
         sol = {}
     for key in sol:
-        if key not in ("apply", "delete", "commands"):
-            problems.add(f"{where}.solution.{key}", "unknown; allowed: apply, delete, commands")
+        if key not in ("apply", "delete", "restart", "commands"):
+            allowed = "apply, delete, restart, commands"
+            problems.add(f"{where}.solution.{key}", f"unknown; allowed: {allowed}")
     deletes: list[tuple[str, str, str]] = []
     for j, ref in enumerate(sol.get("delete") or []):
         if not isinstance(ref, Mapping) or not {"kind", "name"} <= set(ref):
             problems.add(f"{where}.solution.delete[{j}]", "a mapping with kind, name, namespace")
             continue
         deletes.append((str(ref["kind"]), str(ref["name"]), str(ref.get("namespace", "default"))))
-    if not sol.get("apply") and not deletes:
-        problems.add(f"{where}.solution", "required: apply (files) and/or delete (objects)")
+    restart = sol.get("restart") or []
+    if not isinstance(restart, list) or not all(isinstance(n, str) for n in restart):
+        problems.add(f"{where}.solution.restart", "a list of namespaces")
+        restart = []
+    if not sol.get("apply") and not deletes and not restart:
+        problems.add(f"{where}.solution", "required: apply (files), delete or restart")
     return Task(
         number=number,
         title=str(raw.get("title", "")),
@@ -302,6 +308,7 @@ def _task(lab: Path, number: int, raw: Any, problems: Problems) -> Task | None:
         solution=Solution(
             apply=_files(lab, sol.get("apply") or [], f"{where}.solution.apply", problems),
             delete=tuple(deletes),
+            restart=tuple(restart),
             commands=tuple(str(c) for c in sol.get("commands") or ()),
         ),
     )

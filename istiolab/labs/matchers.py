@@ -9,7 +9,8 @@ treats as sets (hosts, gateways, methods, principals...) in any order. Expected 
 are subsets: extra fields the learner set are fine.
 
 Paths are dotted with list selectors: ``spec.http[0].route[1].weight``, ``spec.subsets[*].name``
-(any element), ``spec.subsets[name=v1].labels.version`` (the element whose ``name`` is ``v1``).
+(any element), ``spec.subsets[name=v1].labels.version`` (the element whose ``name`` is ``v1``; the field may
+be a path: ``route[destination.subset=v3].weight``).
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ def resolve(obj: Any, path: str) -> Iterator[tuple[Any, str]]:
                 for item in value:
                     if step.where is not None:
                         field, want = step.where
-                        if not (isinstance(item, Mapping) and scalar_equal(item.get(field), want)):
+                        found = [v for v, _ in walk(item, parse_path(field), key)]
+                        if not any(scalar_equal(v, want) for v in found):
                             continue
                     yield from walk(item, rest, key)
 

@@ -122,6 +122,31 @@ class Runner:
         expected = "; ".join(f"{k} = {matchers.describe_spec(v)}" for k, v in fields.items())
         return Measure(False, expected, best[1] if best else "")
 
+    def _pods(self, check: Check) -> Measure:
+        p = check.params
+        ns = p.get("namespace", "default")
+        pods = [x for x in self.backend.pods(ns) if p["app"] in (x.app, x.workload)]
+        wants = []
+        if "containers" in p:
+            wants.append(f"{matchers.describe_spec(p['containers'])} containers")
+        if "sidecar" in p:
+            wants.append("a sidecar" if p["sidecar"] else "no sidecar")
+        expected = f"{p['app']} pods in {ns}: ready, " + ", ".join(wants)
+        if not pods:
+            return Measure(False, expected, "no pods")
+        ok = all(x.ready for x in pods)
+        if "containers" in p:
+            spec = _spec(p["containers"])
+            ok = ok and all(matchers.matches([(len(x.containers), "")], spec) for x in pods)
+        if "sidecar" in p:
+            ok = ok and all(x.sidecar == p["sidecar"] for x in pods)
+        measured = ", ".join(
+            f"{x.name} {sum([x.ready]) * len(x.containers)}/{len(x.containers)}"
+            f" ({' '.join(x.containers)})"
+            for x in pods
+        )
+        return Measure(ok, expected, measured)
+
     # ---------------------------------------------------------------- static
     def _analyze(self, check: Check) -> Measure:
         p = check.params
@@ -230,6 +255,8 @@ class Runner:
         count, conc = int(during.get("count", 1)), int(during.get("concurrency", 1))
         with ThreadPoolExecutor(max_workers=max(1, conc)) as pool:
             list(pool.map(lambda _: self.send(during), range(count)))
+        if during.get("settle"):  # let the mesh react (an ejection expiring) before measuring
+            time.sleep(seconds(during["settle"]))
 
     def _load(self, check: Check) -> Measure:
         p = check.params
@@ -272,10 +299,10 @@ class Runner:
 
     def _log(self, check: Check) -> Measure:
         p = check.params
-        before = len(self.backend.logs(p["workload"], "istio-proxy").splitlines())
+        before = self.backend.logs(p["workload"], "istio-proxy").splitlines()
         self._during(p)
         lines = self.backend.logs(p["workload"], "istio-proxy").splitlines()
-        recent = lines[before:] if p.get("during") else lines
+        recent = _after(lines, before) if p.get("during") else lines
         flags = Counter(flag for _, flag in observe.response_flags("\n".join(recent)))
         seen = ", ".join(f"{f} x{n}" for f, n in sorted(flags.items())) or "no access-log lines"
         if p.get("absent"):
@@ -314,6 +341,17 @@ class Runner:
 
 
 # ------------------------------------------------------------------ helpers
+
+
+def _after(lines: list[str], before: list[str]) -> list[str]:
+    """The lines of a log (possibly a tail) written after `before` was read."""
+    if not before:
+        return lines
+    last = before[-1]
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i] == last:
+            return lines[i + 1 :]
+    return lines  # the old tail scrolled away: everything is new
 
 
 def _spec(value: Any) -> Mapping[str, Any]:

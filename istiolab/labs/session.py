@@ -30,19 +30,28 @@ def environment_objects(lab: Lab) -> list[dict]:
         ns = ns or "default"
         if name == "httpbin":
             out += manifests.httpbin(ns, versions=("v1", "v2"))
+        elif name == "bookinfo-gateway":
+            out += manifests.bookinfo_gateway(ns)
+        elif name == "destination-rules":
+            out += manifests.destination_rules(ns)
         else:
             out += manifests.SAMPLE_BUILDERS[name](ns)
     return out
 
 
 def _present(backend: Backend, refs: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
-    out, seen = [], set()
-    for kind, name, ns in refs:
-        if (kind, name, ns) in seen:
+    """The refs that exist (in order, once each); one list call per kind and namespace."""
+    out, seen, listed = [], set(), {}
+    for ref in refs:
+        kind, name, ns = ref
+        if ref in seen:
             continue
-        seen.add((kind, name, ns))
-        if any(o["metadata"]["name"] == name for o in backend.get(kind, None, ns)):
-            out.append((kind, name, ns))
+        seen.add(ref)
+        if (kind, ns) not in listed:
+            items = backend.get(kind, None, ns or None)
+            listed[(kind, ns)] = {o["metadata"]["name"] for o in items}
+        if name in listed[(kind, ns)]:
+            out.append(ref)
     return out
 
 
@@ -54,7 +63,13 @@ def cleanup(backend: Backend, lab: Lab) -> list[tuple[str, str, str]]:
     for kind in lab.cleanup.kinds:
         for ns in lab.cleanup.namespaces:
             refs += [_ref({**o, "kind": kind}) for o in backend.get(kind, None, ns)]
-    present = _present(backend, refs)
+    own = set(lab.environment.namespaces) - {"default"}
+    env = environment_objects(lab)
+    keep = {_ref(o) for o in env if _ref(o)[2] not in own and o["kind"] != "Namespace"}
+    # the lab's own namespaces go too: their workloads first, then the namespaces
+    refs += [_ref(o) for o in env if o["kind"] != "Namespace" and _ref(o)[2] in own]
+    refs += [("Namespace", ns, "") for ns in sorted(own)]
+    present = [r for r in _present(backend, refs) if r not in keep]
     if present:
         backend.delete(present)
         backend.wait_converged()
@@ -63,8 +78,8 @@ def cleanup(backend: Backend, lab: Lab) -> list[tuple[str, str, str]]:
 
 def start(backend: Backend, lab: Lab) -> None:
     """Environment, clean slate, start state; returns once the proxies have the config."""
-    backend.apply(environment_objects(lab), source=f"{lab.name} environment")
     cleanup(backend, lab)
+    backend.apply(environment_objects(lab), source=f"{lab.name} environment")
     objects = lab.start_objects()
     if objects:
         backend.apply(objects, source=f"{lab.name}/start")
@@ -81,8 +96,26 @@ def solve(backend: Backend, lab: Lab, task: int) -> None:
     objects = lab.objects(t.solution.apply)
     if objects:
         backend.apply(objects, source=f"{lab.name}/task {task} solution")
+    for ns in t.solution.restart:
+        rollout_restart(backend, ns)
     backend.wait_ready(120.0)
     backend.wait_converged()
+
+
+def rollout_restart(backend: Backend, namespace: str) -> None:
+    """``kubectl rollout restart deployment -n NS``: a new restartedAt annotation on every
+    Deployment's pod template, so each is replaced by new pods (which get injected)."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    deployments = backend.get("Deployment", None, namespace)
+    for dep in deployments:
+        template = dep.setdefault("spec", {}).setdefault("template", {})
+        annotations = template.setdefault("metadata", {}).setdefault("annotations", {})
+        annotations["kubectl.kubernetes.io/restartedAt"] = stamp
+        for key in ("resourceVersion", "uid", "generation", "creationTimestamp", "managedFields"):
+            dep.get("metadata", {}).pop(key, None)
+        dep.pop("status", None)
+    if deployments:
+        backend.apply(deployments, source=f"rollout restart -n {namespace}")
 
 
 @dataclass

@@ -286,7 +286,9 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         if t in NAMED_TYPES and names:
             items = [(n, table[n]) for n in names if n in table]
         elif t in NAMED_TYPES and t != SECRET_TYPE:
-            items = []  # nothing requested by name yet
+            # nothing requested by name (yet, or any more: a gateway whose last listener went
+            # unsubscribes from ECDS/RDS): Envoy would never ACK an answer, leaving it STALE
+            return None
         else:
             items = sorted(table.items())
         texts = [canonical(r) for _, r in items]
