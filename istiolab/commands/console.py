@@ -5,21 +5,11 @@ Ctrl-C."""
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import click
 
 from istiolab.commands.common import open_state
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return resp.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 @click.command()
@@ -38,8 +28,8 @@ def console(
     state = open_state(state_dir)
     root = Path(state.root)
     if context is None and port is None and labs_dir is None:
-        url = server.read_url(root)
-        if url and _answers(url):
+        url = server.wait_for_url(root, timeout=0.5)  # the mesh's own console, if it answers
+        if url:
             click.echo(url)
             return
     prepared = server.prepare(root, context, host, port, labs_dir)

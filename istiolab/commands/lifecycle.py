@@ -29,7 +29,7 @@ from istiolab.commands.common import (
     state_dir_option,
     table,
 )
-from istiolab.errors import MeshError
+from istiolab.errors import IstiolabError, MeshError
 from istiolab.local.control import ControlClient
 from istiolab.local.state import StateDir, pid_alive
 
@@ -61,6 +61,14 @@ from istiolab.local.state import StateDir, pid_alive
     default=None,
     help="Addons the mesh runs, comma-separated: prometheus (Debian's prometheus package).",
 )
+@click.option(
+    "--console/--no-console",
+    "with_console",
+    default=True,
+    show_default=True,
+    help="Serve the workshop console (labs, graph, traces, load runs) beside the mesh.",
+)
+@click.option("--console-port", type=int, default=None, help="Console port (default 20001).")
 @click.option("--serve", is_flag=True, hidden=True, help="Internal: the detached supervisor.")
 def up(
     detach: bool,
@@ -73,6 +81,8 @@ def up(
     timeout: float,
     serve: bool,
     addons: str | None = None,
+    with_console: bool = True,
+    console_port: int | None = None,
 ) -> None:
     """Start the local mesh: Bookinfo on real Envoy sidecars behind an ingress gateway."""
     from istiolab.local.mesh import Mesh, run_foreground
@@ -106,7 +116,11 @@ def up(
         def log(kind: str, msg: str) -> None:
             print(f"{time.strftime('%H:%M:%S')} {kind}: {msg}", flush=True)
 
-        run_foreground(Mesh(state, settings, reporter=log, ready_timeout=timeout))
+        web = _Console(state, settings, with_console, console_port, log)
+        try:
+            run_foreground(Mesh(state, settings, reporter=log, ready_timeout=timeout), web.start)
+        finally:
+            web.stop()
         return
 
     console = make_console()
@@ -117,7 +131,7 @@ def up(
         # the detached supervisor reads the settings file: write it, put the old one back
         # if the mesh does not start
         with _settings_kept_on_success(state, settings):
-            _detach(state, console, timeout, t0)
+            _detach(state, console, timeout, t0, with_console, console_port)
     else:
 
         def report(kind: str, msg: str) -> None:
@@ -127,11 +141,47 @@ def up(
         mesh = Mesh(state, settings, reporter=report, ready_timeout=timeout)
         console.print(f"Starting the local mesh in {state.root} (127.{settings.octet}.0.0/16)")
 
-        def ready() -> None:
-            _finish_up(state, console, t0, foreground=True)
+        web = _Console(state, settings, with_console, console_port, report)
 
-        run_foreground(mesh, on_ready=ready)
+        def ready() -> None:
+            web.start()
+            _finish_up(state, console, t0, foreground=True, with_console=with_console)
+
+        try:
+            run_foreground(mesh, on_ready=ready)
+        finally:
+            web.stop()
         console.print("The local mesh is stopped.")
+
+
+class _Console:
+    """The workshop console served from the mesh's own process (a thread), once it is ready."""
+
+    def __init__(self, state: StateDir, settings: Any, enabled: bool, port: int | None,
+                 report: Any) -> None:  # fmt: skip
+        self.state, self.enabled, self.port, self.report = state, enabled, port, report
+        host = settings.gateway_host
+        self.host = "127.0.0.1" if host in ("0.0.0.0", "localhost") else host
+        self.running: Any = None
+
+    def start(self) -> None:
+        if not self.enabled:
+            return
+        from istiolab.console import server
+
+        with contextlib.suppress(FileNotFoundError):
+            (self.state.root / server.URL_FILE).unlink()
+        try:
+            self.running = server.start_background(self.state.root, self.host, self.port)
+        except IstiolabError as exc:  # the mesh runs on without its console
+            self.report("console", f"not started: {exc}")
+            return
+        self.report("console", f"serving on {self.running.url.split('?', 1)[0]}")
+
+    def stop(self) -> None:
+        if self.running is not None:
+            self.running.stop()
+            self.running = None
 
 
 def _addons(text: str | None) -> str | None:
@@ -206,7 +256,9 @@ def _productpage_url(state: StateDir) -> str | None:
     return None
 
 
-def _finish_up(state: StateDir, console: Any, t0: float, foreground: bool) -> None:
+def _finish_up(
+    state: StateDir, console: Any, t0: float, foreground: bool, with_console: bool = False
+) -> None:
     from istiolab.local.mesh import wait_http
 
     url = _productpage_url(state)
@@ -222,6 +274,12 @@ def _finish_up(state: StateDir, console: Any, t0: float, foreground: bool) -> No
     if url:
         console.print(f"  Bookinfo:        [bold]{url}[/]")
     console.print(f"  Ingress gateway: http://{s.gateway_host}:{s.gateway_http_port}")
+    if with_console:
+        from istiolab.console.server import read_url, wait_for_url
+
+        web = wait_for_url(state.root) if not foreground else read_url(state.root)
+        if web:
+            console.print(f"  Console:         [bold]{web}[/]")
     console.print("  Next: istiolab status | istiolab apply -f FILE | istiolab proxy-status")
     if foreground:
         console.print("  Stop with Ctrl-C (or `istiolab down` from another shell).")
@@ -229,11 +287,21 @@ def _finish_up(state: StateDir, console: Any, t0: float, foreground: bool) -> No
         console.print("  Stop with `istiolab down`.")
 
 
-def _detach(state: StateDir, console: Any, timeout: float, t0: float) -> None:
+def _detach(
+    state: StateDir,
+    console: Any,
+    timeout: float,
+    t0: float,
+    with_console: bool = True,
+    console_port: int | None = None,
+) -> None:
     state.create()
     log_path = state.logs / "supervisor.log"
     argv = [sys.executable, "-m", "istiolab", "up", "--serve", "--state-dir", str(state.root)]
     argv += ["--timeout", str(timeout)]
+    argv += ["--console" if with_console else "--no-console"]
+    if console_port is not None:
+        argv += ["--console-port", str(console_port)]
     with open(log_path, "ab") as log:
         offset = log.tell()  # this run's lines start here (the log is appended to)
         child = subprocess.Popen(
@@ -277,7 +345,7 @@ def _detach(state: StateDir, console: Any, timeout: float, t0: float) -> None:
             raise MeshError(f"the mesh did not become ready in {timeout:.0f}s; see {log_path}")
         time.sleep(delay)
         delay = min(delay * 1.5, 0.25)
-    _finish_up(state, console, t0, foreground=False)
+    _finish_up(state, console, t0, foreground=False, with_console=with_console)
 
 
 @click.command()

@@ -104,9 +104,11 @@ def prepare(
     host: str = "127.0.0.1",
     port: int | None = None,
     labs_dir: str | None = None,
+    record: bool = False,
 ) -> Prepared:
     """The console app for the mesh of `state_root` (or the cluster of `context`), a free
-    loopback port and a fresh token; the URL is written 0600 to the state directory."""
+    loopback port and a fresh token; with `record` (the mesh's own console) the URL is
+    written 0600 to the state directory for `istiolab console` to print."""
     from istiolab.backends import open_backend
     from istiolab.console.app import create_app
     from istiolab.console.auth import new_token
@@ -116,12 +118,34 @@ def prepare(
     sources = Sources(lambda: open_backend(context, str(state_root)), state_root, labs_dir)
     chosen = free_port(loopback_only(host), port or DEFAULT_PORT)
     url = f"http://{host}:{chosen}/?token={token}"
-    state_root.mkdir(parents=True, exist_ok=True)
-    write_url(state_root, url)
+    if record:
+        state_root.mkdir(parents=True, exist_ok=True)
+        write_url(state_root, url)
     return Prepared(create_app(sources, token), host, chosen, token, url)
 
 
 def start_background(state_root: Path, host: str = "127.0.0.1", port: int | None = None) -> Running:
     """The local mesh's console, in a thread of the mesh's own process (`istiolab up`)."""
-    p = prepare(state_root, None, host, port)
+    p = prepare(state_root, None, host, port, record=True)
     return serve(p.app, p.host, p.port, p.token, background=True)
+
+
+def wait_for_url(state_root: Path, timeout: float = 5.0) -> str | None:
+    """The console URL once the (detached) mesh's console answers, or None after `timeout`."""
+    import time
+    import urllib.request
+
+    deadline, delay = time.monotonic() + timeout, 0.02
+    while time.monotonic() < deadline:
+        url = read_url(state_root)
+        if url:
+            base = url.split("/?", 1)[0]
+            token = url.split("token=", 1)[1]
+            req = urllib.request.Request(
+                f"{base}/api/labs", headers={"Authorization": f"Bearer {token}"}
+            )
+            with contextlib.suppress(OSError), urllib.request.urlopen(req, timeout=2):
+                return url
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
+    return None

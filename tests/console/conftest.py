@@ -33,7 +33,9 @@ def console_mesh(tmp_path_factory):
 @pytest.fixture(scope="session")
 def console(console_mesh):
     """The console of the mesh, served from a thread of this process; yields its URL."""
-    prepared = server.prepare(Path(console_mesh.root), None, f"127.{OCTET}.0.9", None, None)
+    prepared = server.prepare(
+        Path(console_mesh.root), None, f"127.{OCTET}.0.9", None, None, record=True
+    )
     running = server.serve(prepared.app, prepared.host, prepared.port, prepared.token, True)
     base = prepared.url.split("/?", 1)[0]
 
