@@ -91,6 +91,7 @@ def test_lab_page_ticks_a_task_green_when_the_solution_is_applied_from_a_termina
         lambda d: task.get_attribute("data-state") == "passed", "task 1 never turned green"
     )
     assert browser.find_element(By.ID, "task-2").get_attribute("data-state") == "failed"
+    browser.execute_script("window.scrollTo(0, 0)")
     shot(browser, "lab")
     browser.find_element(By.CSS_SELECTOR, "#task-2 button.hint").click()
     wait_text(browser, "#task-2 .hints", "Hint 1")
