@@ -1,8 +1,11 @@
 # istiolab: `make up` starts the local lab, `make test` runs the whole suite.
-# Both create .venv and install everything they need from PyPI on first use.
+# Both create .venv and install what they need from PyPI on first use: `make up` only what
+# the local lab runs (istiolab itself), `make test` also the test extras (Pulumi providers,
+# Ansible, Molecule, pytest, ruff, helm-python-sdk).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+LAB_STAMP := $(VENV)/.installed-lab
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
@@ -12,17 +15,21 @@ PYTEST_ARGS ?=
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml constraints.txt
+$(LAB_STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "istiolab needs Python >= 3.11")'
 	@$(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: install it (Debian/Ubuntu: apt-get install python3-venv)"; exit 1; }
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e .
+	@touch $@
+
+$(STAMP): $(LAB_STAMP)
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	@touch $@
 
-up: $(STAMP) ## Start the local lab (Bookinfo on real Envoy sidecars, no cluster needed).
+up: $(LAB_STAMP) ## Start the local lab (Bookinfo on real Envoy sidecars, no cluster needed).
 	$(BIN)/istiolab up $(UP_ARGS)
 
-down: $(STAMP) ## Stop the local lab.
+down: $(LAB_STAMP) ## Stop the local lab.
 	$(BIN)/istiolab down
 
 test: $(STAMP) ## Run the whole test suite.
@@ -36,7 +43,7 @@ format: $(STAMP) ## Format the code with ruff.
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-render: $(STAMP) ## Render the default lab as Kubernetes YAML into ./out.
+render: $(LAB_STAMP) ## Render the default lab as Kubernetes YAML into ./out.
 	$(BIN)/istiolab render --out out
 
 clean: ## Remove the virtual environment and generated files.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import statistics
 import subprocess
@@ -11,11 +12,13 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from istiolab.local.control import ControlClient
+from istiolab.backends.local import LocalBackend
 
 
 def pick_octet() -> int:
-    return random.SystemRandom().randint(100, 249)
+    """A random octet of ``$ISTIOLAB_TEST_OCTETS`` (``LOW-HIGH``, default 100-249)."""
+    low, _, high = os.environ.get("ISTIOLAB_TEST_OCTETS", "100-249").partition("-")
+    return random.SystemRandom().randint(int(low), int(high))
 
 
 def istiolab(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -28,10 +31,12 @@ def istiolab(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 
 @contextlib.contextmanager
-def running_mesh(samples: str | None = "bookinfo,sleep,httpbin") -> Iterator[tuple[Path, int, str]]:
+def running_mesh(
+    samples: str | None = "bookinfo,sleep,httpbin", octet: int | None = None
+) -> Iterator[tuple[Path, int, str]]:
     """(state dir, octet, gateway host) of a detached mesh (``samples`` None: `up`'s
-    default), stopped on exit."""
-    octet = pick_octet()
+    default; ``octet`` None: a random one), stopped on exit."""
+    octet = octet or pick_octet()
     gateway = f"127.{octet}.0.3"
     with tempfile.TemporaryDirectory(prefix="istiolab-bench-") as tmp:
         root = Path(tmp)
@@ -44,8 +49,9 @@ def running_mesh(samples: str | None = "bookinfo,sleep,httpbin") -> Iterator[tup
             istiolab("down", "--state-dir", str(root), check=False)
 
 
-def client(root: Path) -> ControlClient:
-    return ControlClient(root / "control.sock", timeout=60)
+def backend(root: Path) -> LocalBackend:
+    """The running mesh of `root`, driven as every caller drives it (istiolab.backends)."""
+    return LocalBackend(root)
 
 
 def percentile(values: list[float], p: float) -> float:

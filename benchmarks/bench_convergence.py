@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _mesh import client, running_mesh, summary
+from _mesh import backend, running_mesh, summary
 
 from istiolab import manifests
 
@@ -27,20 +27,20 @@ def main() -> None:
     parser.add_argument("--applies", type=int, default=50)
     args = parser.parse_args()
     with running_mesh("bookinfo") as (root, _, _):
-        api = client(root)
-        api.post("/apply", {"objects": manifests.destination_rules(), "source": "bench"})
+        mesh = backend(root)
+        mesh.apply(manifests.destination_rules(), "bench")
         total, acked = [], []
         proxies = 0
         for i in range(args.applies):
             weights = (50, 50) if i % 2 else (80, 20)
             objs = manifests.traffic_preset("weighted", subsets=("v1", "v3"), weights=weights)
             t0 = time.perf_counter()
-            result = api.post("/apply", {"objects": objs, "source": "bench"})
+            result = mesh.apply(objs, "bench")
             total.append(time.perf_counter() - t0)
-            if not result["synced"]["ok"]:
-                raise SystemExit(f"apply {i}: not synced: {result['synced']}")
-            acked.append(result["synced"]["seconds"])
-            proxies = result["proxies"]
+            if result.sync_error:
+                raise SystemExit(f"apply {i}: not synced: {result.sync_error}")
+            acked.append(result.seconds)
+            proxies = result.proxies
     print(f"proxies per apply: {proxies}")
     print("apply -> all proxies ACKed (client round trip):", summary(total))
     print("push -> all proxies ACKed (mesh-side):         ", summary(acked))

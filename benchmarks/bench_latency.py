@@ -22,9 +22,10 @@ import http.client
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _mesh import client, percentile, running_mesh
+from _mesh import backend, percentile, running_mesh
 
 from istiolab.local.model import MeshSettings
 
@@ -65,20 +66,21 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     args = parser.parse_args()
     with running_mesh("bookinfo,sleep") as (root, _, gateway):
-        api = client(root)
-        api.post("/apply", {"objects": [ROUTE], "source": "bench"})
-        pods = api.get("/status")["pods"]
-        details = next(p for p in pods if p["deployment"] == "details-v1")
-        sleep = next(p for p in pods if p["deployment"] == "sleep")
-        app_ip = MeshSettings.app_ip(details["ip"])
+        mesh = backend(root)
+        mesh.apply([ROUTE], "bench")
+        details = mesh.pod("details-v1")
+        source_ip, sidecar, _ = mesh.egress("sleep")  # sleep's app address and its sidecar
+        assert sidecar is not None, "sleep has no sidecar"
+        outbound = urlsplit(sidecar)
+        app_ip = MeshSettings.app_ip(details.ip)
         paths = {
-            "direct": Path_((app_ip, 9080), "/details/0", "details:9080", sleep["app_ip"]),
-            "inbound": Path_((details["ip"], 9080), "/details/0", "details:9080", sleep["app_ip"]),
+            "direct": Path_((app_ip, 9080), "/details/0", "details:9080", source_ip),
+            "inbound": Path_((details.ip, 9080), "/details/0", "details:9080", source_ip),
             "mesh": Path_(
-                (sleep["ip"], 15001),
+                (outbound.hostname, outbound.port),
                 "http://details:9080/details/0",
                 "details:9080",
-                sleep["app_ip"],
+                source_ip,
             ),
             "gateway": Path_((gateway, 8080), "/details/0", "details.bench", "127.0.0.1"),
         }

@@ -14,10 +14,16 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-# NodePorts of the ingress gateway; kind maps them to 127.0.0.1:<httpPort>/<httpsPort>.
-INGRESS_HTTP_NODE_PORT = 30080
-INGRESS_HTTPS_NODE_PORT = 30443
-ISTIO_SYSTEM = "istio-system"
+# The gateway's NodePorts and the mesh namespace, for the components that import them here.
+from istiolab.istio_install import (  # noqa: F401
+    INGRESS_HTTP_NODE_PORT,
+    INGRESS_HTTPS_NODE_PORT,
+)
+from istiolab.manifests import ISTIO_SYSTEM  # noqa: F401
+
+# Commands whose stdout is a kubeconfig: only stderr (progress) goes to `pulumi up`'s output,
+# and the resource marks stdout secret (additional_secret_outputs) so state keeps it encrypted.
+SECRET_STDOUT_LOGGING = "stderr"
 PREEXISTING_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
 
 

@@ -3,7 +3,7 @@ Gateway/VirtualService on the ingress gateway and its DestinationRules.
 
 Objects come from istiolab.manifests; the namespace (labelled for injection) is created before
 any workload, and workloads and Istio resources wait for the mesh (CRDs and the injection
-webhook). `objects` lets the program hand over the exact objects of a LabSpec.
+webhook). `objects` lets the program hand over the exact objects of an EnvSpec.
 """
 
 from __future__ import annotations

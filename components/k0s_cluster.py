@@ -15,7 +15,7 @@ import pulumi_command as command
 import pulumi_kubernetes as k8s
 import yaml
 
-from components._k8s import INGRESS_HTTP_NODE_PORT
+from components._k8s import INGRESS_HTTP_NODE_PORT, SECRET_STDOUT_LOGGING
 from components.k0s_inventory import Host
 from istiolab import versions
 from istiolab.errors import ConfigError
@@ -56,19 +56,30 @@ def roles(args: K0sClusterArgs) -> list[tuple[Host, str]]:
     return [(h, ctrl_role) for h in controllers] + [(h, "worker") for h in workers]
 
 
+def k0sctl_host(h: Host, role: str) -> dict:
+    """One k0sctl host: its role, SSH login, and where it applies: the node address the
+    playbooks found (privateAddress) and, for controller+worker, no control-plane taint (k0s
+    taints controllers that run pods, so nothing would schedule on them otherwise)."""
+    host: dict = {
+        "role": role,
+        "ssh": {"address": h.address, "user": h.user, "port": h.port, "keyPath": h.key_path},
+    }
+    if h.private_address:
+        host["privateAddress"] = h.private_address
+    if role == "controller+worker":
+        host["noTaints"] = True
+    return host
+
+
 def k0sctl_config(args: K0sClusterArgs) -> dict:
-    hosts = [
-        {
-            "role": role,
-            "ssh": {"address": h.address, "user": h.user, "port": h.port, "keyPath": h.key_path},
-        }
-        for h, role in roles(args)
-    ]
     return {
         "apiVersion": K0SCTL_API,
         "kind": "Cluster",
         "metadata": {"name": args.cluster_name},
-        "spec": {"hosts": hosts, "k0s": {"version": args.k0s_version}},
+        "spec": {
+            "hosts": [k0sctl_host(h, role) for h, role in roles(args)],
+            "k0s": {"version": args.k0s_version},
+        },
     }
 
 
@@ -84,7 +95,7 @@ class K0sCluster(pulumi.ComponentResource):
     kubeconfig: pulumi.Output[str]
     provider: k8s.Provider
     ingress_url: str
-    gateway_service_type = "LoadBalancer"  # bare metal: the NodePort 30080 answers too
+    gateway_service_type = "NodePort"  # no load balancer controller on bare metal
 
     def __init__(self, name: str, args: K0sClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("istiolab:index:K0sCluster", name, None, opts)
@@ -97,7 +108,10 @@ class K0sCluster(pulumi.ComponentResource):
             delete=DELETE,
             environment={"ISTIOLAB_K0SCTL_CONFIG": config_yaml},
             triggers=[config_yaml],
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            logging=SECRET_STDOUT_LOGGING,
+            opts=pulumi.ResourceOptions(
+                parent=self, delete_before_replace=True, additional_secret_outputs=["stdout"]
+            ),
         )
         self.command = cluster
         self.kubeconfig = pulumi.Output.secret(cluster.stdout)

@@ -38,6 +38,8 @@ class Host:
     port: int = 22
     key_path: str = "~/.ssh/id_ed25519"
     role: str = ""  # from the hand-off file; '' = derived from the groups
+    private_address: str = ""  # the node's own address (hand-off `address`), k0sctl's
+    # privateAddress: what the node's Kubernetes components advertise to each other
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,7 @@ def read_artifact(path: Path) -> Artifact:
                     port=int(ssh.get("port") or 22),
                     key_path=str(ssh.get("key_path") or "~/.ssh/id_ed25519"),
                     role=role,
+                    private_address=str(e["address"]),
                 )
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -165,6 +168,6 @@ def merge_artifact(hosts: list[Host], artifact: Artifact) -> list[Host]:
         base = by_name.get(a.name)
         out.append(a if base is None else replace(base, **{
             "address": a.address, "user": a.user, "port": a.port, "key_path": a.key_path,
-            "role": a.role, "group": a.group,
+            "role": a.role, "group": a.group, "private_address": a.private_address,
         }))  # fmt: skip
     return out

@@ -15,7 +15,11 @@ import pulumi_command as command
 import pulumi_kubernetes as k8s
 import yaml
 
-from components._k8s import INGRESS_HTTP_NODE_PORT, INGRESS_HTTPS_NODE_PORT
+from components._k8s import (
+    INGRESS_HTTP_NODE_PORT,
+    INGRESS_HTTPS_NODE_PORT,
+    SECRET_STDOUT_LOGGING,
+)
 from istiolab import versions
 
 KIND_CONFIG_API = "kind.x-k8s.io/v1alpha4"
@@ -89,7 +93,10 @@ class KindCluster(pulumi.ComponentResource):
             delete=delete_script(args.cluster_name),
             stdin=config_yaml,
             triggers=[config_yaml],
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            logging=SECRET_STDOUT_LOGGING,
+            opts=pulumi.ResourceOptions(
+                parent=self, delete_before_replace=True, additional_secret_outputs=["stdout"]
+            ),
         )
         self.command = cluster
         self.kubeconfig = pulumi.Output.secret(cluster.stdout)

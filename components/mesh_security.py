@@ -10,8 +10,6 @@ external URL is ever fetched.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,11 +17,10 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_tls as tls
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from components._k8s import ISTIO_SYSTEM, deploy, object_group
 from istiolab import manifests
+from istiolab.manifests.jwks import DEFAULT_ISSUER, jwks_from_public_pem
 from istiolab.manifests.security import request_authentication
 
 INGRESS_SELECTOR = {"istio": "ingressgateway"}
@@ -38,7 +35,7 @@ class MeshSecurityArgs:
     preset: str = "none"
     preset_params: dict[str, Any] = field(default_factory=dict)
     jwt: bool = False
-    jwt_issuer: str = "istiolab"
+    jwt_issuer: str = DEFAULT_ISSUER
     jwt_required: bool = False
     objects: list[dict] | None = None  # exact mtls/preset objects instead of the above
     depends_on: list[pulumi.Resource] = field(default_factory=list)
@@ -55,23 +52,6 @@ def security_objects(a: MeshSecurityArgs) -> list[dict]:
     if a.preset != "none":
         objs += manifests.security_preset(a.preset, namespace=a.namespace, **a.preset_params)
     return objs
-
-
-def _b64url_uint(value: int) -> str:
-    raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def jwks_from_public_pem(pem: str) -> dict:
-    """A JWK set with the RSA public key (RS256), `kid` its RFC 7638 thumbprint."""
-    key = serialization.load_pem_public_key(pem.encode())
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise ValueError("the JWT signing key must be RSA")
-    numbers = key.public_numbers()
-    e, n = _b64url_uint(numbers.e), _b64url_uint(numbers.n)
-    thumb = json.dumps({"e": e, "kty": "RSA", "n": n}, separators=(",", ":"), sort_keys=True)
-    kid = base64.urlsafe_b64encode(hashlib.sha256(thumb.encode()).digest()).rstrip(b"=").decode()
-    return {"keys": [{"kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid, "e": e, "n": n}]}
 
 
 def request_authentication_objects(issuer: str, jwks: dict, required: bool) -> list[dict]:

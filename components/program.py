@@ -7,6 +7,7 @@ returns the stack outputs.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +20,20 @@ from components.fortio_client import FortioClient, FortioClientArgs
 from components.istio_mesh import IstioMesh, IstioMeshArgs
 from components.k0s_cluster import K0sCluster, K0sClusterArgs
 from components.kind_cluster import KindCluster, KindClusterArgs
-from components.lab_plan import split_lab
 from components.mesh_security import MeshSecurity, MeshSecurityArgs
 from components.minikube_cluster import MinikubeCluster, MinikubeClusterArgs
 from components.observability import DASHBOARDS, Observability, ObservabilityArgs, node_port
+from components.parts import split_environment
 from components.samples import Samples, SamplesArgs
 from istiolab import versions
+from istiolab.istio_install import IstioInstall
 from istiolab.manifests import validate_objects
 from istiolab.stack_config import (
-    REPO_ROOT,
     ExistingSettings,
     K0sSettings,
     KindSettings,
     MinikubeSettings,
     StackConfig,
-    lab_spec,
 )
 
 Cluster = KindCluster | MinikubeCluster | K0sCluster | ExistingCluster
@@ -41,10 +41,10 @@ Cluster = KindCluster | MinikubeCluster | K0sCluster | ExistingCluster
 
 def make_cluster(cfg: StackConfig, root: Path) -> Cluster:
     c = cfg.cluster
+    extra = {}
+    if cfg.addons.node_ports:  # kind (and minikube in Docker's VM): dashboards on 127.0.0.1
+        extra = {node_port(a): DASHBOARDS[a][2] for a in cfg.addons.enabled}
     if isinstance(c, KindSettings):
-        extra = {}
-        if cfg.addons.node_ports:  # the dashboards answer on 127.0.0.1 like port-forwards
-            extra = {node_port(a): DASHBOARDS[a][2] for a in cfg.addons.enabled}
         return KindCluster(
             "cluster",
             KindClusterArgs(
@@ -68,6 +68,9 @@ def make_cluster(cfg: StackConfig, root: Path) -> Cluster:
                 disk_gb=c.disk_gb,
                 nodes=c.nodes,
                 kubernetes_version=c.kubernetes_version,
+                http_port=c.http_port,
+                https_port=c.https_port,
+                extra_ports=extra,
             ),
         )
     if isinstance(c, K0sSettings):
@@ -89,34 +92,45 @@ def make_cluster(cfg: StackConfig, root: Path) -> Cluster:
     )
 
 
-def build(cfg: StackConfig, root: Path = REPO_ROOT) -> dict[str, Any]:
+def istio_install(cfg: StackConfig, cluster_service_type: str) -> IstioInstall:
+    """The Helm-value settings of the stack's mesh (`cluster_service_type`: the cluster's
+    gateway Service type, used when mesh.gatewayService is auto)."""
+    m = cfg.mesh
+    zipkin = f"zipkin.{cfg.addons.namespace}:9411" if "jaeger" in cfg.addons.enabled else ""
+    return IstioInstall(
+        profile=m.profile,
+        revision=m.revision,
+        access_log_file=m.access_log_file,
+        outbound_traffic_policy=m.outbound_traffic_policy,
+        tracing_sampling=m.tracing_sampling,
+        zipkin_address=zipkin,
+        egress_gateway=m.egress,
+        gateway_service_type=(
+            cluster_service_type if m.gateway_service == "auto" else m.gateway_service
+        ),
+    )
+
+
+def build(cfg: StackConfig, root: Path | None = None) -> dict[str, Any]:
+    """`root`: the Pulumi project directory (stack files, playbooks), by default the current
+    directory, where `pulumi` runs the program."""
+    root = Path.cwd() if root is None else root
     preflight.check(cfg, root)  # raises before anything is registered
-    spec = lab_spec(cfg)
-    parts = split_lab(spec)
+    spec = cfg.env
+    parts = split_environment(spec)
     # The same strict schema check `istiolab render` and `istiolab apply` make.
     validate_objects(parts.all(), source=cfg.source)
     cluster = make_cluster(cfg, root)
     provider = cluster.provider
 
-    m = cfg.mesh
-    service_type = (
-        cluster.gateway_service_type if m.gateway_service == "auto" else m.gateway_service
-    )
-    zipkin = f"zipkin.{cfg.addons.namespace}:9411" if "jaeger" in cfg.addons.enabled else ""
+    install = istio_install(cfg, cluster.gateway_service_type)
     mesh = IstioMesh(
         "istio",
         IstioMeshArgs(
             provider=provider,
-            profile=m.profile,
-            revision=m.revision,
-            access_log_file=m.access_log_file,
-            outbound_traffic_policy=m.outbound_traffic_policy,
-            tracing_sampling=m.tracing_sampling,
-            zipkin_address=zipkin,
-            egress_gateway=m.egress,
-            gateway_service_type=service_type,
-            plugin_ca=m.plugin_ca,
-            ca_dir=m.ca_dir,
+            **dataclasses.asdict(install),
+            plugin_ca=cfg.mesh.plugin_ca,
+            ca_dir=cfg.mesh.ca_dir,
             cluster_name=cfg.cluster.name,
         ),
     )
@@ -133,12 +147,12 @@ def build(cfg: StackConfig, root: Path = REPO_ROOT) -> dict[str, Any]:
     else:
         outputs["ingressAddressCommand"] = ExistingCluster.ingress_url_command
     if parts.bookinfo or parts.samples:
-        namespaces.append(spec.namespace)
-    if "bookinfo" in spec.samples:
+        namespaces.append(spec.apps.namespace)
+    if "bookinfo" in spec.apps.samples:
         bookinfo = Bookinfo(
             "bookinfo",
             BookinfoArgs(
-                provider=provider, mesh=mesh, namespace=spec.namespace, objects=parts.bookinfo
+                provider=provider, mesh=mesh, namespace=spec.apps.namespace, objects=parts.bookinfo
             ),
         )
         apps_ns += bookinfo.namespaces
@@ -150,7 +164,7 @@ def build(cfg: StackConfig, root: Path = REPO_ROOT) -> dict[str, Any]:
             SamplesArgs(
                 provider=provider,
                 mesh=mesh,
-                namespace=spec.namespace,
+                namespace=spec.apps.namespace,
                 objects=parts.samples,
                 depends_on=list(apps_ns),
             ),
@@ -184,7 +198,7 @@ def build(cfg: StackConfig, root: Path = REPO_ROOT) -> dict[str, Any]:
             MeshSecurityArgs(
                 provider=provider,
                 mesh=mesh,
-                namespace=spec.namespace,
+                namespace=spec.apps.namespace,
                 jwt=s.jwt,
                 jwt_issuer=s.jwt_issuer,
                 jwt_required=s.jwt_required,

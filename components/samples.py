@@ -3,7 +3,7 @@
 with httpbin's DestinationRule.
 
 Objects come from istiolab.manifests; namespace before workloads, workloads and Istio
-resources after the mesh. `objects` lets the program hand over the exact objects of a LabSpec.
+resources after the mesh. `objects` lets the program hand over the exact objects of an EnvSpec.
 """
 
 from __future__ import annotations

@@ -12,13 +12,16 @@ import sys
 
 import click
 
-from istiolab.errors import IstiolabError
+from istiolab.errors import IstiolabError, ValidationError
 
 # command name -> "module:attribute" under istiolab.commands
 COMMANDS: dict[str, str] = {
     "render": "manifests:render",
     "validate": "manifests:validate",
     "analyze": "analyze:analyze",
+    "graph": "telemetry:graph",
+    "traces": "telemetry:traces",
+    "dashboard": "telemetry:dashboard",
     "up": "lifecycle:up",
     "down": "lifecycle:down",
     "status": "lifecycle:status",
@@ -34,9 +37,7 @@ COMMANDS: dict[str, str] = {
     "console": "console:console",
     "lab": "lab:lab",
     "load": "load:load",
-    "graph": "telemetry:graph",
-    "traces": "telemetry:traces",
-    "dashboard": "telemetry:dashboard",
+    "kubeconfig": "kubeconfig:kubeconfig",
 }
 
 
@@ -88,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     except IstiolabError as exc:
         if debug:
             raise
-        click.secho(f"error: {exc}", fg="red", err=True)
+        # a plain ValidationError (apply): every finding on its own line
+        findings = exc.findings if type(exc) is ValidationError else None
+        for line in [str(f) for f in findings] if findings else [str(exc)]:
+            click.secho(f"error: {line}", fg="red", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

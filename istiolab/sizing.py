@@ -7,7 +7,10 @@ reading `playbooks/group_vars/all/sizing.yml` and, for kind, the host's CPU and 
 Figures (requests, as the scheduler sees them; "est." where upstream sets no request and the
 figure is a planning estimate of the steady working set):
 
-- Istio, per profile (Helm values of the `istiod` / `gateway` charts and the demo profile):
+- Istio, per profile: what the `istiod` and `gateway` charts render with the lab's values
+  (istiolab/istio_install.py), requests x replicas with autoscaling off, read from the
+  rendered Deployments and the injector's proxy values into istio_requests.json
+  (istiolab/chart_requests.py; a render test keeps it equal to the charts). Istio 1.30.3:
   default: istiod 500m/2048Mi, each gateway 100m/128Mi, each sidecar 100m/128Mi;
   demo: istiod 10m/100Mi, each gateway 10m/40Mi, each sidecar 10m/40Mi.
 - Kubernetes system pods: kubeadm control plane (kind, minikube) apiserver 250m,
@@ -33,12 +36,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from istiolab import chart_requests
 from istiolab.errors import ConfigError
-
-PROFILES = ("default", "demo")
-ADDONS = ("prometheus", "grafana", "kiali", "jaeger")
-SAMPLES = ("bookinfo", "httpbin", "sleep", "fortio")
-CLUSTER_TYPES = ("kind", "minikube", "k0s", "existing")
+from istiolab.names import ADDONS, PROFILES, SAMPLES
+from istiolab.stack_config import CLUSTER_TYPES
 
 
 @dataclass(frozen=True)
@@ -64,18 +65,15 @@ def _sum(items: Iterable[Resources]) -> Resources:
 
 
 # --- figures ------------------------------------------------------------------------------
-ISTIOD = {
-    "default": Resources(500, 2048),
-    "demo": Resources(10, 100),
-}
-GATEWAY = {
-    "default": Resources(100, 128),
-    "demo": Resources(10, 40),
-}
-SIDECAR = {
-    "default": Resources(100, 128),
-    "demo": Resources(10, 40),
-}
+def _istio_figures(pod: str) -> dict[str, Resources]:
+    """Per profile, what the charts render for `pod` (istiod, gateway, sidecar)."""
+    data = chart_requests.load()
+    return {p: Resources(data[p][pod]["cpu_m"], data[p][pod]["memory_mi"]) for p in PROFILES}
+
+
+ISTIOD = _istio_figures("istiod")
+GATEWAY = _istio_figures("gateway")
+SIDECAR = _istio_figures("sidecar")
 
 KUBEADM_CONTROL_PLANE = Resources(250 + 200 + 100 + 100 + 2 * 100, 100 + 2 * 70)
 KINDNET = Resources(100, 50)

@@ -24,6 +24,7 @@ share(error) == 0
 each: share(5xx) == 0
 in "GET /productpage": p99 < 3s
 stat(upstream_rq_5xx) grew == 0
+stat(upstream_rq_completed) grew == requests
 """
 
 

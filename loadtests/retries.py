@@ -16,6 +16,7 @@ FROM = "fortio"
 USERS = 4
 SPAWN_RATE = 4
 REQUESTS = 200
+FORTIO_PATH = "/status/200,503"  # what --engine fortio requests
 
 EXPECT = """
 share(200) >= 0.85                                  (tolerance 99%, retries 2)

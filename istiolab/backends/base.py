@@ -12,12 +12,14 @@ Everything here is plain data; the implementations are adapters.
 from __future__ import annotations
 
 import abc
+import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from istiolab.workloads.client import EXIT_CODES as CURL_EXIT_CODES  # curl(1) EXIT CODES
+from istiolab.workloads.client import Response, describe_error
 from istiolab.workloads.loadgen import LoadResult
 
 
@@ -36,6 +38,7 @@ class Pod:
     restarts: int = 0
     created: float | None = None  # epoch seconds (kubectl's AGE)
     ready_containers: int = 0
+    images: tuple[str, ...] = ()  # per container
 
     @property
     def sidecar(self) -> bool:
@@ -73,6 +76,10 @@ class HttpResult:
     def json(self) -> Any:
         return json.loads(self.body)
 
+    def describe(self) -> str:
+        """curl's message for the failure, e.g. ``Recv failure: Connection reset by peer``."""
+        return describe_error(self.error, self.detail)
+
 
 @dataclass(frozen=True)
 class ProxySync:
@@ -83,6 +90,8 @@ class ProxySync:
     synced: bool  # every resource type ACKed at the current version
     detail: Mapping[str, str] = field(default_factory=dict)  # type -> SYNCED|STALE|NACK ...
     version: str = "-"  # the config version the proxy was last sent
+    node: str = ""  # its xDS node id: ``sidecar~<ip>~<pod>.<ns>~<ns>.svc.cluster.local``
+    raw: Mapping[str, Any] = field(default_factory=dict)  # the control plane's own record
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,15 @@ class Backend(abc.ABC):
     def apply(self, objects: Sequence[Mapping[str, Any]], source: str = "<apply>") -> ChangeResult:
         """Create or update `objects` all or nothing (validated first; nothing half-applied)."""
 
+    def check_supported(  # noqa: B027 - optional hook
+        self,
+        objects: Sequence[Mapping[str, Any]],
+        positions: Sequence[tuple[str, int]] | None = None,
+    ) -> None:
+        """Refuse, before anything is applied, what this mesh cannot run (the local mesh: a
+        Deployment image it has no implementation of). `positions` are each object's (file,
+        document index), so the error names them. Default: everything is supported."""
+
     @abc.abstractmethod
     def delete(self, refs: Sequence[tuple[str, str, str]]) -> ChangeResult:
         """Delete ``(kind, name, namespace)`` refs; a missing object is an error."""
@@ -122,26 +140,20 @@ class Backend(abc.ABC):
     ) -> list[dict]:
         """Objects of `kind` (any alias: ``vs``, ``virtualservices``); namespace None: all."""
 
+    def objects(self) -> list[dict]:
+        """Every config object of the kinds the mesh reads (all namespaces): what
+        ``istioctl analyze`` analyses."""
+        raise NotImplementedError
+
     # ---------------------------------------------------------------- pods
     @abc.abstractmethod
     def pods(self, namespace: str | None = None) -> list[Pod]:
         """Every pod (namespace None: all namespaces)."""
 
     def pod(self, workload: str) -> Pod:
-        """The first ready pod of ``WORKLOAD[.NS]``; NotFoundError naming the choices."""
-        from istiolab.errors import NotFoundError
-
-        name, _, ns = workload.partition(".")
-        ns = ns or "default"
-        candidates = [p for p in self.pods(ns) if name in (p.workload, p.app, p.name)]
-        if not candidates:
-            known = sorted({p.workload or p.app for p in self.pods(ns)})
-            raise NotFoundError(
-                f"no pod for workload {workload!r} in namespace {ns}; "
-                f"known: {', '.join(known) or 'none'}"
-            )
-        ready = [p for p in candidates if p.ready]
-        return (ready or candidates)[0]
+        """The pod of ``WORKLOAD[.NS]`` (ready ones first, then by name); NotFoundError
+        naming what runs."""
+        return find_pod(self.pods(), workload)
 
     # ---------------------------------------------------------------- traffic
     @abc.abstractmethod
@@ -156,6 +168,11 @@ class Backend(abc.ABC):
         timeout: float = 30.0,
     ) -> HttpResult:
         """One request from inside pod `source` (``WORKLOAD[.NS]``), through its sidecar."""
+
+    def sender(self, source: str) -> Callable[..., HttpResult]:
+        """``send(url, **request_options)``: :meth:`request` from pod `source`, with the
+        pod looked up once (for many requests, also from several threads)."""
+        return functools.partial(self.request, source)
 
     def load(
         self,
@@ -196,12 +213,24 @@ class Backend(abc.ABC):
         data: str | bytes | None = None,
         timeout: float = 30.0,
     ) -> HttpResult:
-        """One request from outside the mesh to the ingress gateway (``path`` like ``/x``)."""
-        raise NotImplementedError
+        """One request from outside the mesh (this machine) to the ingress gateway's
+        :meth:`gateway_url` (``path`` like ``/x``), with ``Host: host``."""
+        from istiolab.workloads import client as http
+
+        all_headers = {**({"Host": host} if host else {}), **(headers or {})}
+        url = self.gateway_url() + "/" + path.lstrip("/")
+        return http_result(
+            http.send(url, method=method, headers=all_headers, data=data, timeout=timeout)
+        )
 
     @abc.abstractmethod
     def gateway_url(self) -> str:
         """``http://HOST:PORT`` of the ingress gateway's port 80 as seen from this machine."""
+
+    def gateway_https_url(self) -> str:
+        """``https://HOST:PORT`` of the ingress gateway's port 443 as seen from this machine
+        (a TLS client connects there with the SNI of the host it wants)."""
+        raise NotImplementedError(f"the {self.name} backend has no HTTPS gateway address")
 
     # ---------------------------------------------------------------- proxies
     @abc.abstractmethod
@@ -278,9 +307,13 @@ class Backend(abc.ABC):
     def wait_converged(self, timeout: float = 30.0) -> None:
         """Return once every proxy ACKed the current config; MeshError naming the laggards."""
 
-    @abc.abstractmethod
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Return once every pod is ready; MeshError naming the ones that are not."""
+        wait_all(
+            lambda: sorted(f"{p.name}.{p.namespace}" for p in self.pods() if not p.ready),
+            timeout,
+            "pods not ready",
+        )
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections (a no-op where there are none)."""
@@ -290,3 +323,44 @@ class Backend(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def find_pod(pods: Sequence[Pod], workload: str) -> Pod:
+    """``WORKLOAD[.NS]`` among `pods`: a Deployment name, the pods' ``app`` label or a pod
+    name, in NS (default ``default``); ready pods first, then the first by name."""
+    from istiolab.errors import NotFoundError
+
+    name, _, ns = workload.partition(".")
+    ns = ns or "default"
+    matches = [p for p in pods if p.namespace == ns and name in (p.workload, p.app, p.name)]
+    if not matches:
+        known = sorted({f"{p.workload or p.app}.{p.namespace}" for p in pods})
+        raise NotFoundError(
+            f"no workload {name!r} in namespace {ns} (running: {', '.join(known) or 'none'})"
+        )
+    return min(matches, key=lambda p: (not p.ready, p.name))
+
+
+def http_result(resp: Response) -> HttpResult:
+    """The in-pod client's Response (:mod:`istiolab.workloads.client`) as an HttpResult."""
+    return HttpResult(
+        resp.status, dict(resp.headers), resp.body, resp.elapsed, resp.error, resp.detail
+    )
+
+
+def wait_all(pending: Callable[[], list[str]], timeout: float, what: str) -> None:
+    """Poll `pending` (what is not there yet) with backoff until it is empty; MeshError
+    ``<what> after <timeout>s: <the last ones pending>`` at the timeout."""
+    from istiolab.errors import MeshError
+    from istiolab.local.supervisor import wait_until
+
+    left: list[str] = []
+
+    def done() -> bool:
+        left[:] = pending()
+        return not left
+
+    try:
+        wait_until(done, timeout, what)
+    except MeshError:
+        raise MeshError(f"{what} after {timeout:g}s: {', '.join(left)}") from None

@@ -11,39 +11,34 @@ without a sidecar, resolving Services through the mesh's hosts map (kube DNS + k
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from istiolab.backends.base import Backend, ChangeResult, HttpResult, Pod, ProxySync
+from istiolab.backends.base import (
+    Backend,
+    ChangeResult,
+    HttpResult,
+    Pod,
+    ProxySync,
+    find_pod,
+    http_result,
+    wait_all,
+)
 from istiolab.errors import MeshError, NotFoundError
 from istiolab.local.control import ControlClient, NotRunning
+from istiolab.local.kubeapi.workloads import PROXY_CONTAINER, PROXY_IMAGE, container_names
 from istiolab.local.model import OUTBOUND_PORT
 from istiolab.local.state import StateDir, resolve_state_dir
-from istiolab.workloads.client import HostsMap, Response
+from istiolab.manifests.kinds import lookup
+from istiolab.workloads.client import HostsMap
 from istiolab.workloads.loadgen import FORTIO_TIMEOUT, LoadResult
-
-PROXY_CONTAINER = "istio-proxy"
-
-
-def _http_result(resp: Response) -> HttpResult:
-    return HttpResult(
-        status=resp.status,
-        headers=dict(resp.headers),
-        body=resp.body,
-        elapsed=resp.elapsed,
-        error=resp.error,
-        detail=resp.detail,
-    )
 
 
 def pod_from_row(row: Mapping[str, Any]) -> Pod:
     """A control API pod row (``/pods``, ``/status``) as a typed :class:`Pod`."""
-    app = row["labels"].get("app") or row["deployment"]
-    if row.get("gateway"):
-        containers: tuple[str, ...] = (PROXY_CONTAINER,)
-    else:
-        containers = (app, PROXY_CONTAINER) if row["sidecar"] else (app,)
+    containers = tuple(container_names(row))
+    images = tuple(PROXY_IMAGE if c == PROXY_CONTAINER else row["image"] for c in containers)
     return Pod(
         name=row["name"],
         namespace=row["namespace"],
@@ -56,6 +51,7 @@ def pod_from_row(row: Mapping[str, Any]) -> Pod:
         restarts=int(row.get("restarts") or 0),
         created=row.get("created"),
         ready_containers=int(row.get("ready_containers", len(containers) if row["ready"] else 0)),
+        images=images,
     )
 
 
@@ -70,7 +66,14 @@ class LocalBackend(Backend):
 
     # ---------------------------------------------------------------- plumbing
     def client(self) -> ControlClient | None:
-        """The running supervisor's control API client, or None when no mesh runs."""
+        """The running supervisor's control API client, or None when no mesh runs; MeshError
+        when it is half broken (supervisor gone with its proxies running, stopped, or without
+        its socket), so nothing is written behind running proxies' back."""
+        from istiolab.local.health import supervisor_problem
+
+        problem = supervisor_problem(self.state)
+        if problem:
+            raise MeshError(problem)
         if self.state.running_pid() is None:
             return None
         return ControlClient(self.state.socket, timeout=self.timeout)
@@ -87,7 +90,7 @@ class LocalBackend(Backend):
     def _store(self) -> Any:
         from istiolab.local.store import ConfigStore
 
-        return ConfigStore(self.state.root)
+        return ConfigStore(self.state.root, settings=self.state.load_settings())
 
     def status(self) -> dict:
         """The supervisor's full status (settings, pods with PIDs and notes, findings)."""
@@ -98,11 +101,18 @@ class LocalBackend(Backend):
         return self.running().get("/hosts")
 
     # ---------------------------------------------------------------- objects
-    def apply(self, objects: Sequence[Mapping[str, Any]], source: str = "<apply>") -> ChangeResult:
+    def check_supported(
+        self,
+        objects: Sequence[Mapping[str, Any]],
+        positions: Sequence[tuple[str, int]] | None = None,
+    ) -> None:
         from istiolab.local.pods import check_images
 
+        check_images(objects, positions)
+
+    def apply(self, objects: Sequence[Mapping[str, Any]], source: str = "<apply>") -> ChangeResult:
         objects = [dict(o) for o in objects]
-        check_images(objects)
+        self.check_supported(objects)
         client = self.client()
         if client is None:
             return _change(objects, self._store().apply(objects, source))
@@ -112,13 +122,7 @@ class LocalBackend(Backend):
     def delete(self, refs: Sequence[tuple[str, str, str]]) -> ChangeResult:
         client = self.client()
         if client is None:
-            store = self._store()
-            lines, missing = [], []
-            for kind, name, ns in refs:
-                try:
-                    lines.append(store.delete(kind, name, ns))
-                except NotFoundError as exc:
-                    missing.append(str(exc))
+            lines, missing = self._store().delete_many(refs)
             if not lines and missing:
                 raise NotFoundError("; ".join(missing))
             result: dict = {"lines": lines, "errors": missing}
@@ -137,6 +141,9 @@ class LocalBackend(Backend):
     def get(
         self, kind: str, name: str | None = None, namespace: str | None = "default"
     ) -> list[dict]:
+        info = lookup(kind)  # None: a kind only the store names (the Gateway API's Gateway)
+        if info is not None and info.kind == "Pod":  # derived from the running pods
+            return self._pod_objects(name, namespace)
         ns = "*" if namespace is None else namespace
         client = self.client()
         if client is None:
@@ -144,6 +151,36 @@ class LocalBackend(Backend):
 
             return get_objects(self._store(), {"kind": kind, "name": name, "namespace": ns})
         return client.get("/get", kind=kind, name=name, namespace=ns)
+
+    def stored(self) -> list[dict]:
+        """The state directory's stored config, read directly (what `up` will deploy)."""
+        return self._store().objects() if self.state.root.exists() else []
+
+    def seed(self, objects: Sequence[Mapping[str, Any]], source: str) -> ChangeResult:
+        """Write `objects` to the stored config directly, for `up` before its mesh runs
+        (validated and dry-run like any apply; no running mesh is asked)."""
+        objects = [dict(o) for o in objects]
+        self.check_supported(objects)
+        return _change(objects, self._store().apply(objects, source))
+
+    def objects(self) -> list[dict]:
+        client = self.client()
+        if client is not None:
+            return client.get("/objects")
+        return self.stored()
+
+    def _pod_objects(self, name: str | None, namespace: str | None) -> list[dict]:
+        from istiolab.local.kubeapi.view import snapshot
+
+        rows = self.pod_rows()
+        found = [
+            obj
+            for (kind, ns, pod), obj in snapshot(self.objects(), rows, "").items()
+            if kind == "Pod" and namespace in (None, ns) and name in (None, pod)
+        ]
+        if name is not None and not found:
+            raise NotFoundError(f'pods "{name}" not found in namespace {namespace}')
+        return found
 
     # ---------------------------------------------------------------- pods
     def pod_rows(self) -> list[dict]:
@@ -159,15 +196,41 @@ class LocalBackend(Backend):
         """How pod `source` sends: (its app's source address, its sidecar's outbound
         listener URL or None, the hosts map or None); what :mod:`istiolab.workloads.client`
         and the load generators need to send as that pod."""
-        wanted = self.pod(source)
-        row = next(
-            r
-            for r in self.pod_rows()
-            if (r["namespace"], r["name"]) == (wanted.namespace, wanted.name)
-        )
+        rows = self.pod_rows()
+        pod = find_pod([pod_from_row(r) for r in rows], source)
+        row = next(r for r in rows if (r["namespace"], r["name"]) == (pod.namespace, pod.name))
         if row["sidecar"]:
             return row["app_ip"], f"http://{row['ip']}:{OUTBOUND_PORT}", None
         return row["app_ip"], None, self.hosts()
+
+    def sender(self, source: str) -> Callable[..., HttpResult]:
+        from istiolab.workloads import client as http
+
+        source_ip, proxy, hosts = self.egress(source)
+        namespace = source.partition(".")[2] or "default"
+
+        def send(
+            url: str,
+            *,
+            method: str = "GET",
+            headers: Mapping[str, str] | None = None,
+            data: str | bytes | None = None,
+            timeout: float = 30.0,
+        ) -> HttpResult:
+            resp = http.send(
+                url,
+                source_ip=source_ip,
+                proxy=proxy,
+                hosts=hosts,
+                namespace=namespace,
+                method=method,
+                headers=headers,
+                data=data,
+                timeout=timeout,
+            )
+            return http_result(resp)
+
+        return send
 
     def request(
         self,
@@ -179,22 +242,7 @@ class LocalBackend(Backend):
         data: str | bytes | None = None,
         timeout: float = 30.0,
     ) -> HttpResult:
-        from istiolab.workloads import client as http
-
-        source_ip, proxy, hosts = self.egress(source)
-        ns = source.partition(".")[2] or "default"
-        resp = http.send(
-            url,
-            source_ip=source_ip,
-            proxy=proxy,
-            hosts=hosts,
-            namespace=ns,
-            method=method,
-            headers=headers,
-            data=data,
-            timeout=timeout,
-        )
-        return _http_result(resp)
+        return self.sender(source)(url, method=method, headers=headers, data=data, timeout=timeout)
 
     def load(
         self,
@@ -230,39 +278,23 @@ class LocalBackend(Backend):
     def gateway_url(self) -> str:
         return self.running().get("/info")["gateway_url"]
 
-    def gateway_request(
-        self,
-        path: str,
-        *,
-        host: str | None = None,
-        method: str = "GET",
-        headers: Mapping[str, str] | None = None,
-        data: str | bytes | None = None,
-        timeout: float = 30.0,
-    ) -> HttpResult:
-        from istiolab.workloads import client as http
-
-        all_headers = {**({"Host": host} if host else {}), **(headers or {})}
-        url = self.gateway_url() + "/" + path.lstrip("/")
-        resp = http.send(url, method=method, headers=all_headers, data=data, timeout=timeout)
-        return _http_result(resp)
+    def gateway_https_url(self) -> str:
+        settings = self.running().get("/info")["settings"]
+        return f"https://{settings['gateway_host']}:{settings['gateway_https_port']}"
 
     # ---------------------------------------------------------------- proxies
     def proxy_admin(self, workload: str, path: str, method: str = "GET") -> str:
         pod = self.pod(workload)
-        answer = self.running().post(
-            "/proxy-admin",
-            {"namespace": pod.namespace, "pod": pod.name, "path": path, "method": method},
-        )
-        if answer["status"] != 200:
+        if not pod.sidecar:
             raise MeshError(
-                f"Envoy admin of {pod.name}.{pod.namespace} answered {answer['status']} to "
-                f"{method} /{path.lstrip('/')}: {answer['body'].strip()[:200]}"
+                f"{pod.workload or pod.name}.{pod.namespace} has no sidecar (namespace not "
+                "labelled istio-injection=enabled)"
             )
-        return answer["body"]
+        body = {"pod": pod.name, "namespace": pod.namespace, "method": method.upper()}
+        return self.running().post("/proxy-admin", {**body, "path": "/" + path.lstrip("/")})["body"]
 
     def proxy_status(self) -> list[ProxySync]:
-        return [_proxy_sync(row) for row in self.proxy_status_rows()]
+        return [proxy_sync(row) for row in self.proxy_status_rows()]
 
     def proxy_status_rows(self) -> list[dict]:
         """The supervisor's raw per-proxy xDS state (node id, per-type versions)."""
@@ -275,34 +307,11 @@ class LocalBackend(Backend):
 
     # ---------------------------------------------------------------- waiting
     def wait_converged(self, timeout: float = 30.0) -> None:
-        from istiolab.local.supervisor import wait_until
-
-        lagging: list[str] = []
-
-        def converged() -> bool:
-            lagging[:] = sorted(p.name for p in self.proxy_status() if not p.synced)
-            return not lagging
-
-        try:
-            wait_until(converged, timeout, "proxies in sync")
-        except MeshError:
-            raise MeshError(
-                f"proxies not synced after {timeout:g}s: {', '.join(lagging)}"
-            ) from None
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        from istiolab.local.supervisor import wait_until
-
-        waiting: list[str] = []
-
-        def ready() -> bool:
-            waiting[:] = sorted(f"{p.name}.{p.namespace}" for p in self.pods() if not p.ready)
-            return not waiting
-
-        try:
-            wait_until(ready, timeout, "pods ready")
-        except MeshError:
-            raise MeshError(f"pods not ready after {timeout:g}s: {', '.join(waiting)}") from None
+        wait_all(
+            lambda: sorted(p.name for p in self.proxy_status() if not p.synced),
+            timeout,
+            "proxies not synced",
+        )
 
     # ---------------------------------------------------------------- telemetry
     def telemetry_window(self, seconds: float = 60.0) -> dict[str, Any]:
@@ -334,19 +343,30 @@ def _details(result: Mapping[str, Any]) -> dict:
 def _change(
     objects: Sequence[Mapping[str, Any]], lines: Sequence[str], result: Mapping | None = None
 ) -> ChangeResult:
-    """The store's lines (one per object, ``kind.group/name verb``) as a ChangeResult."""
+    """The store's lines (warnings, then one per object: ``kind.group/name verb``) as a
+    ChangeResult."""
+    warnings, lines = list(lines[: len(lines) - len(objects)]), list(lines[-len(objects) :])
     changes = []
     for obj, line in zip(objects, lines, strict=True):
         md = obj.get("metadata") or {}
         verb = line.rpartition(" ")[2]
         changes.append((str(obj.get("kind")), md.get("namespace") or "default", md["name"], verb))
-    return ChangeResult(changes, lines=tuple(lines), **_details(result or {}))
+    return ChangeResult(changes, tuple(warnings), lines=tuple(lines), **_details(result or {}))
 
 
-def _proxy_sync(row: Mapping[str, Any]) -> ProxySync:
+def proxy_sync(row: Mapping[str, Any]) -> ProxySync:
+    """A control API ``/proxy-status`` row (raw per-type xDS state) as a ProxySync."""
     from istiolab.local.proxyview import sync_states
 
     states, version = sync_states(row.get("status"))
     synced = bool(states) and all(v in ("SYNCED", "NOT SENT") for v in states.values())
     kind = "gateway" if row.get("type") == "router" else "sidecar"
-    return ProxySync(row["name"], kind, synced, detail=states, version=version)
+    return ProxySync(
+        row["name"],
+        kind,
+        synced,
+        detail=states,
+        version=version,
+        node=str(row.get("node") or ""),
+        raw=dict(row.get("status") or {}),
+    )

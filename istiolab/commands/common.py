@@ -1,22 +1,31 @@
-"""What the local mesh commands share: options, the state directory, the control API
-client, tables and workload lookup. Thin edge; the work is done by `istiolab.local`."""
+"""What the commands share: options, the backend they drive (the local mesh of a state
+directory, or a kubeconfig context), tables and change reports. Thin edge; the work is done
+behind :mod:`istiolab.backends`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from istiolab.errors import NotFoundError
-from istiolab.local.control import ControlClient, NotRunning
-from istiolab.local.state import StateDir, resolve_state_dir
+if TYPE_CHECKING:
+    from istiolab.backends import Backend, ChangeResult
+    from istiolab.backends.local import LocalBackend
+    from istiolab.local.state import StateDir
 
 state_dir_option = click.option(
     "--state-dir",
     type=click.Path(file_okay=False),
     default=None,
     help="State directory (default: $ISTIOLAB_STATE_DIR, else ./.istiolab).",
+)
+context_option = click.option(
+    "--context",
+    default=None,
+    metavar="NAME",
+    help="Drive this kubeconfig context through the Kubernetes API instead of the local mesh "
+    "(default: $ISTIOLAB_CONTEXT).",
 )
 output_option = click.option(
     "-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True
@@ -25,25 +34,23 @@ output_option = click.option(
 
 def open_state(state_dir: str | None) -> StateDir:
     """--state-dir, else $ISTIOLAB_STATE_DIR, else ./.istiolab."""
+    from istiolab.local.state import StateDir, resolve_state_dir
+
     return StateDir(resolve_state_dir(state_dir))
 
 
-def mesh_client(state: StateDir, timeout: float = 120.0) -> ControlClient | None:
-    """A client for the running supervisor, or None when the mesh is not running."""
-    if state.running_pid() is None:
-        return None
-    return ControlClient(state.socket, timeout=timeout)
+def open_backend(context: str | None, state_dir: str | None) -> Backend:
+    """The mesh a command drives: `context` (or $ISTIOLAB_CONTEXT), else the local mesh."""
+    from istiolab.backends import open_backend as open_
+
+    return open_(context, state_dir)
 
 
-def running_mesh(state: StateDir) -> ControlClient:
-    """A client for the running supervisor; NotRunning (with the way to start it) if none."""
-    client = mesh_client(state)
-    if client is None:
-        raise NotRunning(
-            f"the local mesh is not running (state directory {state.root}); "
-            "start it with `istiolab up`"
-        )
-    return client
+def local_backend(state_dir: str | None) -> LocalBackend:
+    """The local mesh of --state-dir ($ISTIOLAB_STATE_DIR, ./.istiolab), running or not."""
+    from istiolab.backends.local import LocalBackend
+
+    return LocalBackend(state_dir)
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -65,42 +72,15 @@ def make_console():
     return Console(highlight=False, soft_wrap=True)
 
 
-def running_pods(state: StateDir) -> list[dict]:
-    """The running mesh's pods, as `status` reports them."""
-    return running_mesh(state).get("/status")["pods"]
-
-
-def find_pod(pods: list[dict], workload: str) -> dict:
-    """WORKLOAD[.NS]: a Deployment name, the pods' `app` label or a pod name."""
-    name, _, ns = workload.partition(".")
-    ns = ns or "default"
-    matches = [
-        p
-        for p in pods
-        if p["namespace"] == ns and name in (p["deployment"], p["labels"].get("app"), p["name"])
-    ]
-    if not matches:
-        known = sorted({f"{p['deployment']}.{p['namespace']}" for p in pods})
-        raise NotFoundError(
-            f"no workload {name!r} in namespace {ns} (running: {', '.join(known) or 'none'})"
-        )
-    return sorted(matches, key=lambda p: p["name"])[0]
-
-
-def print_change(result: dict) -> None:
+def print_change(result: ChangeResult) -> None:
     """Print what an apply/delete changed, kubectl-style, and whether the proxies synced."""
-    for line in result.get("lines", []):
+    for line in result.lines:
         click.echo(line)
-    for pod in result.get("stopped", []):
+    for pod in result.pods_stopped:
         click.echo(f"pod/{pod} stopped")
-    for pod in result.get("started", []):
+    for pod in result.pods_started:
         click.echo(f"pod/{pod} started")
-    synced = result.get("synced") or {}
-    if synced.get("ok", True):
-        click.echo(
-            f"{result.get('proxies', 0)} proxies synced in "
-            f"{result.get('seconds', 0) * 1000:.0f} ms",
-            err=True,
-        )
-    else:
-        click.echo(f"warning: proxies not synced: {synced.get('error')}", err=True)
+    if result.sync_error:
+        click.echo(f"warning: proxies not synced: {result.sync_error}", err=True)
+    elif result.proxies:
+        click.echo(f"{result.proxies} proxies synced in {result.seconds * 1000:.0f} ms", err=True)

@@ -1,150 +1,160 @@
-"""Local mesh config commands: apply, delete, get (kubectl-style kinds and short names).
-
-A running mesh is changed through its control API (validate, commit, reconcile, push);
-a stopped one through its persisted config store.
+"""Config commands: apply, delete, get (kubectl-style kinds and short names), on the local
+mesh (running: through its control API; stopped: its persisted store) or, with --context, a
+cluster through the Kubernetes API. Both go through :mod:`istiolab.backends`.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import click
 
 from istiolab.commands.common import (
-    mesh_client,
-    open_state,
+    context_option,
+    open_backend,
     print_change,
     state_dir_option,
     table,
 )
-from istiolab.errors import ConfigError, NotFoundError, ParameterError
+from istiolab.errors import ConfigError, Finding, NotFoundError, ValidationError
 
-# kubectl-style names and short names -> kind
-KINDS = {
-    "namespace": "Namespace",
-    "ns": "Namespace",
-    "deployment": "Deployment",
-    "deploy": "Deployment",
-    "service": "Service",
-    "svc": "Service",
-    "serviceaccount": "ServiceAccount",
-    "sa": "ServiceAccount",
-    "configmap": "ConfigMap",
-    "cm": "ConfigMap",
-    "secret": "Secret",
-    "gateway": "Gateway",
-    "gw": "Gateway",
-    "virtualservice": "VirtualService",
-    "vs": "VirtualService",
-    "destinationrule": "DestinationRule",
-    "dr": "DestinationRule",
-    "serviceentry": "ServiceEntry",
-    "se": "ServiceEntry",
-    "sidecar": "Sidecar",
-    "workloadentry": "WorkloadEntry",
-    "we": "WorkloadEntry",
-    "peerauthentication": "PeerAuthentication",
-    "pa": "PeerAuthentication",
-    "authorizationpolicy": "AuthorizationPolicy",
-    "ap": "AuthorizationPolicy",
-    "requestauthentication": "RequestAuthentication",
-    "ra": "RequestAuthentication",
-    "envoyfilter": "EnvoyFilter",
-    "telemetry": "Telemetry",
-}
+# the Gateway API's Gateway, by the names kubectl accepts for it (stored under a qualified
+# kind so it never replaces an Istio Gateway of the same name)
+GATEWAY_API_WORDS = (
+    "gtw",
+    "gateway.gateway.networking.k8s.io",
+    "gateways.gateway.networking.k8s.io",
+)
 
 
 def kind_of(word: str) -> str:
-    key = word.lower().split(".", 1)[0]
-    if key.endswith("ies") and key[:-3] + "y" in KINDS:
-        key = key[:-3] + "y"
-    elif key.endswith("s") and key not in KINDS and key[:-1] in KINDS:
-        key = key[:-1]
-    if key not in KINDS:
-        allowed = sorted({v for v in KINDS.values()})
-        raise ParameterError("KIND", word, "one of " + ", ".join(allowed) + " (or a short name)")
-    return KINDS[key]
+    """The kind a kubectl-style word names (``vs``, ``virtualservices``, ...)."""
+    from istiolab.manifests.kinds import kind_info
+
+    if word.lower() in GATEWAY_API_WORDS:
+        from istiolab.local.store import GATEWAY_API_GATEWAY
+
+        return GATEWAY_API_GATEWAY
+    return kind_info(word).kind
 
 
-def _documents(path: str) -> tuple[list[dict], str, list[tuple[str, int]]]:
-    """The objects under `path`, its name, and each object's (file, document index)."""
+def _documents(paths: tuple[str, ...]) -> tuple[list[dict], str, list[tuple[str, int]]]:
+    """The objects under every path (in order), a name for them all, and each object's
+    (file, document index). Every document is checked first, naming its file and index:
+    nothing is applied when any is invalid."""
     from istiolab.manifests import load_documents
+    from istiolab.manifests.validation import check_documents
 
-    docs = load_documents(path)
-    source = "<stdin>" if path == "-" else path
+    # as kubectl sends them: JSON, so YAML's integer keys (portLevelMtls: {8080: ...}) are strings
+    docs = [(f, i, json.loads(json.dumps(o))) for path in paths for f, i, o in load_documents(path)]
+    source = ", ".join("<stdin>" if p == "-" else p for p in paths)
     if not docs:
         raise ConfigError(f"{source}: no objects passed to apply (the input holds no documents)")
+    findings = check_documents(docs)
+    if findings:
+        raise ValidationError(findings)
     return [d[2] for d in docs], source, [(d[0], d[1]) for d in docs]
 
 
 @click.command()
-@click.option("-f", "--filename", "path", required=True, help="File, directory or - (stdin).")
+@click.option(
+    "-f",
+    "--filename",
+    "paths",
+    multiple=True,
+    required=True,
+    help="File, directory or - (stdin); repeat to apply several together.",
+)
+@click.option(
+    "-n", "--namespace", default=None, help="Namespace for objects that name none (kubectl's -n)."
+)
 @state_dir_option
-def apply(path: str, state_dir: str | None) -> None:
+@context_option
+def apply(
+    paths: tuple[str, ...], namespace: str | None, state_dir: str | None, context: str | None
+) -> None:
     """Create or update objects (validated first; nothing is applied if any is invalid)."""
-    from istiolab.local.mesh import check_images
-
-    objects, source, positions = _documents(path)
-    check_images(objects, positions)  # names the file and document of an unsupported image
-    state = open_state(state_dir)
-    client = mesh_client(state)
-    if client is None:
-        from istiolab.local.store import ConfigStore
-
-        for line in ConfigStore(state.root).apply(objects, source):
-            click.echo(line)
-        return
-    result = client.post("/apply", {"objects": objects, "source": source})
+    objects, source, positions = _documents(paths)
+    if namespace:
+        pairs = zip(objects, positions, strict=True)
+        objects = [_in_namespace(o, namespace, pos) for o, pos in pairs]
+    backend = open_backend(context, state_dir)
+    backend.check_supported(objects, positions)  # names the file and document
+    try:
+        result = backend.apply(objects, source)
+    except ValidationError as exc:
+        raise ValidationError([_at(f, source, positions) for f in exc.findings]) from None
     print_change(result)
+
+
+CLUSTER_KINDS = ("Namespace", "GatewayClass", "ClusterRole", "ClusterRoleBinding")
+
+
+def _in_namespace(obj: dict, namespace: str, position: tuple[str, int]) -> dict:
+    """kubectl apply -n: objects without a namespace get it; a different one is an error."""
+    if not isinstance(obj, dict) or obj.get("kind") in CLUSTER_KINDS:
+        return obj
+    metadata = dict(obj.get("metadata") or {})
+    found = metadata.get("namespace")
+    if found and found != namespace:
+        raise ConfigError(
+            f"{position[0]}: document {position[1]}: the namespace from the provided object "
+            f'"{found}" does not match the namespace "{namespace}". You must pass '
+            "'--namespace=" + str(found) + "' to perform this operation."
+        )
+    metadata["namespace"] = namespace
+    return {**obj, "metadata": metadata}
+
+
+def _at(finding: Finding, source: str, positions: list[tuple[str, int]]) -> Finding:
+    """A finding of the applied batch, named by its file and document (a directory, or a
+    List, holds several)."""
+    if finding.source != source or not 0 <= finding.index < len(positions):
+        return finding
+    file, index = positions[finding.index]
+    return replace(finding, source=file, index=index)
 
 
 @click.command()
 @click.argument("kind", required=False)
 @click.argument("names", nargs=-1)
-@click.option("-f", "--filename", "path", default=None, help="Delete the objects in a file.")
+@click.option(
+    "-f", "--filename", "paths", multiple=True, help="Delete the objects in a file (repeatable)."
+)
 @click.option("-n", "--namespace", default="default", show_default=True)
 @state_dir_option
+@context_option
 def delete(
     kind: str | None,
     names: tuple[str, ...],
-    path: str | None,
+    paths: tuple[str, ...],
     namespace: str,
     state_dir: str | None,
+    context: str | None,
 ) -> None:
     """Delete objects: `delete -f FILE` or `delete KIND NAME... [-n NS]`."""
-    if path:
-        objects, _, _ = _documents(path)
+    if paths:
+        objects, _, _ = _documents(paths)
+        from istiolab.local.store import store_kind
+
         refs = [
-            {
-                "kind": o.get("kind"),
-                "name": (o.get("metadata") or {}).get("name"),
-                "namespace": (o.get("metadata") or {}).get("namespace") or namespace,
-            }
+            (
+                store_kind(o),
+                str((o.get("metadata") or {}).get("name")),
+                (o.get("metadata") or {}).get("namespace") or namespace,
+            )
             for o in objects
         ]
     elif kind and names:
         k = kind_of(kind)
-        refs = [{"kind": k, "name": n, "namespace": namespace} for n in names]
+        refs = [(k, n, namespace) for n in names]
     else:
         raise click.UsageError("give -f FILE, or KIND and NAME")
-    state = open_state(state_dir)
-    client = mesh_client(state)
-    if client is None:
-        from istiolab.local.store import ConfigStore
-
-        store = ConfigStore(state.root)
-        missing = []
-        for r in refs:
-            try:
-                click.echo(store.delete(r["kind"], r["name"], r["namespace"]))
-            except NotFoundError as exc:
-                missing.append(str(exc))
-        result: dict = {"errors": missing}
-    else:
-        result = client.post("/delete", {"refs": refs})
-        print_change(result)
-    if result.get("errors"):
-        raise NotFoundError("; ".join(result["errors"]))
+    result = open_backend(context, state_dir).delete(refs)
+    print_change(result)
+    if result.warnings:
+        raise NotFoundError("; ".join(result.warnings))
 
 
 @click.command()
@@ -160,6 +170,7 @@ def delete(
     help="wide: pods with their IP.",
 )
 @state_dir_option
+@context_option
 def get(
     kind: str,
     name: str | None,
@@ -167,22 +178,15 @@ def get(
     all_namespaces: bool,
     output: str,
     state_dir: str | None,
+    context: str | None,
 ) -> None:
     """Show stored objects (and the running mesh's pods), like kubectl get."""
-    state = open_state(state_dir)
+    backend = open_backend(context, state_dir)
     if kind.lower() in POD_WORDS:
-        _get_pods(state, name, namespace, all_namespaces, output)
+        _get_pods(backend, name, namespace, all_namespaces, output)
         return
     k = kind_of(kind)
-    ns = "*" if all_namespaces else namespace
-    client = mesh_client(state)
-    if client is None:
-        from istiolab.local.api import get_objects
-        from istiolab.local.store import ConfigStore
-
-        found = get_objects(ConfigStore(state.root), {"kind": k, "name": name, "namespace": ns})
-    else:
-        found = client.get("/get", kind=k, name=name, namespace=ns)
+    found = backend.get(k, name, None if all_namespaces else namespace)
     if output in ("table", "wide"):
         _print_table(found, all_namespaces, namespace, lambda: _summary(k, found, all_namespaces))
     else:
@@ -192,22 +196,20 @@ def get(
 POD_WORDS = ("pod", "pods", "po")
 
 
-def _get_pods(state, name: str | None, namespace: str, all_ns: bool, output: str) -> None:
-    from istiolab.commands.common import running_pods
-    from istiolab.commands.getpods import pod_object, pod_table
+def _get_pods(backend, name: str | None, namespace: str, all_ns: bool, output: str) -> None:
+    from istiolab.commands.getpods import pod_table
 
-    pods = [
-        p
-        for p in running_pods(state)
-        if (all_ns or p["namespace"] == namespace) and (name is None or p["name"] == name)
-    ]
-    pods.sort(key=lambda p: (p["namespace"], p["name"]))
-    if name is not None and not pods:
-        raise NotFoundError(f'pods "{name}" not found in namespace {namespace}')
     if output in ("json", "yaml"):
-        items = [pod_object(p) for p in pods]
+        items = backend.get("Pod", name, None if all_ns else namespace)
+        items.sort(key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]))
         _print_objects(items[0] if name else None, items, output)
         return
+    pods = [
+        p for p in backend.pods(None if all_ns else namespace) if name is None or p.name == name
+    ]
+    pods.sort(key=lambda p: (p.namespace, p.name))
+    if name is not None and not pods:
+        raise NotFoundError(f'pods "{name}" not found in namespace {namespace}')
     wide = output == "wide"
     _print_table(pods, all_ns, namespace, lambda: pod_table(pods, wide=wide, all_namespaces=all_ns))
 

@@ -7,20 +7,18 @@ through :func:`istiolab.backends.open_backend`.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
+from istiolab.commands import labview
 from istiolab.commands.common import make_console, state_dir_option
+from istiolab.commands.labview import FAIL, PASS
 from istiolab.errors import CheckFailed, NotFoundError
 from istiolab.labs import format as labformat
 from istiolab.labs.checks import CheckResult
 from istiolab.labs.progress import Progress
-
-PASS, FAIL = "\N{CHECK MARK}", "\N{BALLOT X}"
 
 
 def _options(f: Callable) -> Callable:
@@ -63,7 +61,10 @@ class Ctx:
         if self._backend is None:
             from istiolab.backends import open_backend
 
-            self._backend = open_backend(self.context, self._state_option)
+            backend = open_backend(self.context, self._state_option)
+            if self.context is None:
+                backend.running()  # a lab needs a live mesh: say how to start it, at once
+            self._backend = backend
         return self._backend
 
     def lab(self, name: str | None) -> labformat.Lab:
@@ -136,7 +137,7 @@ def show(name, context, labs_dir, state_dir, output) -> None:
     """A lab's goal, source, environment and task instructions."""
     item = _ctx(context, labs_dir, state_dir).lab(name)
     if output == "json":
-        click.echo(json.dumps(_lab_dict(item), indent=2))
+        click.echo(json.dumps(labview.lab_dict(item), indent=2))
         return
     from rich.markdown import Markdown
 
@@ -150,37 +151,6 @@ def show(name, context, labs_dir, state_dir, output) -> None:
         console.print(Markdown(task.instructions))
         for check in task.checks:
             console.print(f"  check [cyan]{check.id}[/cyan]: {check.description}")
-
-
-def _lab_dict(item: labformat.Lab) -> dict[str, Any]:
-    return {
-        "name": item.name,
-        "title": item.title,
-        "goal": item.goal,
-        "minutes": item.minutes,
-        "source": item.source,
-        "requires": list(item.requires),
-        "environment": {
-            "samples": list(item.environment.samples),
-            "namespaces": dict(item.environment.namespaces),
-        },
-        "tasks": [
-            {
-                "number": t.number,
-                "title": t.title,
-                "instructions": t.instructions,
-                "checks": [
-                    {"id": c.id, "type": c.type, "description": c.description} for c in t.checks
-                ],
-                "hints": list(t.hints),
-                "solution": {
-                    "apply": list(t.solution.apply),
-                    "commands": list(t.solution.commands),
-                },
-            }
-            for t in item.tasks
-        ],
-    }
 
 
 @lab.command()
@@ -218,11 +188,17 @@ def check(ctx, name, task, watch, interval, context, labs_dir, state_dir, output
         item.task(n)
     runner = Runner(c.backend)
     if watch:
-        _watch(c, item, numbers, runner, interval)
+        labview.watch(
+            c.backend,
+            item,
+            lambda: runner.run_lab(item, numbers),
+            lambda results: _record(c, item, results),
+            interval,
+        )
         return
     results = runner.run_lab(item, numbers)
     _record(c, item, results)
-    _print_results(item, results, output)
+    labview.print_results(item, results, output)
     if any(not r.passed for rs in results.values() for r in rs):
         ctx.exit(1)
 
@@ -232,87 +208,6 @@ def _record(c: Ctx, item: labformat.Lab, results: dict[int, list[CheckResult]]) 
 
     passed, _ = summary(results)
     return c.progress.record(c.backend_name, item.name, passed, len(item.tasks))
-
-
-def _table(item: labformat.Lab, results: dict[int, list[CheckResult]]):
-    from rich.table import Table
-
-    t = Table(title=f"{item.name}: {item.title}", title_justify="left", show_lines=False)
-    for col in ("TASK", "CHECK", "", "EXPECTED / MEASURED"):
-        t.add_column(col, overflow="fold")
-    for n, rs in results.items():
-        for i, r in enumerate(rs):
-            label = f"{n}. {item.task(n).title}" if i == 0 else ""
-            if r.passed:
-                t.add_row(label, f"{r.id}: {r.description}", f"[green]{PASS}[/green]", "")
-            else:
-                detail = f"expected {r.expected}\nmeasured {r.measured}"
-                if r.hint:
-                    detail += f"\n[yellow]hint:[/yellow] {r.hint}"
-                t.add_row(label, f"{r.id}: {r.description}", f"[red]{FAIL}[/red]", detail)
-    return t
-
-
-def _print_results(item, results, output) -> None:
-    if output == "json":
-        data = {
-            "lab": item.name,
-            "tasks": [
-                {
-                    "number": n,
-                    "title": item.task(n).title,
-                    "passed": all(r.passed for r in rs),
-                    "checks": [r.to_dict() for r in rs],
-                }
-                for n, rs in results.items()
-            ],
-        }
-        click.echo(json.dumps(data, indent=2))
-        return
-    make_console().print(_table(item, results))
-
-
-def _fingerprint(c: Ctx, item: labformat.Lab) -> str:
-    """What a learner changes between checks: the lab's kinds of objects (cheap to read)."""
-    kinds = {ch.params["kind"] for t in item.tasks for ch in t.checks if ch.type == "object"}
-    kinds |= set(item.cleanup.kinds)
-    seen = []
-    for kind in sorted(kinds):
-        for o in c.backend.get(kind, None, None):
-            md = o.get("metadata") or {}
-            seen.append(
-                f"{kind}/{md.get('namespace')}/{md.get('name')}/{md.get('resourceVersion')}"
-            )
-            if not md.get("resourceVersion"):
-                seen.append(json.dumps(o.get("spec"), sort_keys=True))
-    return "\n".join(sorted(seen))
-
-
-def _watch(c: Ctx, item, numbers, runner, interval: float) -> None:
-    """Re-run the checks when the config changes (and at least every 30 s), live."""
-    from rich.live import Live
-
-    last, last_run, results = None, 0.0, {}
-    with Live(auto_refresh=False, console=make_console()) as live:
-        try:
-            while True:
-                fp = _fingerprint(c, item)
-                if fp != last or time.monotonic() - last_run > 30:
-                    last, last_run = fp, time.monotonic()
-                    results = runner.run_lab(item, numbers)
-                    new = _record(c, item, results)
-                    table = _table(item, results)
-                    table.caption = (
-                        f"watching (Ctrl-C to stop); last check {time.strftime('%H:%M:%S')}"
-                        + (f"; task {', '.join(map(str, new))} passed!" if new else "")
-                    )
-                    live.update(table, refresh=True)
-                    if all(r.passed for rs in results.values() for r in rs):
-                        live.console.print(f"{PASS} every task of {item.name} passes")
-                        return
-                time.sleep(interval)
-        except KeyboardInterrupt:
-            return
 
 
 @lab.command()

@@ -10,28 +10,24 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from istiolab.commands.common import (
+    local_backend,
     make_console,
-    mesh_client,
-    open_state,
     output_option,
     print_change,
-    running_mesh,
     state_dir_option,
     table,
 )
-from istiolab.errors import IstiolabError, MeshError
-from istiolab.local.control import ControlClient
-from istiolab.local.state import StateDir, pid_alive
+from istiolab.errors import MeshError
+
+if TYPE_CHECKING:
+    from istiolab.backends.local import LocalBackend
+    from istiolab.local.state import StateDir
 
 
 @click.command()
@@ -42,6 +38,14 @@ from istiolab.local.state import StateDir, pid_alive
     default=None,
     help="Samples to deploy, comma-separated: bookinfo,httpbin,sleep,fortio (default on a "
     "fresh state directory: bookinfo; 'none' for nothing).",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A setting of the environment spec, as `istiolab render --set` takes it "
+    "(security.mtls=STRICT, traffic=all-v1, ...); repeatable.",
 )
 @click.option(
     "--octet", type=int, default=None, help="Mesh prefix 127.<octet> (env ISTIOLAB_OCTET)."
@@ -74,6 +78,7 @@ def up(
     detach: bool,
     state_dir: str | None,
     samples: str | None,
+    sets: tuple[str, ...],
     octet: int | None,
     gateway_host: str | None,
     gateway_port: int | None,
@@ -85,14 +90,16 @@ def up(
     console_port: int | None = None,
 ) -> None:
     """Start the local mesh: Bookinfo on real Envoy sidecars behind an ingress gateway."""
+    from istiolab.local.daemon import settings_kept_on_success
     from istiolab.local.mesh import Mesh, run_foreground
 
     t0 = time.monotonic()
-    state = open_state(state_dir)
+    backend = local_backend(state_dir)
+    state = backend.state
     pid = state.running_pid()
     if pid is not None and pid != os.getpid():
-        if samples and not serve:  # add samples to the running mesh, as kubectl apply would
-            _apply_samples_live(state, samples)
+        if (samples or sets) and not serve:  # add them to the running mesh, as kubectl would
+            _apply_samples_live(backend, samples or "bookinfo", sets)
             return
         raise MeshError(
             f"the local mesh in {state.root} is already running (pid {pid}); "
@@ -111,6 +118,10 @@ def up(
             "it is reachable from other machines",
             err=True,
         )
+    if not serve:  # one line naming what is missing, before anything is applied or started
+        from istiolab.local.envoy import find_envoy
+
+        find_envoy()
     if serve:  # the detached supervisor: plain log lines, no colours
 
         def log(kind: str, msg: str) -> None:
@@ -124,14 +135,14 @@ def up(
         return
 
     console = make_console()
-    seeded = _seed_samples(state, samples)
+    seeded = _seed_samples(backend, samples, sets)
     if seeded:
         console.print(f"[dim]applied {seeded}[/]")
     if detach:
         # the detached supervisor reads the settings file: write it, put the old one back
         # if the mesh does not start
-        with _settings_kept_on_success(state, settings):
-            _detach(state, console, timeout, t0, with_console, console_port)
+        with settings_kept_on_success(state, settings):
+            _detach(backend, console, timeout, t0, with_console, console_port)
     else:
 
         def report(kind: str, msg: str) -> None:
@@ -145,7 +156,7 @@ def up(
 
         def ready() -> None:
             web.start()
-            _finish_up(state, console, t0, foreground=True, with_console=with_console)
+            _finish_up(backend, console, t0, foreground=True, with_console=with_console)
 
         try:
             run_foreground(mesh, on_ready=ready)
@@ -154,11 +165,66 @@ def up(
         console.print("The local mesh is stopped.")
 
 
+def _addons(text: str | None) -> str | None:
+    """``--addons``, checked before anything starts (the binary too): one-line errors."""
+    if text is None:
+        return None
+    from istiolab.local.telemetry import prometheus
+
+    addons = prometheus.parse_addons(text)
+    if prometheus.NAME in addons.split(","):
+        prometheus.find_prometheus()
+    return addons
+
+
+def _apply_samples_live(backend: LocalBackend, samples: str, sets: tuple[str, ...] = ()) -> None:
+    from istiolab.local.samples import default_samples
+
+    result = backend.apply(default_samples(samples.split(","), sets=sets), "<samples>")
+    click.echo(
+        f"the local mesh in {backend.state.root} is already running; applied samples: {samples}"
+    )
+    print_change(result)
+
+
+def _seed_samples(backend: LocalBackend, samples: str | None, sets: tuple[str, ...] = ()) -> str:
+    """Apply the environment spec (--samples, --set) to the persisted store: always if given,
+    else on a fresh store."""
+    from istiolab.local.samples import default_samples
+
+    if samples is None:
+        if backend.stored() and not sets:
+            return ""
+        samples = "bookinfo"
+    objects = default_samples(samples.split(","), sets=sets)
+    if len(objects) <= 1 and samples.strip() in ("", "none"):
+        return ""
+    backend.seed(objects, "<samples>")
+    return f"samples: {samples} ({len(objects)} objects)"
+
+
+def _productpage_url(backend: LocalBackend) -> str | None:
+    s = backend.state.load_settings()
+    for o in backend.stored():
+        spec = o.get("spec") or {}
+        if (
+            o.get("kind") == "VirtualService"
+            and spec.get("gateways")
+            and "productpage" in str(spec)
+        ):
+            return f"http://{s.gateway_host}:{s.gateway_http_port}/productpage"
+    return None
+
+
+READY_HTTP_TIMEOUT = 30.0  # seconds for productpage to answer 200 once every pod is ready
+
+
 class _Console:
     """The workshop console served from the mesh's own process (a thread), once it is ready."""
 
-    def __init__(self, state: StateDir, settings: Any, enabled: bool, port: int | None,
-                 report: Any) -> None:  # fmt: skip
+    def __init__(
+        self, state: StateDir, settings: Any, enabled: bool, port: int | None, report: Any
+    ) -> None:
         self.state, self.enabled, self.port, self.report = state, enabled, port, report
         host = settings.gateway_host
         self.host = "127.0.0.1" if host in ("0.0.0.0", "localhost") else host
@@ -168,6 +234,7 @@ class _Console:
         if not self.enabled:
             return
         from istiolab.console import server
+        from istiolab.errors import IstiolabError
 
         with contextlib.suppress(FileNotFoundError):
             (self.state.root / server.URL_FILE).unlink()
@@ -184,89 +251,23 @@ class _Console:
             self.running = None
 
 
-def _addons(text: str | None) -> str | None:
-    """``--addons``, checked before anything starts (the binary too): one-line errors."""
-    if text is None:
-        return None
-    from istiolab.local.telemetry import prometheus
-
-    addons = prometheus.parse_addons(text)
-    if prometheus.NAME in addons.split(","):
-        prometheus.find_prometheus()
-    return addons
-
-
-@contextlib.contextmanager
-def _settings_kept_on_success(state: StateDir, settings: Any) -> Iterator[None]:
-    """Save `settings` for the block; if it raises, restore the previous settings file (or
-    none), so a failed `up --gateway-host ...` does not stick to the state directory."""
-    path = state.settings_file
-    previous = path.read_bytes() if path.exists() else None
-    state.save_settings(settings)
-    try:
-        yield
-    except BaseException:
-        if previous is None:
-            path.unlink(missing_ok=True)
-        else:
-            path.write_bytes(previous)
-        raise
-
-
-def _apply_samples_live(state: StateDir, samples: str) -> None:
-    from istiolab.local.mesh import check_images, default_samples
-
-    objects = default_samples(samples.split(","))
-    check_images(objects)
-    result = running_mesh(state).post("/apply", {"objects": objects, "source": "<samples>"})
-    click.echo(f"the local mesh in {state.root} is already running; applied samples: {samples}")
-    print_change(result)
-
-
-def _seed_samples(state: StateDir, samples: str | None) -> str:
-    """Apply the samples to the persisted store: always if --samples, else on a fresh store."""
-    from istiolab.local.mesh import check_images, default_samples
-    from istiolab.local.store import ConfigStore
-
-    store = ConfigStore(state.root)
-    if samples is None:
-        if list(store.objects()):
-            return ""
-        samples = "bookinfo"
-    objects = default_samples(samples.split(","))
-    if len(objects) <= 1 and samples.strip() in ("", "none"):
-        return ""
-    check_images(objects)
-    store.apply(objects, "<samples>")
-    return f"samples: {samples} ({len(objects)} objects)"
-
-
-def _productpage_url(state: StateDir) -> str | None:
-    from istiolab.local.store import ConfigStore
-
-    s = state.load_settings()
-    for o in ConfigStore(state.root).objects():
-        spec = o.get("spec") or {}
-        if (
-            o.get("kind") == "VirtualService"
-            and spec.get("gateways")
-            and "productpage" in str(spec)
-        ):
-            return f"http://{s.gateway_host}:{s.gateway_http_port}/productpage"
-    return None
-
-
 def _finish_up(
-    state: StateDir, console: Any, t0: float, foreground: bool, with_console: bool = False
+    backend: LocalBackend, console: Any, t0: float, foreground: bool, with_console: bool = False
 ) -> None:
     from istiolab.local.mesh import wait_http
 
-    url = _productpage_url(state)
+    state = backend.state
+    url = _productpage_url(backend)
     if url is not None:
-        code = wait_http(url, timeout=30)
+        code = wait_http(url, timeout=READY_HTTP_TIMEOUT)
         if code != 200:
-            console.print(
-                f"[yellow]![/] {url} answered {code or 'nothing'} (see `istiolab status`)"
+            from istiolab.errors import MeshError
+
+            running = "" if foreground else "; the mesh keeps running: fix the configuration"
+            raise MeshError(
+                f"{url} answered {code or 'nothing'}, not 200: the mesh is not ready"
+                f"{running or ''} (see `istiolab status` and `istiolab proxy-status`"
+                f"{', then istiolab apply -f FILE or istiolab down' if running else ''})"
             )
     elapsed = time.monotonic() - t0
     s = state.load_settings()
@@ -274,6 +275,8 @@ def _finish_up(
     if url:
         console.print(f"  Bookinfo:        [bold]{url}[/]")
     console.print(f"  Ingress gateway: http://{s.gateway_host}:{s.gateway_http_port}")
+    if state.kubeconfig.exists():
+        console.print(f"  kubectl:         export KUBECONFIG={state.kubeconfig}")
     if with_console:
         from istiolab.console.server import read_url, wait_for_url
 
@@ -288,64 +291,28 @@ def _finish_up(
 
 
 def _detach(
-    state: StateDir,
+    backend: LocalBackend,
     console: Any,
     timeout: float,
     t0: float,
     with_console: bool = True,
     console_port: int | None = None,
 ) -> None:
-    state.create()
-    log_path = state.logs / "supervisor.log"
-    argv = [sys.executable, "-m", "istiolab", "up", "--serve", "--state-dir", str(state.root)]
-    argv += ["--timeout", str(timeout)]
-    argv += ["--console" if with_console else "--no-console"]
-    if console_port is not None:
-        argv += ["--console-port", str(console_port)]
-    with open(log_path, "ab") as log:
-        offset = log.tell()  # this run's lines start here (the log is appended to)
-        child = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-        )
-    console.print(f"Starting the local mesh in the background (pid {child.pid}, log {log_path})")
-    client = ControlClient(state.socket, timeout=10)
-    seen: set[str] = set()
-    deadline = time.monotonic() + timeout + 30
-    delay = 0.02
-    while True:
-        code = child.poll()
-        if code is not None:
-            from istiolab.local.supervisor import tail
+    from istiolab.local.daemon import start_detached
 
-            raise MeshError(
-                f"the mesh supervisor exited with code {code}: {tail(log_path, 4, offset)}"
-            )
-        status = None
-        if state.socket.exists():
-            try:
-                status = client.get("/status")
-            except MeshError:
-                status = None
-        if status:
-            for pod in status.get("pods", []):
-                key = f"{pod['namespace']}/{pod['name']}"
-                if pod.get("ready") and key not in seen:
-                    seen.add(key)
-                    what = "proxy" if pod.get("gateway") else "pod"
-                    extra = " + sidecar" if pod.get("sidecar") else ""
-                    console.print(f"[green]✔[/] {what:5} {key} ready ({pod['ip']}{extra})")
-            if status.get("phase") == "running":
-                break
-        if time.monotonic() > deadline:
-            raise MeshError(f"the mesh did not become ready in {timeout:.0f}s; see {log_path}")
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.25)
-    _finish_up(state, console, t0, foreground=False, with_console=with_console)
+    def started(pid: int, log: str) -> None:
+        console.print(f"Starting the local mesh in the background (pid {pid}, log {log})")
+
+    def pod_ready(pod: dict) -> None:
+        what = "proxy" if pod.get("gateway") else "pod"
+        extra = " + sidecar" if pod.get("sidecar") else ""
+        key = f"{pod['namespace']}/{pod['name']}"
+        console.print(f"[green]✔[/] {what:5} {key} ready ({pod['ip']}{extra})")
+
+    serve = ["--console" if with_console else "--no-console"]
+    serve += ["--console-port", str(console_port)] if console_port is not None else []
+    start_detached(backend.state, timeout, started, pod_ready, serve)
+    _finish_up(backend, console, t0, foreground=False, with_console=with_console)
 
 
 @click.command()
@@ -353,32 +320,59 @@ def _detach(
 @click.option("--timeout", type=float, default=30.0, show_default=True)
 def down(state_dir: str | None, timeout: float) -> None:
     """Stop the local mesh and every process it started."""
-    from istiolab.local.supervisor import kill_recorded
+    from istiolab.local.daemon import stop
 
-    state = open_state(state_dir)
-    pid = state.running_pid()
-    if pid is not None:
-        try:
-            ControlClient(state.socket, timeout=5).post("/shutdown")
-        except MeshError:
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        delay = 0.01
-        while pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.2)
-        if pid_alive(pid):
-            os.kill(pid, signal.SIGKILL)
-    leftovers = kill_recorded(state.read_processes())
-    state.clear_runtime()
-    if pid is None and not leftovers:
+    state = local_backend(state_dir).state
+    was_running, leftovers, note = stop(state, timeout)
+    if note:
+        click.echo(f"note: {note}", err=True)
+    if not was_running and not leftovers:
         click.echo(f"The local mesh is not running ({state.root}).")
         return
-    extra = f"; {len(leftovers)} leftover processes stopped" if leftovers else ""
+    extra = f"; {leftovers} leftover processes stopped" if leftovers else ""
     click.echo(f"The local mesh is stopped ({state.root}){extra}.")
 
 
 # ---------------------------------------------------------------- status
+
+STATUS_TIMEOUT = 1.5  # a supervisor that does not answer by then is reported as such
+
+
+def _half_broken(state: StateDir, output: str) -> int | None:
+    """Report a half-broken mesh (exit code 1), or None when it is running or stopped."""
+    from istiolab.local.health import supervisor_problem
+
+    problem = supervisor_problem(state)
+    if problem is None:
+        return None
+    _report_broken(state, output, problem)
+    return 1
+
+
+def _report_broken(state: StateDir, output: str, problem: str) -> None:
+    """What still runs (from the state directory, without the supervisor) and what is wrong."""
+    from istiolab.local.state import process_cmdline
+
+    rows = []
+    for r in state.mesh_processes():
+        argv = process_cmdline(r["pid"])
+        rows.append({"pid": r["pid"], "command": " ".join(argv)[:120]})
+    supervisor = state.running_pid()
+    if output == "json":
+        data = {
+            "running": False,
+            "state_dir": str(state.root),
+            "problem": problem,
+            "supervisor_pid": supervisor,
+            "processes": rows,
+        }
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"The local mesh is half broken ({state.root}): {problem}")
+    if supervisor is not None:
+        click.echo(f"Supervisor: pid {supervisor}")
+    if rows:
+        click.echo(table(["PID", "COMMAND"], [[r["pid"], r["command"]] for r in rows]))
 
 
 @click.command()
@@ -386,12 +380,13 @@ def down(state_dir: str | None, timeout: float) -> None:
 @output_option
 def status(state_dir: str | None, output: str) -> None:
     """Pods, sidecars and the gateway of the local mesh, and configuration problems."""
-    state = open_state(state_dir)
-    client = mesh_client(state)
-    if client is None:
-        from istiolab.local.store import ConfigStore
-
-        stored = len(list(ConfigStore(state.root).objects())) if state.root.exists() else 0
+    backend = local_backend(state_dir)
+    state = backend.state
+    broken = _half_broken(state, output)
+    if broken is not None:
+        raise click.exceptions.Exit(broken)
+    if backend.client() is None:
+        stored = len(backend.objects())
         data = {"running": False, "state_dir": str(state.root), "stored_objects": stored}
         if output == "json":
             click.echo(json.dumps(data, indent=2))
@@ -399,14 +394,29 @@ def status(state_dir: str | None, output: str) -> None:
             click.echo(f"The local mesh is not running ({state.root}; {stored} stored objects).")
             click.echo("Start it with `istiolab up`.")
         return
-    data = client.get("/status")
+    from istiolab.backends.local import LocalBackend
+
+    try:
+        data = LocalBackend(state.root, timeout=STATUS_TIMEOUT).status()
+    except MeshError as exc:
+        _report_broken(state, output, f"the mesh's supervisor does not answer ({exc})")
+        raise click.exceptions.Exit(1) from None
     if output == "json":
         click.echo(json.dumps(data, indent=2))
         return
     click.echo(
         f"Local mesh running (pid {data['pid']}, {data['state_dir']}, up {data['uptime']:.0f}s)"
     )
-    click.echo(f"Gateway: {data['gateway_url']}   xDS: {data['xds']}\n")
+    click.echo(f"Gateway: {data['gateway_url']}   xDS: {data['xds']}")
+    if data.get("kubernetes_api"):
+        click.echo(
+            f"Kubernetes API: {data['kubernetes_api']}   (export KUBECONFIG={data['kubeconfig']})"
+        )
+    telemetry = data.get("telemetry") or {}
+    if telemetry:
+        prom = f"   Prometheus: {telemetry['prometheus']}" if telemetry.get("prometheus") else ""
+        click.echo(f"Metrics: {telemetry['metrics']}{prom}")
+    click.echo()
     click.echo(table(["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "IP"], pod_rows(data)))
     notes = [(p, n) for p in data["pods"] for n in p.get("notes") or []]
     if notes:
@@ -417,6 +427,10 @@ def status(state_dir: str | None, output: str) -> None:
         click.echo("\nConfiguration problems:")
         for f in data["findings"]:
             click.echo(f"  {f}")
+    if data.get("security"):
+        click.echo("\nSecurity:")
+        for note in data["security"]:
+            click.echo(f"  {note}")
 
 
 def pod_rows(status: dict) -> list[list]:
@@ -436,5 +450,5 @@ def pod_rows(status: dict) -> list[list]:
 @state_dir_option
 def gateway_url(state_dir: str | None) -> None:
     """The ingress gateway's URL (like $GATEWAY_URL in the Istio docs)."""
-    s = open_state(state_dir).load_settings()
+    s = local_backend(state_dir).state.load_settings()
     click.echo(f"http://{s.gateway_host}:{s.gateway_http_port}")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from istiolab.commands.common import state_dir_option
+from istiolab.commands.common import context_option, open_backend, state_dir_option
 from istiolab.errors import CheckFailed, ConfigError, ParameterError
 
 SUBCOMMANDS = ("verdict", "compare", "list")
@@ -58,19 +58,36 @@ def parse_sweep(value: str) -> list[int]:
 @click.argument("scenario")
 @click.option("--from", "source", default=None, help="WORKLOAD[.NS] to send from (its sidecar).")
 @click.option("--users", "-u", type=click.IntRange(min=1), default=None, help="Concurrent users.")
-@click.option("--spawn-rate", "-r", type=click.FloatRange(min=0.1), default=None)
+@click.option("--spawn-rate", "-r", type=click.FloatRange(min=0.1), default=None, help="Users/s.")
 @click.option("--requests", "-n", type=click.IntRange(min=1), default=None, help="Stop after N.")
 @click.option("--duration", "-t", default=None, help="Stop after this long (30s, 2m).")
 @click.option("--target", default=None, help="Base URL (default: the scenario's TARGET).")
-@click.option("--context", default=None, help="Kubeconfig context (default: the local mesh).")
-@click.option("--report", "report_dir", default=None, type=click.Path(file_okay=False))
+@context_option
+@click.option(
+    "--report",
+    "report_dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Write result.json, fortio.json, report.html and PNG plots here.",
+)
 @click.option("--seed", type=int, default=None, help="Seed the users' random choices.")
-@click.option("--engine", type=click.Choice(["locust", "fortio"]), default="locust")
+@click.option(
+    "--engine",
+    type=click.Choice(["locust", "fortio"]),
+    default="locust",
+    help="fortio: the load made by the fortio pod itself (needs --from, --requests).",
+)
 @click.option("--rate", type=click.FloatRange(min=0.1), default=None, help="Fixed arrivals/s.")
 @click.option("--sweep", default=None, help="users=1..8: one run per concurrency, plotted.")
 @click.option("--find-max-rps", is_flag=True, help="Highest rate that keeps the expectations.")
 @click.option("--expect", "extra", multiple=True, help="An extra expectation (repeatable).")
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["table", "json", "fortio"]),
+    default="table",
+    help="json: the result format (loadtests/README.md); fortio: fortio's -json shape.",
+)
 @state_dir_option
 def run_cmd(
     scenario: str,
@@ -98,10 +115,10 @@ def run_cmd(
     # Locust first: it monkey-patches the process for gevent before the backend connects
     from istiolab.load import runner as load_runner
     from istiolab.load import scenario as scenarios
-    from istiolab.load.expect import parse_all
+    from istiolab.load.expect import parse
 
     sc = scenarios.load(scenario)
-    sc.expectations += parse_all(extra, "--expect")
+    sc.expectations += [parse(x, "--expect") for x in extra]
     plan = load_runner.plan_for(
         sc,
         source=source,
@@ -113,8 +130,6 @@ def run_cmd(
         seed=seed,
         rate=rate,
     )
-    from istiolab.backends import open_backend
-
     backend = open_backend(context, state_dir)
     plan = load_runner.resolve(plan, backend)
     if sweep:
@@ -123,14 +138,12 @@ def run_cmd(
     if find_max_rps:
         _find_max(sc, plan, backend, output)
         return
-    if engine == "fortio":
-        result = load_runner.run_fortio(sc, plan, backend)
-        attempt, earlier = load_runner.Attempt(result, []), []
-    else:
-        from istiolab.load.live import LiveView
+    from istiolab.load.live import LiveView
 
-        with LiveView(plan, quiet=output == "json") as view:
-            attempt, earlier = load_runner.run(sc, plan, backend, view.callbacks(), html=True)
+    with LiveView(plan, quiet=output != "table") as view:
+        attempt, earlier = load_runner.run(
+            sc, plan, backend, view.callbacks(), html=True, engine=engine
+        )
     _finish(attempt.result, report_dir, attempt.html, output, len(earlier), state_dir, True)
 
 
@@ -147,9 +160,15 @@ def _finish(
 
     from istiolab.load import report
 
-    console = Console(stderr=output == "json")
+    console = Console(stderr=output != "table")
     if output == "json":
         click.echo(result.to_json(), nl=False)
+    elif output == "fortio":
+        import json
+
+        from istiolab.load.convert import to_fortio
+
+        click.echo(json.dumps(to_fortio(result), indent=2))
     else:
         console.print(report.summary_table(result))
         console.print(report.verdict_table(result))
@@ -202,11 +221,11 @@ def _sweep(sc, plan, backend, users: list[int], report_dir: str | None, output: 
             f"{p99 * 1000:.2f}ms",
             verdict,
         )
-    Console(stderr=output == "json").print(table)
+    Console(stderr=output != "table").print(table)
     if report_dir:
-        path = report.plot_sweep(points, Path(report_dir))
-        Console(stderr=output == "json").print(f"sweep plot: {path}")
-    if output == "json":
+        written = report.write_sweep(points, Path(report_dir))
+        Console(stderr=output != "table").print("sweep: " + ", ".join(str(p) for p in written))
+    if output != "table":
         import json
 
         click.echo(
@@ -224,17 +243,18 @@ def _find_max(sc, plan, backend, output: str) -> None:
         plan = replace(plan, duration=5.0)
 
     def trial(rate: float) -> bool:
+        """The expectations hold AND the offered rate was reached (within 10 %)."""
         attempt = load_runner.run_once(sc, replace(plan, rate=rate, lockstep=False), backend)
-        ok = bool(attempt.result.passed)
-        click.echo(
-            f"{rate:g} rps offered: {attempt.result.rps:.1f} rps measured, "
-            f"{'pass' if ok else 'fail'}",
-            err=True,
-        )
+        r = attempt.result
+        kept = r.rps >= 0.9 * rate
+        ok = bool(r.passed) and kept
+        why = "" if kept else f" (below 90 % of the offered rate: {plan.users} users too few?)"
+        verdict = "pass" if ok else "fail" + why
+        click.echo(f"{rate:g} rps offered: {r.rps:.1f} rps measured, {verdict}", err=True)
         return ok
 
     found = find_max_rps(trial)
-    if output == "json":
+    if output != "table":
         import json
 
         click.echo(
@@ -253,17 +273,23 @@ def _find_max(sc, plan, backend, output: str) -> None:
     type=click.Choice(["istiolab", "fortio", "nighthawk", "h2load"]),
     default=None,
 )
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["table", "json", "fortio"]),
+    default="table",
+    help="json: the result format (loadtests/README.md); fortio: fortio's -json shape.",
+)
 def verdict(file: str, expectations: tuple[str, ...], fmt: str | None, output: str) -> None:
     """Judge FILE (istiolab's, fortio's or Nighthawk's JSON, h2load's summary; '-' = stdin)."""
     import sys
 
     from istiolab.load import convert
-    from istiolab.load.expect import judge_all, parse_all
+    from istiolab.load.expect import judge_all, parse
 
     text = sys.stdin.read() if file == "-" else _read(file)
     result = convert.load(text, file, fmt)
-    judge_all(parse_all(expectations, "--expect"), result)
+    judge_all([parse(x, "--expect") for x in expectations], result)
     _finish(result, None, "", output, 0)
 
 

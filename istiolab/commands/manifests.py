@@ -23,20 +23,25 @@ class FindingsReported(ValidationError):
         self.args = ("; ".join(parts + unreadable),)
 
 
-def _lab_spec(stack: str | None, sets: tuple[str, ...]):
-    from istiolab.manifests import LabSpec, apply_sets
+def _env_spec(stack: str | None, sets: tuple[str, ...]):
+    from istiolab.env import EnvSpec, apply_sets
 
-    spec = LabSpec()
+    spec = EnvSpec()
     if stack:
-        try:
-            from istiolab.stack_config import lab_spec_for_stack
-        except ImportError as exc:
-            raise ConfigError(
-                f"--stack {stack}: stack configs are not available in this checkout "
-                f"(istiolab.stack_config.lab_spec_for_stack cannot be imported: {exc})"
-            ) from exc
-        spec = lab_spec_for_stack(stack)
+        from istiolab.stack_config import env_for_stack
+
+        spec = env_for_stack(stack)
     return apply_sets(spec, sets)
+
+
+def _set_help() -> str:
+    from istiolab.env import set_keys
+
+    return (
+        "Change a setting of the environment spec; repeatable. Keys: "
+        + ", ".join(set_keys())
+        + ". Lists are comma-separated (samples=bookinfo,httpbin; traffic.weights=90,10)."
+    )
 
 
 _RENDERED = re.compile(r"^\d\d-[a-z0-9-]+\.yaml$")
@@ -48,12 +53,13 @@ _RENDERED = re.compile(r"^\d\d-[a-z0-9-]+\.yaml$")
     "sets",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Change a LabSpec field; repeatable. Keys: namespace, injection, samples, "
-    "httpbin_versions, gateway, gateway_hosts, destination_rules, mtls, traffic, security, "
-    "addons, addons_namespace, node_ports, traffic.<parameter>, security.<parameter>. "
-    "Lists are comma-separated (samples=bookinfo,httpbin; traffic.weights=90,10).",
+    help=_set_help(),
 )
-@click.option("--stack", metavar="NAME", help="Start from the lab spec of a Pulumi stack.")
+@click.option(
+    "--stack",
+    metavar="NAME",
+    help="Start from the environment spec of Pulumi.NAME.yaml in the current directory.",
+)
 @click.option(
     "--out",
     "out_dir",
@@ -64,7 +70,7 @@ _RENDERED = re.compile(r"^\d\d-[a-z0-9-]+\.yaml$")
 def render(
     sets: tuple[str, ...], stack: str | None, out_dir: Path | None, output: str | None
 ) -> None:
-    """Write the lab's Kubernetes and Istio objects as YAML for `kubectl apply -f`.
+    """Write the environment's Kubernetes and Istio objects as YAML for `kubectl apply -f`.
 
     Namespaces come first and Istio resources (which need Istio's CRDs) last; the output
     is byte-for-byte stable for the same settings.
@@ -74,10 +80,10 @@ def render(
     if output is not None and output != "-":
         raise click.UsageError(f"-o {output}: only '-' (stdout) is supported; use --out DIR")
 
-    from istiolab.manifests import lab_files, to_yaml, validate_objects
+    from istiolab.env import environment_files
+    from istiolab.manifests import to_yaml, validate_objects
 
-    spec = _lab_spec(stack, sets)
-    files = lab_files(spec)
+    files = environment_files(_env_spec(stack, sets))
     for name, objects in files:
         validate_objects(objects, source=name)
     if out_dir is None:

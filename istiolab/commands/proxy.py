@@ -1,99 +1,105 @@
 """Proxy commands: proxy-status, proxy-config, proxy-stats (like istioctl's), read from the
-xDS server's ACK/NACK tracking and each Envoy's admin API."""
+control plane's ACK/NACK tracking and each Envoy's admin API, through the backend (the local
+mesh, or with --context a cluster's ``pilot-agent request``)."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
+from urllib.parse import quote
 
 import click
 
+from istiolab.backends import ProxySync
 from istiolab.commands.common import (
-    find_pod,
-    open_state,
+    context_option,
+    open_backend,
     output_option,
-    running_mesh,
-    running_pods,
     state_dir_option,
     table,
 )
-from istiolab.errors import MeshError, ParameterError
-from istiolab.local.state import StateDir
+from istiolab.errors import ParameterError
 
-
-def _admin_host(state: StateDir, workload: str) -> tuple[str, dict]:
-    pod = find_pod(running_pods(state), workload)
-    if not (pod["sidecar"] or pod.get("gateway")):
-        raise MeshError(
-            f"{pod['deployment']}.{pod['namespace']} has no sidecar (namespace not labelled "
-            "istio-injection=enabled)"
-        )
-    return pod["ip"], pod
+PROXY_CONFIG_TYPES = (
+    "listeners",
+    "routes",
+    "clusters",
+    "endpoints",
+    "listener",
+    "route",
+    "cluster",
+    "endpoint",
+    "secrets",
+    "secret",
+    "all",
+)
 
 
 @click.command("proxy-status")
 @state_dir_option
+@context_option
 @output_option
-def proxy_status(state_dir: str | None, output: str) -> None:
+def proxy_status(state_dir: str | None, context: str | None, output: str) -> None:
     """xDS sync state of every proxy (like istioctl proxy-status)."""
-    from istiolab.local.proxyview import status_rows
-
-    data = running_mesh(open_state(state_dir)).get("/proxy-status")
+    syncs = sorted(open_backend(context, state_dir).proxy_status(), key=lambda p: p.name)
     if output == "json":
-        click.echo(json.dumps(data, indent=2))
+        rows = [
+            {
+                "name": p.name,
+                "node": p.node,
+                "type": "router" if p.kind == "gateway" else "sidecar",
+                "status": dict(p.raw) or None,
+            }
+            for p in syncs
+        ]
+        click.echo(json.dumps({"proxies": rows}, indent=2))
         return
-    headers, rows = status_rows(data["proxies"])
-    click.echo(table(headers, rows))
+    click.echo(table(*status_table(syncs)))
+
+
+def status_table(syncs: Iterable[ProxySync]) -> tuple[list[str], list[list[str]]]:
+    """istioctl proxy-status's columns; a proxy that never connected reads NOT CONNECTED."""
+    kinds = ("CDS", "LDS", "EDS", "RDS")
+    rows = []
+    for p in syncs:
+        states = [p.detail.get(t, "-") if p.detail else "NOT CONNECTED" for t in kinds]
+        rows.append([p.name, *states, p.version])
+    return ["NAME", *kinds, "VERSION"], sorted(rows)
 
 
 @click.command("proxy-config")
-@click.argument(
-    "what",
-    type=click.Choice(
-        [
-            "listeners",
-            "routes",
-            "clusters",
-            "endpoints",
-            "listener",
-            "route",
-            "cluster",
-            "endpoint",
-            "secrets",
-            "secret",
-            "all",
-        ]
-    ),
-)
+@click.argument("what", type=click.Choice(PROXY_CONFIG_TYPES))
 @click.argument("workload")
 @output_option
 @state_dir_option
-def proxy_config(what: str, workload: str, output: str, state_dir: str | None) -> None:
+@context_option
+def proxy_config(
+    what: str, workload: str, output: str, state_dir: str | None, context: str | None
+) -> None:
     """An Envoy's live configuration, from its admin API (like istioctl proxy-config)."""
-    from istiolab.local import envoy, proxyview
+    from istiolab.local import proxyview
 
-    host, _ = _admin_host(open_state(state_dir), workload)
+    backend = open_backend(context, state_dir)
     what = what if what.endswith("s") or what == "all" else what + "s"
-    if what == "secrets":  # SDS: the workload certificate and the root (istiolab.local.pki)
+    if what == "secrets":  # SDS: the workload certificate and the root
         from istiolab.local import secretview
 
-        dump = envoy.admin_json(host, "/config_dump")
+        dump = json.loads(backend.proxy_admin(workload, "config_dump"))
         if output == "json":
             click.echo(json.dumps(secretview.secrets(dump), indent=2))
             return
         click.echo(table(*secretview.secret_rows(dump)))
         return
     if what == "endpoints":
-        data = envoy.admin_json(host, "/clusters?format=json")
+        path = "clusters?format=json"
     else:
-        data = envoy.admin_json(
-            host, "/config_dump?include_eds" if what == "all" else "/config_dump"
-        )
+        path = "config_dump?include_eds" if what == "all" else "config_dump"
+    data = json.loads(backend.proxy_admin(workload, path))
     if output == "json":
         click.echo(json.dumps(proxyview.section(what, data), indent=2))
         return
-    headers, rows = proxyview.rows(what, data)
-    click.echo(table(headers, rows))
+    click.echo(table(*proxyview.rows(what, data)))
 
 
 @click.command("proxy-stats")
@@ -101,24 +107,17 @@ def proxy_config(what: str, workload: str, output: str, state_dir: str | None) -
 @click.option("--filter", "regex", default=None, help="Only stats whose name matches REGEX.")
 @click.option("-o", "--output", type=click.Choice(["text", "json", "prometheus"]), default="text")
 @state_dir_option
-def proxy_stats(workload: str, regex: str | None, output: str, state_dir: str | None) -> None:
+@context_option
+def proxy_stats(
+    workload: str, regex: str | None, output: str, state_dir: str | None, context: str | None
+) -> None:
     """An Envoy's statistics (admin /stats), e.g. --filter upstream_rq_pending_overflow."""
-    from urllib.parse import quote
-
-    from istiolab.local import envoy
-
     if regex:
         try:
             re.compile(regex)
         except re.error as exc:
             raise ParameterError("--filter", regex, f"a valid regular expression ({exc})") from None
-    host, _ = _admin_host(open_state(state_dir), workload)
-    path = {"text": "/stats", "json": "/stats?format=json", "prometheus": "/stats/prometheus"}[
-        output
-    ]
+    path = {"text": "stats", "json": "stats?format=json", "prometheus": "stats/prometheus"}[output]
     if regex:
         path += ("&" if "?" in path else "?") + "filter=" + quote(regex, safe="")
-    code, body = envoy.admin_request(host, path)
-    if code != 200:
-        raise MeshError(f"Envoy admin {host}:15000{path} answered {code}: {body.strip()[:200]}")
-    click.echo(body.rstrip())
+    click.echo(open_backend(context, state_dir).proxy_admin(workload, path).rstrip())

@@ -8,6 +8,7 @@ dashboards from what serves each view locally. ``--context``: a cluster's addons
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -15,7 +16,7 @@ import subprocess
 
 import click
 
-from istiolab.commands.common import open_state, running_mesh, state_dir_option
+from istiolab.commands.common import local_backend, state_dir_option
 from istiolab.errors import ConfigError, MeshError
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)(us|ms|s|m)?$")
@@ -39,7 +40,7 @@ def graph(state_dir: str | None, namespace: str | None, output: str, window: str
     from istiolab.local.telemetry.graph import build_graph, render_dot, render_text
 
     seconds = _ms(window, "--window") / 1000
-    data = running_mesh(open_state(state_dir)).get("/telemetry/window", seconds=seconds)
+    data = local_backend(state_dir).telemetry_window(seconds)
     g = build_graph(
         [tuple(s) for s in data["now"]],
         [tuple(s) for s in data["then"]],
@@ -66,12 +67,10 @@ def traces(
     state_dir: str | None, service: str | None, min_duration: str | None, limit: int, output: str
 ) -> None:
     """Trace trees (service, operation, duration, status) the mesh's tracers reported."""
-    from istiolab.local.telemetry.spans import read_spans, spans_path
     from istiolab.local.telemetry.traces import build_traces, render, select
 
-    state = open_state(state_dir)
     least = _ms(min_duration, "--min-duration") if min_duration else None
-    found = select(build_traces(read_spans(spans_path(state.root))), service, least, limit)
+    found = select(build_traces(local_backend(state_dir).spans()), service, least, limit)
     if output == "json":
         click.echo(json.dumps([t.to_dict() for t in found], indent=2))
         return
@@ -107,7 +106,7 @@ def dashboard(
     if context:
         _port_forward(context, name, namespace, workload)
         return
-    status = running_mesh(open_state(state_dir)).get("/status")
+    status = local_backend(state_dir).status()
     telemetry = status.get("telemetry") or {}
     if name == "prometheus":
         if not telemetry.get("prometheus"):
@@ -138,7 +137,16 @@ def dashboard(
         )
         if pod is None:
             raise ConfigError(f"no pod for workload {workload!r} in namespace {namespace}")
-        click.echo(f"Envoy admin of {pod['name']}: http://{pod['ip']}:15000")
+        socket_dir = (status.get("settings") or {}).get("socket_dir")
+        if socket_dir:  # owner-only: the admin API is a Unix socket in the state directory
+            path = f"{socket_dir}/a/{pod['ip']}.sock"
+            click.echo(
+                f"Envoy admin of {pod['name']} (owner-only Unix socket): "
+                f"curl --unix-socket {path} http://localhost/   "
+                f"(or istiolab proxy-stats / proxy-config {workload})"
+            )
+        else:
+            click.echo(f"Envoy admin of {pod['name']}: http://{pod['ip']}:15000")
 
 
 def _port_forward(context: str, name: str, namespace: str, workload: str | None) -> None:
@@ -153,7 +161,5 @@ def _port_forward(context: str, name: str, namespace: str, workload: str | None)
     argv = [kubectl, "--context", context, "-n", namespace, "port-forward", target]
     argv.append(f"{local}:{port}")
     click.echo(f"http://localhost:{local}{path}  (Ctrl-C stops the port-forward)")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the port-forward
         subprocess.run(argv, check=False)
-    except KeyboardInterrupt:
-        pass

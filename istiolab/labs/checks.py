@@ -28,6 +28,7 @@ _REQUEST = {
     "data": (str, "request body"),
     "user": (str, "log in to Bookinfo's productpage as this user first (jason)"),
     "timeout": ((int, float, str), "per-request timeout (30s)"),
+    "tls": (dict, "HTTPS to the gateway's port 443: {ca: FILE in the lab, sni: HOST}"),
 }
 _EXPECT = (dict, "status, exit, body, not_body, header, version, latency {min, max}")
 _DISTRIBUTION = {

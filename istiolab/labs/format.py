@@ -20,12 +20,13 @@ import yaml
 from istiolab.errors import ConfigError, NotFoundError
 from istiolab.labs.checks import Check, Problems, parse_check
 from istiolab.manifests.io import read_documents
+from istiolab.names import SAMPLES
 
 LAB_FILE = "lab.yaml"
 LABS_DIR_ENV = "ISTIOLAB_LABS_DIR"
 _FOLDER = re.compile(r"^(\d{2})-([a-z0-9]+(?:-[a-z0-9]+)*)$")
 # samples (istiolab.manifests builders) plus Bookinfo's gateway and its DestinationRules
-KNOWN_SAMPLES = ("bookinfo", "httpbin", "sleep", "fortio", "bookinfo-gateway", "destination-rules")
+KNOWN_SAMPLES = (*SAMPLES, "bookinfo-gateway", "destination-rules")
 _TOP = {
     "title": (str, True),
     "goal": (str, True),
@@ -96,14 +97,18 @@ class Lab:
         return self.tasks[number - 1]
 
     def objects(self, files: Sequence[str]) -> list[dict]:
-        """The objects in these lab files, in order (validated by the apply)."""
-        out: list[dict] = []
+        """The objects in these lab files, as applying them in order leaves them: an object
+        named again by a later file is that later version (``kubectl apply -f A -f B``)."""
+        out: dict[tuple[str, str, str], dict] = {}
         for rel in files:
             docs, findings = read_documents(self.path / rel)
             if findings:
                 raise ConfigError(str(findings[0]))
-            out += [doc for _, _, doc in docs]
-        return out
+            for _, _, doc in docs:
+                md = doc.get("metadata") or {}
+                key = (str(doc.get("kind")), str(md.get("namespace", "")), str(md.get("name")))
+                out[key] = doc
+        return list(out.values())
 
     def start_objects(self) -> list[dict]:
         return self.objects(self.start)
@@ -275,6 +280,10 @@ def _task(lab: Path, number: int, raw: Any, problems: Problems) -> Task | None:
         problems.add(f"{where}.checks", "required: a list of at least one check")
         checks_raw = []
     checks = [parse_check(c, f"{where}.checks[{j}]", problems) for j, c in enumerate(checks_raw)]
+    for j, check in enumerate(checks):
+        ca = (check.params.get("tls") or {}).get("ca") if check else None
+        if ca is not None and not (lab / str(ca)).is_file():
+            problems.add(f"{where}.checks[{j}].tls.ca", f"{ca!r}: no such file in {lab.name}/")
     hints = raw.get("hints") or []
     if not isinstance(hints, list) or not all(isinstance(h, str) for h in hints):
         problems.add(f"{where}.hints", "a list of texts, from a nudge to the answer")

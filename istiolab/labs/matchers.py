@@ -8,9 +8,9 @@ durations compare by length (``180s`` == ``3m``), numbers by value (``100`` == `
 treats as sets (hosts, gateways, methods, principals...) in any order. Expected mappings
 are subsets: extra fields the learner set are fine.
 
-Paths are dotted with list selectors: ``spec.http[0].route[1].weight``, ``spec.subsets[*].name``
-(any element), ``spec.subsets[name=v1].labels.version`` (the element whose ``name`` is ``v1``; the field may
-be a path: ``route[destination.subset=v3].weight``).
+Paths are dotted with list selectors: ``spec.http[0].route[1].weight``,
+``spec.subsets[*].name`` (any element), ``spec.subsets[name=v1].labels.version`` (the element
+whose ``name`` is ``v1``; the field may be a path: ``route[destination.subset=v3].weight``).
 """
 
 from __future__ import annotations
@@ -53,8 +53,9 @@ def parse_path(path: str) -> tuple[Step, ...]:
     steps: list[Step] = []
     pos = 0
     for m in _STEP.finditer(path):
-        if path[pos : m.start()].strip(".") or m.start() < pos:
-            raise PathError(f"field path {path!r}: cannot read {path[pos : m.start()]!r}")
+        gap = path[pos : m.start()]
+        if gap not in ("", ".") or (gap == "." and pos == 0) or (gap == "" and m.group(1) and pos):
+            raise PathError(f"field path {path!r}: cannot read {gap or path[pos:]!r}")
         pos = m.end()
         key, selector = m.group(1), m.group(2)
         if key is not None:
@@ -68,7 +69,7 @@ def parse_path(path: str) -> tuple[Step, ...]:
             steps.append(Step(where=(field.strip(), value.strip())))
         else:
             raise PathError(f"field path {path!r}: [{selector}] is not [N], [*] or [field=value]")
-    if not steps or path[pos:].strip("."):
+    if not steps or path[pos:]:
         raise PathError(f"field path {path!r} is empty or ends badly")
     return tuple(steps)
 
@@ -199,6 +200,8 @@ def matches(values: list[tuple[Any, str]], spec: Any, namespace: str = "") -> bo
 def _operator(values: list[tuple[Any, str]], op: str, want: Any, namespace: str) -> bool:
     if op == "exists":
         return bool(values) == bool(want)
+    if op == "in" and not values and isinstance(want, list) and None in want:
+        return True  # null in the list: "not set" is one of the allowed values
     if op == "not":
         return not any(equal(v, want, key=k, namespace=namespace) for v, k in values)
     for v, k in values:

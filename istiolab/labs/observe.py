@@ -97,28 +97,30 @@ def workload_certificate(config_dump: str) -> CertInfo | None:
     from cryptography import x509
 
     data = json.loads(config_dump)
-    for section in data.get("configs", []):
-        for secret in section.get("dynamic_active_secrets", []):
-            inner = secret.get("secret", {})
-            if secret.get("name") != "default" or "tls_certificate" not in inner:
-                continue
-            chain = inner["tls_certificate"].get("certificate_chain", {})
-            pem = chain.get("inline_string") or ""
-            if not pem and chain.get("inline_bytes"):
-                pem = base64.b64decode(chain["inline_bytes"]).decode()
-            certs = x509.load_pem_x509_certificates(pem.encode())
-            if not certs:
-                return None
-            leaf = certs[0]
-            try:
-                san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-                uris = tuple(san.value.get_values_for_type(x509.UniformResourceIdentifier))
-            except x509.ExtensionNotFound:
-                uris = ()
-            return CertInfo(
-                subject=leaf.subject.rfc4514_string(),
-                issuer=leaf.issuer.rfc4514_string(),
-                uris=uris,
-                chain_issuers=tuple(c.issuer.rfc4514_string() for c in certs),
-            )
+    secrets = []
+    for entry in data.get("configs", []):  # the whole dump, or ?resource= (one per secret)
+        secrets += entry.get("dynamic_active_secrets", []) if "secret" not in entry else [entry]
+    for secret in secrets:
+        inner = secret.get("secret", {})
+        if secret.get("name") != "default" or "tls_certificate" not in inner:
+            continue
+        chain = inner["tls_certificate"].get("certificate_chain", {})
+        pem = chain.get("inline_string") or ""
+        if not pem and chain.get("inline_bytes"):
+            pem = base64.b64decode(chain["inline_bytes"]).decode()
+        certs = x509.load_pem_x509_certificates(pem.encode()) if pem else []
+        if not certs:
+            return None
+        leaf = certs[0]
+        try:
+            san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+            uris = tuple(san.value.get_values_for_type(x509.UniformResourceIdentifier))
+        except x509.ExtensionNotFound:
+            uris = ()
+        return CertInfo(
+            subject=leaf.subject.rfc4514_string(),
+            issuer=leaf.issuer.rfc4514_string(),
+            uris=uris,
+            chain_issuers=tuple(c.issuer.rfc4514_string() for c in certs),
+        )
     return None

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from istiolab.backends import Backend
+from istiolab.errors import IstiolabError
 from istiolab.labs.checks import CheckResult
 from istiolab.labs.format import Lab
 from istiolab.labs.runner import Runner
@@ -143,7 +144,7 @@ def selftest(
     try:
         progress(f"{lab.name}: start state")
         start(backend, lab)
-        quick = Runner(backend, patience=0)
+        quick = Runner(backend, patience=0, base=lab.path)
         for task in lab.tasks:
             for check, result in zip(task.checks, quick.run_task(task), strict=True):
                 want = check.initially == "pass"
@@ -153,7 +154,7 @@ def selftest(
                         f"it should {check.initially} but it "
                         f"{'passed' if result.passed else 'failed'} ({result.measured})"
                     )
-        patient = Runner(backend, patience=patience)
+        patient = Runner(backend, patience=patience, base=lab.path)
         for task in lab.tasks:
             progress(f"{lab.name}: task {task.number} solution")
             solve(backend, lab, task.number)
@@ -163,6 +164,8 @@ def selftest(
                         f"{lab.name} task {task.number} check {result.id}: fails on the solution:"
                         f" expected {result.expected}, measured {result.measured}"
                     )
+    except IstiolabError as exc:  # a start state or solution the mesh refuses: a lab bug
+        report.problems.append(f"{lab.name}: {exc}")
     finally:
         progress(f"{lab.name}: cleanup")
         cleanup(backend, lab)

@@ -196,6 +196,7 @@ class _Parser:
 
 
 SECOND_NAMES = ("duration", "mean", "min", "max")
+LAZY_COUNTER = re.compile(r"(^|\.)upstream_rq_[1-5](xx|\d\d)$")
 
 
 def _number(tok: str) -> tuple[float, str]:
@@ -267,14 +268,19 @@ def _flag(r: Result, flag: str) -> float:
 
 
 def _stat(r: Result, name: str, grew: bool) -> float:
-    found = [
-        c
-        for stats in r.counters.values()
-        for key, c in stats.items()
-        if key == name or key.endswith("." + name)
-    ]
+    found = []
+    for stats in r.counters.values():
+        # `cluster.X.NAME`, not also `cluster.X.external.NAME` (a narrower copy of it)
+        prefixes = {k[: -len(name)] for k in stats if k == name or k.endswith("." + name)}
+        found += [
+            stats[p + name]
+            for p in prefixes
+            if not any(q != p and p.startswith(q) for q in prefixes)
+        ]
+    read = sum(len(s) for s in r.counters.values())
+    if not found and read and LAZY_COUNTER.search(name):
+        return 0.0  # Envoy creates a per-code counter at the first such response
     if not found:
-        read = sum(len(s) for s in r.counters.values())
         raise Unmeasured(f"no Envoy counter named *.{name} among the {read} read")
     return float(sum(c.delta if grew else c.after for c in found))
 
@@ -365,7 +371,7 @@ def parse(text: str, source: str = "expectation") -> Expectation:
             f"{source}: {text!r}: tolerance applies to a share (share(503) ...), not {left.text}"
         )
     return Expectation(
-        text.split("#", 1)[0].strip(), scope, left, op, right, tolerance, retries, abort
+        " ".join(text.split("#", 1)[0].split()), scope, left, op, right, tolerance, retries, abort
     )
 
 

@@ -70,7 +70,8 @@ def summary_table(result: Result) -> Table:
 
 def failures(result: Result) -> list[str]:
     return [
-        f"{e['expectation']} [{e['scope']}]: measured {e['measured']}"
+        f"{e['expectation']} [{e['scope']}]: "
+        + ("not measured" if e["value"] is None else f"measured {e['measured']}")
         + (f" ({e['detail']})" if e["detail"] else "")
         for e in result.expectations
         if e["verdict"] != "pass"
@@ -163,6 +164,14 @@ def write_report(directory: str | Path, result: Result, html: str = "") -> list[
     return written
 
 
+def _save(fig, path: Path) -> None:
+    """Write a figure readable by its owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        fig.savefig(out, format="png", dpi=90, bbox_inches="tight")
+    _pyplot().close(fig)
+
+
 def _pyplot():
     import matplotlib
 
@@ -187,8 +196,7 @@ def plot_run(result: Result, out: Path) -> list[Path]:
     ax.legend()
     ax.grid(alpha=0.3)
     latency = out / "latency.png"
-    fig.savefig(latency, dpi=90, bbox_inches="tight")
-    plt.close(fig)
+    _save(fig, latency)
     codes = sorted({c for row in result.timeline for c in row["codes"]}, key=int)
     fig, ax = plt.subplots(figsize=(8, 4))
     bottom = [0] * len(t)
@@ -199,8 +207,7 @@ def plot_run(result: Result, out: Path) -> list[Path]:
     ax.set(xlabel="seconds into the run", ylabel="requests", title=f"{result.scenario}: codes")
     ax.legend()
     path = out / "codes.png"
-    fig.savefig(path, dpi=90, bbox_inches="tight")
-    plt.close(fig)
+    _save(fig, path)
     return [latency, path]
 
 
@@ -220,6 +227,13 @@ def plot_sweep(points: Sequence[tuple[int, Result]], out: Path, code: int = 503)
     fig.legend(loc="upper left")
     ax.set_title(f"{points[0][1].scenario}: {code} share and p99 against users")
     path = out / "sweep.png"
-    fig.savefig(path, dpi=90, bbox_inches="tight")
-    plt.close(fig)
+    _save(fig, path)
     return path
+
+
+def write_sweep(points: Sequence[tuple[int, Result]], directory: Path) -> list[Path]:
+    """sweep.json (every run's result, by users) and sweep.png."""
+    out = _private_dir(directory)
+    data = out / "sweep.json"
+    _write(data, json.dumps([{"users": n, **r.to_dict()} for n, r in points], indent=2) + "\n")
+    return [data, plot_sweep(points, out)]

@@ -25,7 +25,7 @@ UNKNOWN_CLASS = 0  # "not 2xx" in Nighthawk's fortio output: the code is not kno
 # histogram bucket ends in seconds: the R10 series (10 steps per decade, 25 % apart) from
 # 10 us to 100 s
 R10 = (1.0, 1.25, 1.6, 2.0, 2.5, 3.15, 4.0, 5.0, 6.3, 8.0)
-BUCKET_ENDS = tuple(round(m * 10.0**e, 9) for e in range(-5, 2) for m in R10) + (100.0,)
+BUCKET_ENDS = (*(round(m * 10.0**e, 9) for e in range(-5, 2) for m in R10), 100.0)
 
 
 @dataclass(frozen=True)

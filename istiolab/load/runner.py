@@ -21,10 +21,11 @@ from datetime import UTC, datetime
 
 import gevent
 from gevent.event import Event
+from locust import constant
 from locust.env import Environment
 
 from istiolab.backends import Backend
-from istiolab.errors import ParameterError
+from istiolab.errors import MeshError, ParameterError
 from istiolab.load import expect
 from istiolab.load.probes import GATEWAY, Watch
 from istiolab.load.result import Result, Sample
@@ -117,6 +118,33 @@ class Pacer:
             gevent.sleep(delay)
 
 
+class Breach:
+    """Early abort: expectations with ``abort after T`` are judged on the samples so far once
+    a second; one that has failed for T seconds in a row stops the run (a grace period)."""
+
+    def __init__(self, expectations: list[expect.Expectation]) -> None:
+        self.expectations = expectations
+        self.since: float | None = None
+        self.next_check = 1.0
+
+    def check(self, recorder: Recorder, elapsed: float) -> str:
+        if not self.expectations or elapsed < self.next_check or not recorder.samples:
+            return ""
+        self.next_check = elapsed + 1.0
+        partial = Result.from_samples(list(recorder.samples), elapsed, engine="locust")
+        failing = [
+            e for e in self.expectations if not all(v.passed for v in expect.judge(e, partial))
+        ]
+        if not failing:
+            self.since = None
+            return ""
+        self.since = self.since if self.since is not None else elapsed
+        limit = min(e.abort_after or 0.0 for e in failing)
+        if elapsed - self.since >= limit:
+            return f"{failing[0].text} failed for {elapsed - self.since:.1f}s (grace {limit:g}s)"
+        return ""
+
+
 @dataclass
 class Attempt:
     result: Result
@@ -136,7 +164,12 @@ def egress_for(backend: Backend, workload: str | None) -> Egress:
     """Where the load leaves from: a mesh workload's pod (through its sidecar), or here."""
     if not workload:
         return Egress()
-    source_ip, proxy, hosts = backend.egress(workload)
+    try:
+        source_ip, proxy, hosts = backend.egress(workload)
+    except MeshError as exc:
+        if backend.name == "local":
+            raise
+        raise MeshError(f"{exc} (with `istiolab load`: --engine fortio)") from None
     name, _, namespace = workload.partition(".")
     namespace = namespace or "default"
     return Egress(source_ip, proxy, namespace, hosts, f"{name}.{namespace}")
@@ -173,21 +206,22 @@ def run_once(
     run_id = uuid.uuid4().hex[:12]
     recorder = Recorder(run_id=run_id, budget=plan.requests)
     if plan.lockstep:
-        recorder.lockstep = Rounds(plan.users)
+        recorder.gate = Rounds(plan.users)
     elif plan.rate:
-        recorder.lockstep = Pacer(plan.rate)
+        recorder.gate = Pacer(plan.rate)
     proxies = [egress.label] if egress.label else [GATEWAY]
     regex = stats_regex(scenario, plan.target, egress.namespace or "default")
     watch = Watch(backend, proxies, regex, f"istiolab-load/{run_id}")
     watch.start()
     for cls in scenario.user_classes:
         cls.egress, cls.recorder, cls.host = egress, recorder, plan.target
+        if plan.rate:
+            cls.wait_time = constant(0)  # the pacer sets the arrivals
     env = Environment(
         user_classes=scenario.user_classes, host=plan.target, locustfile=str(scenario.path)
     )
     runner = env.create_local_runner()
-    abortable = [e for e in scenario.expectations if e.abort_after]
-    breached_since: float | None = None
+    breach = Breach([e for e in scenario.expectations if e.abort_after])
     aborted = ""
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     recorder.started = time.perf_counter()
@@ -202,17 +236,10 @@ def run_once(
                 break
         elif plan.duration is not None and elapsed >= plan.duration:
             break
-        if abortable and int(elapsed * 10) % 10 == 0 and recorder.samples:
-            partial = Result.from_samples(list(recorder.samples), elapsed, engine="locust")
-            failing = [e for e in abortable if not all(v.passed for v in expect.judge(e, partial))]
-            if not failing:
-                breached_since = None
-            else:
-                breached_since = breached_since or time.perf_counter()
-                limit = min(e.abort_after or 0 for e in failing)
-                if time.perf_counter() - breached_since >= limit:
-                    aborted = f"{failing[0].text} failed for {limit:g}s"
-                    break
+        aborted = breach.check(recorder, elapsed)
+        if aborted:
+            break
+    recorder.drain()  # no new requests; the ones on the wire finish and are counted
     duration = time.perf_counter() - recorder.started
     runner.stop()
     page = ""
@@ -256,14 +283,19 @@ def run(
     backend: Backend,
     live: Live | None = None,
     html: bool = False,
+    engine: str = "locust",
 ) -> tuple[Attempt, list[Attempt]]:
-    """Attempts until the expectations hold or a failure has no retry left; returns the last
-    attempt and every earlier one."""
+    """Attempts (Locust's, or the fortio pod's with ``engine="fortio"``) until the
+    expectations hold or a failure has no retry left; returns the last attempt and every
+    earlier one."""
     live = live or Live()
     earlier: list[Attempt] = []
     number = 1
     while True:
-        attempt = run_once(scenario, plan, backend, live, html)
+        if engine == "fortio":
+            attempt = run_fortio(scenario, plan, backend)
+        else:
+            attempt = run_once(scenario, plan, backend, live, html)
         attempt.result.attempts = number
         live.attempt(number, attempt.verdicts)
         if not retry_left(scenario, attempt.verdicts, number):
@@ -272,7 +304,7 @@ def run(
         number += 1
 
 
-def run_fortio(scenario: Scenario, plan: Plan, backend: Backend) -> Result:
+def run_fortio(scenario: Scenario, plan: Plan, backend: Backend) -> Attempt:
     """The same load by the fortio pod itself (``Backend.load``: fortio's generator inside
     the pod), judged by the same expectations; counters and flags are read around it too."""
     if not plan.source or not plan.requests:
@@ -286,13 +318,16 @@ def run_fortio(scenario: Scenario, plan: Plan, backend: Backend) -> Result:
     watch.start()
     path = scenario.option("FORTIO_PATH", "/get")
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    loaded = backend.load(
-        plan.source,
-        plan.target.rstrip("/") + path,
-        count=plan.requests,
-        concurrency=plan.users,
-        qps=plan.rate,
-    )
+    try:
+        loaded = backend.load(
+            plan.source,
+            plan.target.rstrip("/") + path,
+            count=plan.requests,
+            concurrency=plan.users,
+            qps=plan.rate,
+        )
+    except NotImplementedError as exc:
+        raise MeshError(f"--engine fortio: {exc}") from None
     samples = [Sample(0.0, f"GET {path}", s.code, s.duration, s.error) for s in loaded.samples]
     result = Result.from_samples(
         samples,
@@ -308,5 +343,4 @@ def run_fortio(scenario: Scenario, plan: Plan, backend: Backend) -> Result:
     result.counters = watch.counters()
     answered = sum(1 for s in samples if s.code > 0)
     result.flags = watch.flags(answered)  # entries logged since start: fortio's UA is shared
-    expect.judge_all(scenario.expectations, result)
-    return result
+    return Attempt(result, expect.judge_all(scenario.expectations, result))

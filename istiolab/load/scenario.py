@@ -103,6 +103,8 @@ def load(name: str) -> Scenario:
         spec.loader.exec_module(module)
     except SyntaxError as exc:
         raise ConfigError(f"{path}:{exc.lineno}: {exc.msg}") from None
+    except Exception as exc:  # a scenario is user code: name it, no traceback
+        raise ConfigError(f"{path}: importing it failed: {type(exc).__name__}: {exc}") from None
     users = [
         obj
         for obj in vars(module).values()

@@ -46,15 +46,28 @@ class Recorder:
     budget: int | None = None  # requests still allowed; None: unlimited
     samples: list[Sample] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
-    lockstep: object | None = None  # a Rounds barrier, or None
+    gate: object | None = None  # waited on before each request: Rounds (lockstep), Pacer (rate)
+
+    in_flight: int = 0
 
     def take(self) -> bool:
-        if self.budget is None:
-            return True
-        if self.budget <= 0:
-            return False
-        self.budget -= 1
+        """May one more request be sent? (Counts it as in flight.)"""
+        if self.budget is not None:
+            if self.budget <= 0:
+                return False
+            self.budget -= 1
+        self.in_flight += 1
         return True
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Refuse new requests and wait (cooperatively) until none is on the wire, so the
+        samples match what the proxies counted."""
+        import gevent
+
+        self.budget = 0
+        deadline = time.perf_counter() + timeout
+        while self.in_flight > 0 and time.perf_counter() < deadline:
+            gevent.sleep(0.01)
 
 
 class MeshClient:
@@ -89,15 +102,24 @@ class MeshClient:
         rec = self.recorder
         if not rec.take():
             raise StopUser()
-        if rec.lockstep is not None:
-            rec.lockstep.wait()  # type: ignore[attr-defined]
+        if rec.gate is not None:
+            try:
+                rec.gate.wait()  # type: ignore[attr-defined]
+            except BaseException:
+                rec.in_flight -= 1
+                raise
         url = path if "://" in path else f"{self.base}{path}"
         label = name or f"{method.upper()} {path}"
-        sent = time.perf_counter()
-        resp = self.session.request(url, method=method, headers=headers, data=data, timeout=timeout)
-        latency = time.perf_counter() - sent
-        code = resp.status if resp.error is None else NO_RESPONSE
-        rec.samples.append(Sample(sent - rec.started, label, code, latency, resp.error or ""))
+        try:
+            sent = time.perf_counter()
+            resp = self.session.request(
+                url, method=method, headers=headers, data=data, timeout=timeout
+            )
+            latency = time.perf_counter() - sent
+            code = resp.status if resp.error is None else NO_RESPONSE
+            rec.samples.append(Sample(sent - rec.started, label, code, latency, resp.error or ""))
+        finally:
+            rec.in_flight -= 1
         failure = None
         if resp.error is not None:
             failure = ConnectionError(f"{resp.error}: {resp.describe()}")
@@ -105,7 +127,7 @@ class MeshClient:
             failure = RuntimeError(f"HTTP {code}")
         self.user.environment.events.request.fire(
             request_type=method.upper(),
-            name=label,
+            name=label.removeprefix(f"{method.upper()} "),  # Locust shows the method apart
             response_time=latency * 1000.0,
             response_length=len(resp.body),
             response=resp,

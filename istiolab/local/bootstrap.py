@@ -2,9 +2,11 @@
 
 - node: ``id`` = ``Proxy.node_id`` (``sidecar~<ip>~<pod>.<ns>~<ns>.svc.cluster.local``),
   ``cluster`` = ``Proxy.cluster_name``;
-- admin on ``<pod ip>:15000`` (the gateway: ``settings.gateway_pod_ip:15000``);
-- ADS over gRPC to ``settings.istiod_ip:15010`` through the static cluster ``xds-grpc``;
-  CDS and LDS come over ADS;
+- admin on ``<pod ip>:15000`` (the gateway: ``settings.gateway_pod_ip:15000``), or, when the
+  runtime set ``settings.socket_dir``, on the owner-only Unix socket
+  ``settings.admin_socket(ip)`` (mode 0600): no other local user can reach it;
+- ADS over gRPC to ``settings.istiod_ip:15010`` through the static cluster ``xds-grpc``, or
+  to the owner-only Unix socket ``settings.xds_socket``; CDS and LDS come over ADS;
 - stats: tag extraction off (``use_all_default_tags: false``) so stat names keep the raw
   cluster names: ``cluster.outbound|8000||httpbin.default.svc.cluster.local.upstream_rq_...``;
 - every upstream connection leaves from the pod's own IP (``cluster_manager.
@@ -17,6 +19,7 @@
 
 from __future__ import annotations
 
+from istiolab import versions
 from istiolab.local.model import (
     ADMIN_PORT,
     HEALTH_PORT,
@@ -43,21 +46,30 @@ HTTP2_OPTIONS = {
 
 
 def proxy_ip(proxy: Proxy, settings: MeshSettings) -> str:
-    return settings.gateway_pod_ip if proxy.type == "router" else proxy.pod.ip
+    if proxy.type == "router" and proxy.pod.labels.get("istio") == "ingressgateway":
+        return settings.gateway_pod_ip
+    return proxy.pod.ip  # a sidecar, or another gateway proxy (Gateway API, egress)
 
 
 def _address(ip: str, port: int) -> dict:
     return {"socket_address": {"address": ip, "port_value": port}}
 
 
-def _static_cluster(name: str, ip: str, port: int) -> dict:
+def _pipe(path: str, mode: int | None = None) -> dict:
+    pipe: dict = {"path": path}
+    if mode is not None:
+        pipe["mode"] = mode
+    return {"pipe": pipe}
+
+
+def _static_cluster(name: str, address: dict) -> dict:
     return {
         "name": name,
         "type": "STATIC",
         "connect_timeout": "1s",
         "load_assignment": {
             "cluster_name": name,
-            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": _address(ip, port)}}]}],
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": address}}]}],
         },
     }
 
@@ -104,12 +116,17 @@ def _static_listener(name: str, ip: str, port: int, path: str, rewrite: str) -> 
 def bootstrap(proxy: Proxy, settings: MeshSettings) -> dict:
     """The bootstrap dict (write it as JSON and pass ``-c``)."""
     ip = proxy_ip(proxy, settings)
-    xds = _static_cluster("xds-grpc", settings.istiod_ip, XDS_PORT)
+    xds_socket, admin_socket = settings.xds_socket, settings.admin_socket(ip)
+    xds_address = _pipe(xds_socket) if xds_socket else _address(settings.istiod_ip, XDS_PORT)
+    admin = _pipe(admin_socket, 0o600) if admin_socket else _address(ip, ADMIN_PORT)
+    admin_upstream = _pipe(admin_socket) if admin_socket else admin  # 15090 -> admin
+    xds = _static_cluster("xds-grpc", xds_address)
     xds["connect_timeout"] = "1s"
     xds["typed_extension_protocol_options"] = HTTP2_OPTIONS
-    xds["upstream_connection_options"] = {
-        "tcp_keepalive": {"keepalive_time": 300, "keepalive_interval": 30}
-    }
+    if not xds_socket:  # TCP keepalive has no meaning on a Unix socket
+        xds["upstream_connection_options"] = {
+            "tcp_keepalive": {"keepalive_time": 300, "keepalive_interval": 30}
+        }
     ads = {"ads": {}, "resource_api_version": "V3"}
     return {
         "node": {
@@ -121,16 +138,16 @@ def bootstrap(proxy: Proxy, settings: MeshSettings) -> dict:
                 "LABELS": dict(proxy.pod.labels),
                 "SERVICE_ACCOUNT": proxy.pod.service_account,
                 "INSTANCE_IPS": ip,
-                "ISTIO_VERSION": "local",
+                "ISTIO_VERSION": versions.ISTIO_VERSION,  # the Istio the mesh behaves as
             },
         },
-        "admin": {"address": _address(ip, ADMIN_PORT), "access_log": []},
+        "admin": {"address": admin, "access_log": []},
         "stats_config": {"use_all_default_tags": False},
         "cluster_manager": {
             "upstream_bind_config": {"source_address": {"address": ip, "port_value": 0}}
         },
         "static_resources": {
-            "clusters": [xds, _static_cluster("prometheus_stats", ip, ADMIN_PORT)],
+            "clusters": [xds, _static_cluster("prometheus_stats", admin_upstream)],
             "listeners": [
                 _static_listener(
                     f"{ip}_{PROMETHEUS_PORT}",

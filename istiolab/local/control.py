@@ -117,7 +117,9 @@ class ControlServer:
             self.socket_path.unlink()
 
 
-class _UnixConnection(http.client.HTTPConnection):
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP over a Unix socket: the control API, Envoy admin ``pipe`` addresses."""
+
     def __init__(self, path: str, timeout: float) -> None:
         super().__init__("localhost", timeout=timeout)
         self._path = path
@@ -125,7 +127,11 @@ class _UnixConnection(http.client.HTTPConnection):
     def connect(self) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(self.timeout)
-        sock.connect(self._path)
+        try:
+            sock.connect(self._path)
+        except OSError:
+            sock.close()
+            raise
         self.sock = sock
 
 
@@ -142,7 +148,7 @@ class ControlClient:
         return self.socket_path.exists()
 
     def call(self, method: str, path: str, body: dict | None = None) -> Any:
-        conn = _UnixConnection(str(self.socket_path), self.timeout)
+        conn = UnixHTTPConnection(str(self.socket_path), self.timeout)
         try:
             data = json.dumps(body).encode() if body is not None else None
             headers = {"Content-Type": "application/json"} if data is not None else {}

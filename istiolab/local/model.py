@@ -13,8 +13,15 @@ Addressing (Linux loopback is a /8, so every 127.x.y.z binds with no set-up):
   listens there on its canonical port (9080, 8000); the sidecar's inbound listeners own
   ``<pod ip>:<port>``, so inbound traffic passes the sidecar first, as iptables makes it on
   a cluster. A pod without a sidecar runs its app on ``<pod ip>:<port>`` directly.
-- Sidecar ports on the pod IP: 15000 admin, 15001 outbound (apps use it as their HTTP
-  proxy: ``HTTP_PROXY=http://<pod ip>:15001``), 15090 Prometheus stats, 15021 health.
+- Sidecar ports on the pod IP: 15001 outbound (apps use it as their HTTP proxy:
+  ``HTTP_PROXY=http://<pod ip>:15001``), 15090 Prometheus stats, 15021 health.
+
+Owner-only endpoints: when the runtime sets ``MeshSettings.socket_dir`` (a 0700 directory of
+the mesh's owner), the xDS server, every Envoy's admin API and the app of a sidecar pod
+listen on Unix sockets there instead of loopback TCP, which every local user can reach:
+``xds.sock``, ``a/<pod ip>.sock`` (admin) and ``s/<pod ip>-<port>.sock`` (the app behind
+its sidecar; the sidecar's ``inbound|<port>||`` cluster points at it). Without it (tests
+that run Envoy against their own xDS server) everything is on TCP as above.
 """
 
 from __future__ import annotations
@@ -24,8 +31,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from istiolab.names import ISTIO_SYSTEM  # noqa: F401 - re-exported to the runtime
+
 CLUSTER_DOMAIN = "cluster.local"
-ISTIO_SYSTEM = "istio-system"
 
 ADMIN_PORT = 15000
 OUTBOUND_PORT = 15001
@@ -43,11 +51,13 @@ class MeshSettings:
     gateway_host: str = "127.0.0.1"
     gateway_http_port: int = 8080
     gateway_https_port: int = 8443
+    addons: str = ""  # comma list of addons the supervisor runs (prometheus)
     # May processes bind ports below 1024 (root, or net.ipv4.ip_unprivileged_port_start=0)?
     # None: the runtime decides when the mesh starts; translation reads it, never the host
     # (None counts as True there). False: such pod ports get no inbound capture.
     privileged_ports: bool | None = None
-    addons: str = ""  # comma list of addons the supervisor runs (prometheus)
+    # Where owner-only Unix sockets live (set by the runtime when it starts; None: TCP)
+    socket_dir: str | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.octet <= 254:
@@ -75,6 +85,18 @@ class MeshSettings:
         if not 1 <= b < 128:
             raise ValueError(f"{pod_ip} is not a workload pod IP")
         return f"{a}.{o}.{b + 128}.{c}"
+
+    @property
+    def xds_socket(self) -> str | None:
+        return f"{self.socket_dir}/xds.sock" if self.socket_dir else None
+
+    def admin_socket(self, ip: str) -> str | None:
+        """The Unix socket of the admin API of the proxy on `ip` (gateway or sidecar)."""
+        return f"{self.socket_dir}/a/{ip}.sock" if self.socket_dir else None
+
+    def app_socket(self, ip: str, port: int) -> str | None:
+        """The Unix socket the app of the sidecar pod on `ip` serves `port` on."""
+        return f"{self.socket_dir}/s/{ip}-{port}.sock" if self.socket_dir else None
 
     def contains(self, ip: str) -> bool:
         return ipaddress.ip_address(ip) in ipaddress.ip_network(f"127.{self.octet}.0.0/16")
@@ -129,6 +151,7 @@ class Pod:
     container_ports: tuple[int, ...]
     sidecar: bool  # namespace labelled istio-injection=enabled (and not opted out)
     env: Mapping[str, str] = field(default_factory=dict)
+    args: tuple[str, ...] = ()  # the first container's args (tcp-echo's ports and prefix)
 
     @property
     def app_ip(self) -> str:

@@ -19,8 +19,9 @@ from istiolab.local import envoy
 from istiolab.local.model import OUTBOUND_PORT, MeshSettings, Pod, Proxy, Registry
 from istiolab.local.state import StateDir
 from istiolab.local.supervisor import ProcessSpec, Supervisor
+from istiolab.names import INGRESS_GATEWAY
 
-GATEWAY_NAME = "istio-ingressgateway"
+GATEWAY_NAME = INGRESS_GATEWAY  # the gateway's process and pod name
 PROXY_SUFFIX = "/istio-proxy"
 
 
@@ -54,6 +55,8 @@ def check_images(
             "containers"
         ) or []
         for c in containers:
+            if isinstance(c, Mapping) and images.is_proxy(str(c.get("image") or "")):
+                continue  # a gateway proxy (istio-egressgateway): a standalone Envoy
             if isinstance(c, Mapping):
                 images.resolve(str(c.get("image") or ""), deployment=deployment, where=where)
 
@@ -159,12 +162,13 @@ def envoy_spec(
     log = state.logs / f"{base}.envoy.log"
     argv = envoy.envoy_argv(envoy_binary, path, log, proxy.node_id, proxy.cluster_name)
     ip = pod.ip
+    admin = settings.admin_socket(ip) or ip  # the owner-only socket when the runtime set one
     return ProcessSpec(
         name=name,
         argv=argv,
         log=state.logs / f"{base}.envoy.out",
-        probe=lambda: envoy.is_ready(ip),
-        labels={**labels, "ip": ip, "node": proxy.node_id},
+        probe=lambda: envoy.is_ready(admin),
+        labels={**labels, "ip": ip, "node": proxy.node_id, "admin": admin},
     )
 
 
@@ -195,12 +199,21 @@ def app_spec(pod: Pod, state: StateDir, settings: MeshSettings) -> ProcessSpec:
 
     key = f"{pod.namespace}/{pod.name}"
     impl = images.resolve(pod.image, deployment=f"{pod.namespace}/{pod.deployment}")
-    ports = impl.listen_ports(pod.container_ports)
+    ports = impl.listen_ports(pod.container_ports, pod.args)
     argv = [sys.executable, "-m", "istiolab.workloads", "serve", "--image", pod.image]
-    addresses = [f"{listen_ip(pod, p, settings)}:{p}" for p in ports]
-    for address in addresses:
-        argv += ["--listen", address]
+    addresses = []
+    for port in ports:
+        ip = listen_ip(pod, port, settings)
+        sock = settings.app_socket(pod.ip, port) if ip != pod.ip else None
+        if sock:  # behind the sidecar: an owner-only Unix socket, nothing on loopback
+            argv += ["--unix", f"{port}={sock}"]
+            addresses.append(f"unix:{sock}")
+        else:
+            argv += ["--listen", f"{ip}:{port}"]
+            addresses.append(f"{ip}:{port}")
     argv += ["--pod-name", pod.name, "--namespace", pod.namespace]
+    for arg in pod.args:
+        argv.append(f"--arg={arg}")
     env = dict(os.environ)
     env.update({str(k): str(v) for k, v in pod.env.items()})
     env.update({"POD_NAME": pod.name, "POD_NAMESPACE": pod.namespace, "POD_IP": pod.ip})
@@ -223,9 +236,38 @@ def app_spec(pod: Pod, state: StateDir, settings: MeshSettings) -> ProcessSpec:
     )
 
 
+def pod_addresses(
+    pod: Pod, registry: Registry, settings: MeshSettings
+) -> list[tuple[str, int, str]]:
+    """(host, port, what) of every TCP address the pod's processes will listen on: the
+    sidecar's own ports and its inbound ports, or the app's ports on the pod IP."""
+    from istiolab.local.model import HEALTH_PORT, PROMETHEUS_PORT
+    from istiolab.local.translate.listeners import pod_ports
+
+    key = f"{pod.namespace}/{pod.name}"
+    out = []
+    ports = sorted(pod_ports(pod, registry.services))
+    if pod.sidecar:
+        for port in (OUTBOUND_PORT, PROMETHEUS_PORT, HEALTH_PORT):
+            out.append((pod.ip, port, f"the sidecar of pod {key}"))
+    for port in ports:
+        if pod.sidecar and listen_ip(pod, port, settings) != pod.ip:
+            out.append((pod.ip, port, f"the inbound port {port} of pod {key} (its sidecar)"))
+        else:
+            out.append((pod.ip, port, f"port {port} of pod {key}"))
+    return out
+
+
 def pod_specs(
     pod: Pod, state: StateDir, settings: MeshSettings, envoy_binary: str
 ) -> list[ProcessSpec]:
-    """Every process of a workload pod, in start order: the sidecar (if any), then the app."""
+    """Every process of a workload pod, in start order: the sidecar (if any), then the app;
+    a gateway proxy pod (:func:`~istiolab.local.registry.is_gateway_proxy`) is one Envoy."""
+    from istiolab.local.registry import is_gateway_proxy
+
+    if is_gateway_proxy(pod):
+        key = f"{pod.namespace}/{pod.name}"
+        labels = {"role": "gateway", "pod": key}
+        return [envoy_spec(Proxy("router", pod), key, labels, state, settings, envoy_binary)]
     specs = [sidecar_spec(pod, state, settings, envoy_binary)] if pod.sidecar else []
     return [*specs, app_spec(pod, state, settings)]

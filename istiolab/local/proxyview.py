@@ -211,8 +211,8 @@ TYPE_SHORT = {
 }
 
 
-def _per_type(status: Any) -> tuple[dict[str, str], str]:
-    """Normalise one node's xDS status to ({CDS: SYNCED, ...}, version)."""
+def sync_states(status: Any) -> tuple[dict[str, str], str]:
+    """One node's xDS status as ({"CDS": "SYNCED", ...}, version): istioctl's words."""
     states: dict[str, str] = {}
     version = "-"
     if not isinstance(status, Mapping):
@@ -231,21 +231,3 @@ def _per_type(status: Any) -> tuple[dict[str, str], str]:
             state = value
         states[short] = str(state).upper()
     return states, version
-
-
-def sync_states(status: Any) -> tuple[dict[str, str], str]:
-    """One node's xDS status as ({"CDS": "SYNCED", ...}, version): istioctl's words."""
-    return _per_type(status)
-
-
-def status_rows(proxies: list[Mapping[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    headers = ["NAME", "CDS", "LDS", "EDS", "RDS", "VERSION"]
-    rows = []
-    for p in proxies:
-        states, version = _per_type(p.get("status"))
-        if not states:
-            states = dict.fromkeys(("CDS", "LDS", "EDS", "RDS"), "NOT CONNECTED")
-        rows.append(
-            [p["name"], *(states.get(t, "-") for t in ("CDS", "LDS", "EDS", "RDS")), version]
-        )
-    return headers, sorted(rows)

@@ -49,7 +49,7 @@ def ready_message(m: Managed, settings: MeshSettings) -> tuple[str, str]:
     """The (event kind, message) `up` reports when process `m` is ready."""
     labels = dict(m.spec.labels)
     if labels.get("role") == "sidecar":
-        return "proxy", f"{labels['pod']} sidecar ready (admin {labels['ip']}:15000)"
+        return "proxy", f"{labels['pod']} sidecar ready (admin {labels.get('admin')})"
     if labels.get("role") == "gateway":
         s = settings
         return (

@@ -6,6 +6,11 @@
 - Sidecar: the namespace is labelled ``istio-injection=enabled`` (or the pod template is
   labelled ``sidecar.istio.io/inject: "true"``), and neither the pod template's label nor
   its annotation ``sidecar.istio.io/inject`` says ``"false"``.
+- A deleted pod is replaced under a new name (`replaced`: how often each replica slot,
+  :func:`replica_key`, was deleted), like a ReplicaSet's.
+- Injection happens at pod creation, as Istio's webhook does: `injected` (``<namespace>/<pod
+  name>`` -> sidecar or not, the decision taken when that pod was created) keeps a live pod
+  as it is when its namespace is labelled later; new pods (a rollout) decide again.
 - IPs are stable: ``allocations`` maps ``<namespace>/<pod name>`` -> index for
   ``settings.pod_ip`` (pod names repeat across namespaces: the same template gives the same
   name); live pods keep theirs, new pods get the lowest free index. The returned mapping
@@ -30,6 +35,8 @@ from istiolab.local.model import (
     ServicePort,
 )
 from istiolab.local.translate.common import meta
+from istiolab.local.translate.gatewayapi import expand
+from istiolab.workloads.images import is_proxy
 
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' SafeEncodeString alphabet
 INJECT = "sidecar.istio.io/inject"
@@ -40,16 +47,27 @@ def _encode(data: str, length: int) -> str:
     return "".join(_SAFE[b % len(_SAFE)] for b in digest[:length])
 
 
-def pod_names(deployment: Mapping) -> list[str]:
+def replica_key(deployment: Mapping, index: int) -> str:
+    """``<ns>/<deployment>/<template hash>/<replica index>``: one replica slot of a rollout."""
+    name, ns = meta(deployment)
+    template = (deployment.get("spec") or {}).get("template") or {}
+    return f"{ns}/{name}/{_encode(json.dumps(template, sort_keys=True), 10)}/{index}"
+
+
+def pod_names(deployment: Mapping, replaced: Mapping[str, int] | None = None) -> list[str]:
+    """The pods' names; `replaced` counts how often a replica's pod was deleted (a deleted
+    pod comes back under a new name, as a ReplicaSet creates a new pod)."""
     name, _ = meta(deployment)
     spec = deployment.get("spec") or {}
     template = spec.get("template") or {}
     template_hash = _encode(json.dumps(template, sort_keys=True), 10)
     replicas = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
-    return [
-        f"{name}-{template_hash}-{_encode(f'{name}/{template_hash}/{i}', 5)}"
-        for i in range(replicas)
-    ]
+    out = []
+    for i in range(replicas):
+        n = (replaced or {}).get(replica_key(deployment, i), 0)
+        seed = f"{name}/{template_hash}/{i}" + (f"/{n}" if n else "")
+        out.append(f"{name}-{template_hash}-{_encode(seed, 5)}")
+    return out
 
 
 def _sidecar(namespace: Mapping | None, template_meta: Mapping) -> bool:
@@ -94,9 +112,20 @@ def _services(objects: Iterable[Mapping], named_ports: Mapping[tuple[str, str], 
     return tuple(sorted(out, key=lambda s: (s.namespace, s.name)))
 
 
+def is_gateway_proxy(pod: Pod) -> bool:
+    """A gateway proxy pod (image ``istio/proxyv2``: a Gateway API Gateway's ``<name>-istio``,
+    the egress gateway): the runtime runs a standalone Envoy (a router) for it, no app."""
+    return is_proxy(pod.image)
+
+
 def build_registry(
-    objects: list[dict], settings: MeshSettings, allocations: Mapping[str, int]
+    objects: list[dict],
+    settings: MeshSettings,
+    allocations: Mapping[str, int],
+    injected: Mapping[str, bool] | None = None,
+    replaced: Mapping[str, int] | None = None,
 ) -> tuple[Registry, dict[str, int]]:
+    objects = expand(objects)  # Gateway API Gateways bring their proxy Deployment and Service
     namespaces = {meta(o)[0]: o for o in objects if o.get("kind") == "Namespace"}
     planned = []  # (name, namespace, deployment, template)
     named_ports: dict[tuple[str, str], int] = {}
@@ -109,7 +138,7 @@ def build_registry(
             for cp in container.get("ports") or []:
                 if cp.get("name"):
                     named_ports.setdefault((ns, cp["name"]), int(cp["containerPort"]))
-        for pod_name in pod_names(dep):
+        for pod_name in pod_names(dep, replaced):
             planned.append((pod_name, ns, dname, template))
     live = {f"{p[1]}/{p[0]}" for p in planned}
     kept = {key: idx for key, idx in allocations.items() if key in live}
@@ -141,12 +170,14 @@ def build_registry(
                 container_ports=tuple(
                     int(cp["containerPort"]) for c in containers for cp in c.get("ports") or []
                 ),
-                sidecar=_sidecar(namespaces.get(ns), tmeta),
+                sidecar=(injected or {}).get(key, _sidecar(namespaces.get(ns), tmeta))
+                and not is_proxy(str(first.get("image", ""))),  # gateway proxies: no sidecar
                 env={
                     str(e["name"]): str(e.get("value", ""))
                     for e in first.get("env") or []
                     if "name" in e
                 },
+                args=tuple(str(a) for a in first.get("args") or []),
             )
         )
     return Registry(services=_services(objects, named_ports), pods=tuple(pods)), kept

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from istiolab.errors import MeshError
-from istiolab.local.state import pid_alive, pid_matches, write_json
+from istiolab.errors import ConfigError, MeshError
+from istiolab.local.state import StateDir, pid_alive, pid_matches, write_json
 
 Probe = Callable[[], bool]
 
@@ -49,6 +49,7 @@ class Managed:
     last_exit: int | None = None
     stopping: bool = False
     next_restart: float = 0.0
+    ready_seen: bool = False  # its ready line was in its log
 
     @property
     def pid(self) -> int:
@@ -99,7 +100,11 @@ class Supervisor:
         processes_file: Path | None = None,
         on_event: Callable[[str, Managed], None] | None = None,
         poll_interval: float = 0.05,
+        mark: Mapping[str, str] | None = None,
     ) -> None:
+        """`mark`: variables added to every child's environment (the mesh marks its
+        processes with its state directory, so they are found without processes.json)."""
+        self._mark = dict(mark or {})
         self._procs: dict[str, Managed] = {}
         self._lock = threading.RLock()
         self._processes_file = processes_file
@@ -200,7 +205,7 @@ class Supervisor:
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    env=dict(spec.env) if spec.env is not None else None,
+                    env={**(os.environ if spec.env is None else spec.env), **self._mark},
                     start_new_session=True,
                     close_fds=True,
                 )
@@ -209,6 +214,9 @@ class Supervisor:
         return Managed(spec=spec, popen=popen, started=time.monotonic(), log_offset=offset)
 
     def _log_has_line(self, m: Managed) -> bool:
+        """The ready line was printed (remembered once seen: a rotated log loses it)."""
+        if m.ready_seen:
+            return True
         try:
             with open(m.spec.log, "rb") as f:
                 f.seek(m.log_offset)
@@ -216,9 +224,10 @@ class Supervisor:
         except OSError:
             return False
         want = (m.spec.ready_line or "").encode()
-        return any(
+        m.ready_seen = any(
             line.strip() == want or line.startswith(want + b" ") for line in data.splitlines()
         )
+        return m.ready_seen
 
     def _record(self) -> None:
         if self._processes_file is None:
@@ -284,9 +293,31 @@ def _signal(m: Managed, sig: int, group_only: bool = False) -> None:
             m.popen.send_signal(sig)
 
 
-def kill_recorded(rows: list[dict], grace: float = 5.0) -> list[int]:
-    """Stop leftover processes listed in processes.json (pid reuse guarded by exe name)."""
-    alive = [r for r in rows if pid_matches(int(r["pid"]), Path(r.get("exe", "")).name or "?")]
+def kill_leftovers(state: StateDir, grace: float = 5.0) -> tuple[list[int], str]:
+    """Stop every process an earlier supervisor of `state` started: those processes.json
+    lists and those whose environment names the directory (found even when the file is
+    garbled or lost). Returns their pids and a note when processes.json was unreadable."""
+    note = ""
+    try:
+        rows = state.read_processes()
+    except ConfigError as exc:
+        rows, note = [], str(exc)
+    recorded = [r for r in rows if pid_matches(int(r["pid"]), Path(r.get("exe", "")).name or "?")]
+    found = {int(r["pid"]): r for r in recorded}
+    for r in state.mesh_processes():
+        found.setdefault(int(r["pid"]), r)
+    return kill_recorded(list(found.values()), grace, checked=True), note
+
+
+def kill_recorded(rows: list[dict], grace: float = 5.0, checked: bool = False) -> list[int]:
+    """Stop leftover processes listed in processes.json (pid reuse guarded by exe name,
+    unless the caller `checked` them already)."""
+    alive = [
+        r
+        for r in rows
+        if (pid_alive(int(r["pid"])) if checked else False)
+        or pid_matches(int(r["pid"]), Path(r.get("exe", "")).name or "?")
+    ]
     for r in alive:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(int(r["pid"]), signal.SIGTERM)

@@ -7,9 +7,6 @@ Defaults follow Istio's demo token: issuer and subject ``testing@secure.istio.io
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import os
 import time
 from collections.abc import Mapping
@@ -20,13 +17,10 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-DEFAULT_ISSUER = "testing@secure.istio.io"
-DEFAULT_SUBJECT = "testing@secure.istio.io"
+from istiolab.manifests import jwks as _jwks
+from istiolab.manifests.jwks import DEFAULT_ISSUER, DEFAULT_SUBJECT
 
-
-def _b64(n: int) -> str:
-    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+__all__ = ["DEFAULT_ISSUER", "DEFAULT_SUBJECT", "issue", "jwk", "jwks", "load_key"]
 
 
 def load_key(state_root: Path | str) -> rsa.RSAPrivateKey:
@@ -48,15 +42,12 @@ def load_key(state_root: Path | str) -> rsa.RSAPrivateKey:
 
 
 def jwk(key: rsa.RSAPrivateKey) -> dict[str, str]:
-    numbers = key.public_key().public_numbers()
-    body = {"e": _b64(numbers.e), "kty": "RSA", "n": _b64(numbers.n)}
-    thumb = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
-    kid = base64.urlsafe_b64encode(thumb.digest()).rstrip(b"=").decode()
-    return {**body, "alg": "RS256", "use": "sig", "kid": kid}
+    """The signing key's JWK (manifests.jwks: the one JWK builder)."""
+    return _jwks.jwk(key.public_key())
 
 
 def jwks(key: rsa.RSAPrivateKey) -> dict[str, Any]:
-    return {"keys": [jwk(key)]}
+    return _jwks.jwks(key.public_key())
 
 
 def issue(

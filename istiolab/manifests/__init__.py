@@ -7,10 +7,15 @@ parameters raise istiolab.errors.ParameterError naming the parameter and what is
 
 from __future__ import annotations
 
+from istiolab.manifests._base import ISTIO_SYSTEM, check_name
 from istiolab.manifests.addons import ADDONS, NODE_PORTS, addons
 from istiolab.manifests.io import load_documents, read_documents, to_yaml
-from istiolab.manifests.lab import LabSpec, apply_sets, default_lab, lab_files, set_keys
-from istiolab.manifests.networking import bookinfo_gateway, destination_rule, destination_rules
+from istiolab.manifests.networking import (
+    bookinfo_gateway,
+    check_hosts,
+    destination_rule,
+    destination_rules,
+)
 from istiolab.manifests.samples import (
     SAMPLE_BUILDERS,
     SAMPLES,
@@ -20,7 +25,7 @@ from istiolab.manifests.samples import (
     namespace,
     sleep,
 )
-from istiolab.manifests.security import SECURITY_PRESETS, security_preset
+from istiolab.manifests.security import MTLS_MODES, SECURITY_PRESETS, security_preset
 from istiolab.manifests.traffic import TRAFFIC_PRESETS, traffic_preset
 from istiolab.manifests.validation import (
     check_documents,
@@ -31,29 +36,28 @@ from istiolab.manifests.validation import (
 
 __all__ = [
     "ADDONS",
+    "ISTIO_SYSTEM",
+    "MTLS_MODES",
     "NODE_PORTS",
     "SAMPLES",
     "SAMPLE_BUILDERS",
     "SECURITY_PRESETS",
     "TRAFFIC_PRESETS",
-    "LabSpec",
     "addons",
-    "apply_sets",
     "bookinfo",
     "bookinfo_gateway",
     "check_documents",
+    "check_hosts",
+    "check_name",
     "check_objects",
-    "default_lab",
     "destination_rule",
     "destination_rules",
     "fortio",
     "httpbin",
-    "lab_files",
     "load_documents",
     "namespace",
     "read_documents",
     "security_preset",
-    "set_keys",
     "sleep",
     "supported_kinds",
     "to_yaml",

@@ -12,10 +12,10 @@ from typing import Any
 
 from istiolab.durations import is_duration
 from istiolab.errors import ParameterError
+from istiolab.names import ISTIO_SYSTEM  # noqa: F401 - re-exported to the builders
 
 NETWORKING = "networking.istio.io/v1"
 SECURITY = "security.istio.io/v1"
-ISTIO_SYSTEM = "istio-system"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 

@@ -19,8 +19,7 @@ from istiolab import versions
 from istiolab.errors import ParameterError
 from istiolab.manifests import dashboards
 from istiolab.manifests._base import ISTIO_SYSTEM, check_name, deployment, obj
-
-ADDONS: tuple[str, ...] = ("prometheus", "grafana", "kiali", "jaeger")
+from istiolab.names import ADDONS
 
 # (service, port name) -> nodePort when exposed
 NODE_PORTS: dict[tuple[str, str], int] = {
@@ -45,7 +44,11 @@ def addons(
         raise ParameterError("addons", wanted, "a non-empty subset of " + ", ".join(ADDONS))
     out: list[dict] = []
     for name in ADDONS:
-        if name in wanted:
+        if name == "kiali" and name in wanted:  # Kiali links only to what is deployed
+            out += kiali(
+                namespace, node_port, grafana="grafana" in wanted, tracing="jaeger" in wanted
+            )
+        elif name in wanted:
             out += _BUILDERS[name](namespace, node_port)
     return out
 
@@ -261,7 +264,15 @@ def grafana(namespace: str = ISTIO_SYSTEM, node_port: bool = False) -> list[dict
     ]
 
 
-def kiali(namespace: str = ISTIO_SYSTEM, node_port: bool = False) -> list[dict]:
+def kiali(
+    namespace: str = ISTIO_SYSTEM,
+    node_port: bool = False,
+    *,
+    grafana: bool = True,
+    tracing: bool = True,
+) -> list[dict]:
+    """Kiali, view-only; `grafana` / `tracing`: whether those addons are deployed next to it
+    (Kiali reports an unreachable Grafana or Jaeger as an error on every page)."""
     selector = {"app.kubernetes.io/name": "kiali", "app.kubernetes.io/instance": "kiali"}
     labels = {"app": "kiali", **selector}
     config = {
@@ -275,12 +286,20 @@ def kiali(namespace: str = ISTIO_SYSTEM, node_port: bool = False) -> list[dict]:
         },
         "external_services": {
             "prometheus": {"url": f"http://prometheus.{namespace}:9090"},
-            "grafana": {"enabled": True, "internal_url": f"http://grafana.{namespace}:3000"},
-            "tracing": {
-                "enabled": True,
-                "internal_url": f"http://tracing.{namespace}:16685/jaeger",
-                "use_grpc": True,
-            },
+            "grafana": (
+                {"enabled": True, "internal_url": f"http://grafana.{namespace}:3000"}
+                if grafana
+                else {"enabled": False}
+            ),
+            "tracing": (
+                {
+                    "enabled": True,
+                    "internal_url": f"http://tracing.{namespace}:16685/jaeger",
+                    "use_grpc": True,
+                }
+                if tracing
+                else {"enabled": False}
+            ),
         },
     }
     rules = [
@@ -306,6 +325,11 @@ def kiali(namespace: str = ISTIO_SYSTEM, node_port: bool = False) -> list[dict]:
             "verbs": _READ,
         },
         {"apiGroups": ["batch"], "resources": ["cronjobs", "jobs"], "verbs": _READ},
+        {  # the injection webhooks tell Kiali which namespaces get sidecars
+            "apiGroups": ["admissionregistration.k8s.io"],
+            "resources": ["mutatingwebhookconfigurations"],
+            "verbs": _READ,
+        },
         {
             "apiGroups": [
                 "networking.istio.io",
@@ -370,30 +394,62 @@ def kiali(namespace: str = ISTIO_SYSTEM, node_port: bool = False) -> list[dict]:
     ]
 
 
+def _jaeger_config() -> dict:
+    """Jaeger 2 (an OpenTelemetry collector): OTLP and Zipkin in, in-memory storage, the UI
+    and query API under /jaeger, health on 13133."""
+    return {
+        "service": {
+            "extensions": ["jaeger_storage", "jaeger_query", "healthcheckv2"],
+            "pipelines": {
+                "traces": {
+                    "receivers": ["otlp", "zipkin"],
+                    "processors": ["batch"],
+                    "exporters": ["jaeger_storage_exporter"],
+                }
+            },
+        },
+        "extensions": {
+            "healthcheckv2": {"use_v2": True, "http": {"endpoint": "0.0.0.0:13133"}},
+            "jaeger_query": {"base_path": "/jaeger", "storage": {"traces": "memory"}},
+            "jaeger_storage": {"backends": {"memory": {"memory": {"max_traces": 50000}}}},
+        },
+        "receivers": {
+            "otlp": {
+                "protocols": {
+                    "grpc": {"endpoint": "0.0.0.0:4317"},
+                    "http": {"endpoint": "0.0.0.0:4318"},
+                }
+            },
+            "zipkin": {"endpoint": "0.0.0.0:9411"},
+        },
+        "processors": {"batch": {}},
+        "exporters": {"jaeger_storage_exporter": {"trace_storage": "memory"}},
+    }
+
+
 def jaeger(namespace: str = ISTIO_SYSTEM, node_port: bool = False) -> list[dict]:
     labels = {"app": "jaeger"}
     container = {
         "name": "jaeger",
         "image": versions.JAEGER_IMAGE,
-        "env": [
-            {"name": "COLLECTOR_ZIPKIN_HOST_PORT", "value": ":9411"},
-            {"name": "COLLECTOR_OTLP_ENABLED", "value": "true"},
-            {"name": "QUERY_BASE_PATH", "value": "/jaeger"},
-            {"name": "MEMORY_MAX_TRACES", "value": "50000"},
-        ],
+        "args": ["--config", "/jaeger-configuration/config.yaml"],
         "ports": [
             {"containerPort": 16686, "name": "http-query"},
             {"containerPort": 16685, "name": "grpc-query"},
-            {"containerPort": 14268, "name": "http-collector"},
-            {"containerPort": 14250, "name": "grpc-collector"},
             {"containerPort": 9411, "name": "http-zipkin"},
             {"containerPort": 4317, "name": "grpc-otel"},
             {"containerPort": 4318, "name": "http-otel"},
         ],
-        "readinessProbe": {"httpGet": {"path": "/", "port": 14269}},
+        "readinessProbe": {"httpGet": {"path": "/status", "port": 13133}},
+        "resources": {"requests": {"cpu": "10m"}},
+        "volumeMounts": [{"name": "jaeger-configuration", "mountPath": "/jaeger-configuration"}],
     }
-    pod = {"containers": [container]}
+    pod = {
+        "containers": [container],
+        "volumes": [{"name": "jaeger-configuration", "configMap": {"name": "jaeger"}}],
+    }
     return [
+        _config_map("jaeger", namespace, labels, {"config.yaml": _jaeger_config()}),
         _deployment("jaeger", namespace, labels, pod, {"sidecar.istio.io/inject": "false"}),
         _service(
             "tracing",
@@ -420,8 +476,6 @@ def jaeger(namespace: str = ISTIO_SYSTEM, node_port: bool = False) -> list[dict]
             labels,
             labels,
             [
-                {"name": "jaeger-collector-http", "port": 14268},
-                {"name": "jaeger-collector-grpc", "port": 14250},
                 {"name": "http-zipkin", "port": 9411},
                 {"name": "grpc-otel", "port": 4317},
                 {"name": "http-otel", "port": 4318},

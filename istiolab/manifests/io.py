@@ -15,6 +15,10 @@ from istiolab.errors import Finding, NotFoundError, ValidationError
 
 YAML_SUFFIXES = (".yaml", ".yml")
 STDIN = "-"
+# Bounds on one document, as an API server has them: nesting depth, and the number of values
+# once aliases are expanded (a "billion laughs" alias bomb is tiny as text, huge expanded).
+MAX_DEPTH = 100
+MAX_VALUES = 1_000_000
 
 try:  # libyaml when present: same output, much faster
     _BaseLoader: Any = yaml.CSafeLoader
@@ -101,7 +105,14 @@ def read_documents(path: str | Path) -> tuple[list[Document], list[Finding]]:
     """The documents of a file, a directory (*.yaml/*.yml, recursively, sorted) or stdin
     ("-"), plus the findings for the parts that are not YAML mappings."""
     if str(path) == STDIN:
-        return parse_yaml(sys.stdin.read(), "<stdin>")
+        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+        if isinstance(data, str):
+            return parse_yaml(data, "<stdin>")
+        try:
+            return parse_yaml(data.decode("utf-8"), "<stdin>")
+        except UnicodeDecodeError as exc:
+            message = f"not UTF-8 text (byte {exc.start}: {data[exc.start : exc.start + 1]!r})"
+            return [], [YamlFinding("<stdin>", 0, "", "", "", message)]
     p = Path(path)
     if p.is_dir():
         files = sorted(f for f in p.rglob("*") if f.suffix in YAML_SUFFIXES and f.is_file())
@@ -134,6 +145,10 @@ def parse_yaml(text: str, source: str) -> tuple[list[Document], list[Finding]]:
             index, seen = seen, seen + 1
             if doc is None:
                 continue
+            problem = _oversized(doc)
+            if problem:
+                findings.append(YamlFinding(source, index, "", "", "", problem))
+                continue
             if not isinstance(doc, dict):
                 findings.append(
                     YamlFinding(
@@ -148,9 +163,22 @@ def parse_yaml(text: str, source: str) -> tuple[list[Document], list[Finding]]:
                 )
                 continue
             if doc.get("kind") == "List" and isinstance(doc.get("items"), list):
-                docs += [(source, index, item) for item in doc["items"]]
+                for i, item in enumerate(doc["items"]):
+                    if isinstance(item, dict):
+                        docs.append((source, index, item))
+                    else:
+                        what = type(item).__name__
+                        message = (
+                            f"items[{i}] is {'an' if what[0] in 'aeiou' else 'a'} {what}, "
+                            "not a Kubernetes object "
+                            "(a mapping with apiVersion, kind and metadata)"
+                        )
+                        findings.append(YamlFinding(source, index, "", "", "", message))
             else:
                 docs.append((source, index, doc))
+    except RecursionError:
+        message = f"invalid YAML: nested too deeply (more than {MAX_DEPTH} levels)"
+        findings.append(YamlFinding(source, seen, "", "", "", message))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
@@ -159,6 +187,29 @@ def parse_yaml(text: str, source: str) -> tuple[list[Document], list[Finding]]:
         message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
         findings.append(YamlFinding(source, seen, "", "", "", message, line=line, column=column))
     return docs, findings
+
+
+def _oversized(doc: Any) -> str:
+    """Why a loaded document is refused for its shape ("" when it is fine): deeper than
+    MAX_DEPTH, or more than MAX_VALUES values with aliases expanded. Iterative and bounded:
+    shared (aliased) values are walked again, so counting stops at the limit."""
+    stack = [(doc, 1)]
+    count = 0
+    while stack:
+        value, depth = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            return (
+                f"refused: more than {MAX_VALUES} values once YAML aliases are expanded "
+                "(an alias bomb?); write the values out or split the document"
+            )
+        if depth > MAX_DEPTH:
+            return f"refused: nested more than {MAX_DEPTH} levels deep"
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return ""
 
 
 def load_documents(path: str | Path) -> list[Document]:

@@ -13,8 +13,8 @@ from typing import Any
 from istiolab import versions
 from istiolab.errors import ParameterError
 from istiolab.manifests._base import check_name, deployment, obj
+from istiolab.names import SAMPLES as SAMPLES  # re-exported: istiolab.manifests.SAMPLES
 
-SAMPLES: tuple[str, ...] = ("bookinfo", "httpbin", "sleep", "fortio")
 BOOKINFO_PORT = 9080
 HTTPBIN_PORT, HTTPBIN_TARGET_PORT = 8000, 8080
 HTTPBIN_VERSIONS: tuple[str, ...] = ("v1", "v2")
@@ -52,7 +52,8 @@ def namespace(name: str, *, injection: bool = True) -> dict:
 
 
 def bookinfo_image(service: str, version: str) -> str:
-    return f"docker.io/istio/examples-bookinfo-{service}-{version}:{versions.BOOKINFO_TAG}"
+    repo = f"{versions.BOOKINFO_REGISTRY}/examples-bookinfo-{service}-{version}"
+    return f"{repo}:{versions.BOOKINFO_TAG}"
 
 
 def bookinfo(namespace: str = "default") -> list[dict]:

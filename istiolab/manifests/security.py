@@ -15,12 +15,12 @@ from typing import Any
 from istiolab.errors import ParameterError
 from istiolab.manifests import _presets
 from istiolab.manifests._base import ISTIO_SYSTEM, SECURITY, check_choice, check_name, obj
+from istiolab.manifests.jwks import DEFAULT_ISSUER
+from istiolab.names import MTLS_MODES
 
-MTLS_MODES = ("STRICT", "PERMISSIVE", "DISABLE")
 SCOPES = ("mesh", "namespace", "workload")
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE")
-TEST_ISSUER = "testing@secure.istio.io"
-TEST_JWKS_URI = "https://raw.githubusercontent.com/istio/istio/release-1.24/security/tools/jwt/samples/jwks.json"
+TEST_JWKS_URI = "https://raw.githubusercontent.com/istio/istio/release-1.30/security/tools/jwt/samples/jwks.json"
 
 
 def _selector(app: str | None) -> dict:
@@ -132,7 +132,7 @@ def deny_namespace(
 def request_authentication(
     namespace: str = "default",
     *,
-    issuer: str = TEST_ISSUER,
+    issuer: str = DEFAULT_ISSUER,
     jwks_uri: str | None = None,
     jwks: Mapping[str, Any] | str | None = None,
     selector: Mapping[str, str] | None = None,

@@ -25,6 +25,13 @@ from istiolab.errors import IstiolabError
 from istiolab.workloads.images import WorkloadImpl, resolve
 
 
+def _unix(text: str) -> tuple[int, str]:
+    port, sep, path = text.partition("=")
+    if not sep or not port.isdigit() or not path.startswith("/"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not PORT=/path/of/socket")
+    return int(port), path
+
+
 def _address(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not host:
@@ -53,6 +60,10 @@ def build_app(impl: WorkloadImpl, ctx):
         from istiolab.workloads.fortio import fortio_app
 
         return fortio_app(ctx)
+    if impl.kind == "helloworld":
+        from istiolab.workloads.helloworld import helloworld_app
+
+        return helloworld_app(ctx, impl.version)
     raise ValueError(f"{impl.name} serves nothing")
 
 
@@ -65,7 +76,7 @@ def serve(args: argparse.Namespace) -> int:
     except IstiolabError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
-    if impl.serves and not args.listen:
+    if impl.serves and not (args.listen or args.unix):
         ports = ", ".join(str(p) for p in impl.ports)
         print(
             f"error: --listen HOST:PORT is required for image {args.image!r} "
@@ -79,7 +90,18 @@ def serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
     servers = None
-    if impl.serves:
+    if impl.kind == "tcp-echo":  # plain TCP, not HTTP
+        from istiolab.workloads.tcpecho import EchoServers, prefix_of
+
+        try:
+            unix = [path for _, path in args.unix]
+            servers = EchoServers(list(args.listen), prefix_of(args.arg), unix)
+        except OSError as exc:
+            print(f"error: cannot listen: {exc.strerror or exc}", file=sys.stderr, flush=True)
+            return 1
+        servers.start()
+        print("ready " + " ".join(servers.addresses), flush=True)
+    elif impl.serves:
         from istiolab.workloads.context import PodContext
         from istiolab.workloads.server import Servers
 
@@ -90,18 +112,25 @@ def serve(args: argparse.Namespace) -> int:
         ctx = PodContext.from_environ(
             pod_name,
             namespace,
-            [host for host, _ in args.listen],
+            [host for host, _ in args.listen] or [os.environ.get("POD_IP", "")],
             environ,
             USER_AGENTS.get(impl.kind, ""),
         )
         try:
-            servers = Servers(build_app(impl, ctx), list(args.listen), f"istiolab-{impl.kind}")
+            servers = Servers(
+                build_app(impl, ctx),
+                list(args.listen),
+                f"istiolab-{impl.kind}",
+                unix=list(args.unix),
+                pod_ip=os.environ.get("POD_IP", ""),
+                access_log=impl.kind == "httpbin",  # the mirroring task reads httpbin's log
+            )
         except OSError as exc:
-            listen = " ".join(f"{h}:{p}" for h, p in args.listen)
+            listen = " ".join([f"{h}:{p}" for h, p in args.listen] + [p for _, p in args.unix])
             print(f"error: cannot listen on {listen}: {exc.strerror or exc}", file=sys.stderr)
             return 1
         servers.start()
-        ready = " ".join(f"{h}:{p}" for h, p in servers.addresses)
+        ready = " ".join(servers.names)
         print(f"ready {ready}", flush=True)
     else:
         print("ready", flush=True)
@@ -121,8 +150,17 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("serve", help="run a sample app as a pod's container")
     run.add_argument("--image", required=True, help="the container image (picks the app)")
     run.add_argument("--listen", type=_address, action="append", default=[], metavar="HOST:PORT")
+    run.add_argument(
+        "--unix",
+        type=_unix,
+        action="append",
+        default=[],
+        metavar="PORT=PATH",
+        help="serve PORT on the Unix socket PATH (mode 0600: behind the pod's sidecar)",
+    )
     run.add_argument("--pod-name", default="", help="the pod's name (reviews shows it)")
     run.add_argument("--namespace", default="", help="the pod's namespace")
+    run.add_argument("--arg", action="append", default=[], help="a container arg (repeatable)")
     args = parser.parse_args(argv)
     return serve(args)
 

@@ -54,6 +54,7 @@ EXIT_CODES = {
     "reset": 56,
     "protocol": 8,
     "url": 3,
+    "ssl": 35,  # SSL connect error (handshake failed, e.g. no certificate for the SNI)
 }
 
 
@@ -87,13 +88,18 @@ class Response:
 
     def describe(self) -> str:
         """curl's message for a failure, e.g. ``Recv failure: Connection reset by peer``."""
-        return {
-            "reset": "Recv failure: Connection reset by peer",
-            "refused": "Failed to connect: Connection refused",
-            "timeout": "Operation timed out",
-            "empty": "Empty reply from server",
-            "resolve": "Could not resolve host",
-        }.get(self.error or "", self.detail)
+        return describe_error(self.error, self.detail)
+
+
+def describe_error(error: str | None, detail: str = "") -> str:
+    """curl's message for a failure kind (a key of EXIT_CODES), else `detail`."""
+    return {
+        "reset": "Recv failure: Connection reset by peer",
+        "refused": "Failed to connect: Connection refused",
+        "timeout": "Operation timed out",
+        "empty": "Empty reply from server",
+        "resolve": "Could not resolve host",
+    }.get(error or "", detail)
 
 
 class ResolveError(Exception):
@@ -211,7 +217,7 @@ def classify(exc: BaseException) -> tuple[str, str]:
     return "connect", str(exc)
 
 
-class _Conn(http.client.HTTPConnection):
+class Conn(http.client.HTTPConnection):
     """HTTPConnection with TCP_NODELAY and the pod IP as source address."""
 
     def connect(self) -> None:
@@ -219,8 +225,9 @@ class _Conn(http.client.HTTPConnection):
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-def _open(connect: tuple[str, int], source_ip: str | None, timeout: float) -> _Conn:
-    return _Conn(
+def open_conn(connect: tuple[str, int], source_ip: str | None, timeout: float) -> Conn:
+    """A connection to `connect` from the pod's address `source_ip` (not yet opened)."""
+    return Conn(
         connect[0],
         connect[1],
         timeout=timeout,
@@ -228,14 +235,16 @@ def _open(connect: tuple[str, int], source_ip: str | None, timeout: float) -> _C
     )
 
 
-def _exchange(
-    conn: _Conn,
+def exchange(
+    conn: Conn,
     method: str,
     target: Target,
     headers: Mapping[str, str] | None,
     data: bytes | None,
     user_agent: str = CURL_USER_AGENT,
 ) -> tuple[http.client.HTTPResponse, bytes]:
+    """One request on `conn` as curl (or fortio, by `user_agent`) sends it; `headers`
+    replace the defaults case-insensitively. Returns the response and its body."""
     out = {"Host": target.host_header, "User-Agent": user_agent, "Accept": "*/*"}
     for name, value in (headers or {}).items():
         for existing in [k for k in out if k.lower() == name.lower()]:
@@ -255,7 +264,8 @@ def _to_response(resp: http.client.HTTPResponse, body: bytes, elapsed: float) ->
     return Response(resp.status, merged, body, elapsed, header_items=items)
 
 
-def _encode(data: bytes | str | None) -> bytes | None:
+def encode_body(data: bytes | str | None) -> bytes | None:
+    """A request body as bytes (text as UTF-8)."""
     return data.encode() if isinstance(data, str) else data
 
 
@@ -281,8 +291,8 @@ def send(
         headers = {**(headers or {}), "Content-Type": CURL_FORM_TYPE}
     try:
         target = target_for(url, proxy, hosts, namespace, source_ip)
-        conn = _open(target.connect, source_ip, timeout)
-        resp, body = _exchange(conn, method.upper(), target, headers, _encode(data))
+        conn = open_conn(target.connect, source_ip, timeout)
+        resp, body = exchange(conn, method.upper(), target, headers, encode_body(data))
         return _to_response(resp, body, time.perf_counter() - start)
     except (OSError, http.client.HTTPException, ResolveError, ValueError) as exc:
         kind, detail = classify(exc)
@@ -317,12 +327,12 @@ class Session:
         max_idle: int = 32,
     ) -> None:
         self.source_ip, self.proxy, self.hosts, self.namespace = source_ip, proxy, hosts, namespace
-        self._idle: dict[tuple[str, int], list[_Conn]] = {}
+        self._idle: dict[tuple[str, int], list[Conn]] = {}
         self._lock = threading.Lock()
         self._max_idle = max_idle
         self.user_agent = "python-requests/2.32.3"
 
-    def _take(self, key: tuple[str, int]) -> _Conn | None:
+    def _take(self, key: tuple[str, int]) -> Conn | None:
         with self._lock:
             pool = self._idle.get(key) or []
             while pool:
@@ -332,7 +342,7 @@ class Session:
                 conn.close()  # readable while idle: closed by the peer
         return None
 
-    def _give(self, key: tuple[str, int], conn: _Conn) -> None:
+    def _give(self, key: tuple[str, int], conn: Conn) -> None:
         with self._lock:
             pool = self._idle.setdefault(key, [])
             if len(pool) < self._max_idle:
@@ -360,12 +370,12 @@ class Session:
             conn = self._take(key) if attempt == 0 else None
             reused = conn is not None
             if conn is None:
-                conn = _open(key, self.source_ip, timeout)
+                conn = open_conn(key, self.source_ip, timeout)
             elif conn.sock is not None:
                 conn.sock.settimeout(timeout)
             try:
-                resp, body = _exchange(
-                    conn, method.upper(), target, headers, _encode(data), self.user_agent
+                resp, body = exchange(
+                    conn, method.upper(), target, headers, encode_body(data), self.user_agent
                 )
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()

@@ -38,6 +38,7 @@ ENV_HEADERS = {
 }
 REDIRECT_CODES = {301, 302, 303, 305, 307, 308}
 TEAPOT = b"\n    -=[ teapot ]=-\n\n  I'm a teapot, short and stout.\n"
+GO_TEAPOT = b"I'm a teapot!"  # mccutchen/go-httpbin (the image Istio's sample runs)
 
 HTML = """<!DOCTYPE html>
 <html>
@@ -151,7 +152,7 @@ def _request_info(
     return info
 
 
-def _status(spec: str) -> Response:
+def _status(spec: str, go: bool = False) -> Response:
     choices: list[tuple[int, float]] = []
     try:
         for part in spec.split(","):
@@ -163,14 +164,16 @@ def _status(spec: str) -> Response:
     code = random.choices(codes, weights=[w for _, w in choices])[0]
     if not 100 <= code <= 599:
         return Response.text("Invalid status code", 400)
-    response = Response(code, b"", "text/html; charset=utf-8")
+    content_type = "text/plain; charset=utf-8" if go else "text/html; charset=utf-8"
+    response = Response(code, b"", content_type)
     if code in REDIRECT_CODES:
         response.headers.append(("Location", "/redirect/1"))
     elif code == 401:
         response.headers.append(("WWW-Authenticate", 'Basic realm="Fake Realm"'))
     elif code == 418:
-        response.body = TEAPOT
-        response.headers.append(("x-more-info", "http://tools.ietf.org/html/rfc2324"))
+        response.body = GO_TEAPOT if go else TEAPOT
+        name = "X-More-Info" if go else "x-more-info"
+        response.headers.append((name, "http://tools.ietf.org/html/rfc2324"))
     return response
 
 
@@ -229,7 +232,7 @@ def httpbin_app(ctx: PodContext, flavor: str = "httpbin") -> App:
 
             return _json({"uuid": str(uuid.uuid4())})
         if m := re.fullmatch(r"/status/([^/]+)", path):
-            return _status(m.group(1))
+            return _status(m.group(1), go)
         if m := re.fullmatch(r"/delay/([0-9.]+)", path):
             time.sleep(min(float(m.group(1)), MAX_DELAY))
             return _json(_request_info(request, method=False, body=True, go=go))

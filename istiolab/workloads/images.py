@@ -24,7 +24,8 @@ FORTIO_VERSION = versions.FORTIO_IMAGE.rpartition(":")[2]
 class WorkloadImpl:
     """A built-in implementation of a sample application image."""
 
-    kind: str  # productpage | details | reviews | ratings | httpbin | sleep | fortio
+    kind: str  # productpage | details | reviews | ratings | httpbin | sleep | fortio | tcp-echo
+    # | helloworld
     version: str  # v1, v2, v3 (bookinfo) or "" when the image has no version
     ports: tuple[int, ...]  # ports the image listens on by default
     serves: bool  # False for client-only images (sleep/curl): nothing listens
@@ -35,7 +36,9 @@ class WorkloadImpl:
         """``reviews-v2``, ``httpbin``: the implementation's display name."""
         return f"{self.kind}-{self.version}" if self.version else self.kind
 
-    def listen_ports(self, container_ports: Sequence[int] = ()) -> tuple[int, ...]:
+    def listen_ports(
+        self, container_ports: Sequence[int] = (), args: Sequence[str] = ()
+    ) -> tuple[int, ...]:
         """The ports to serve: the Deployment's containerPorts, else the image's defaults.
 
         On a cluster the container's command decides where it listens (Istio's httpbin
@@ -44,6 +47,9 @@ class WorkloadImpl:
         """
         if not self.serves:
             return ()
+        if self.kind == "tcp-echo":  # Istio's tcp-echo-server: args ["9000,9001", "one"]
+            listed = [int(p) for p in (args[0] if args else "").split(",") if p.isdigit()]
+            return tuple(dict.fromkeys([*container_ports, *(listed or self.ports)]))
         return tuple(dict.fromkeys(int(p) for p in container_ports)) or self.ports
 
 
@@ -62,6 +68,9 @@ _CATALOGUE: dict[str, tuple[str, str, tuple[int, ...], bool]] = {
     "curl-ssl": ("sleep", "", (), False),  # governmentpaas/curl-ssl
     "sleep": ("sleep", "", (), False),
     "fortio": ("fortio", "", (8080, 8079), True),  # fortio/fortio
+    "tcp-echo-server": ("tcp-echo", "", (9000, 9001, 9002), True),  # istio/tcp-echo-server
+    "examples-helloworld-v1": ("helloworld", "v1", (5000,), True),
+    "examples-helloworld-v2": ("helloworld", "v2", (5000,), True),
 }
 
 SUPPORTED_IMAGES: tuple[str, ...] = (
@@ -79,6 +88,9 @@ SUPPORTED_IMAGES: tuple[str, ...] = (
     "governmentpaas/curl-ssl",
     "pstauffer/curl",
     "fortio/fortio",
+    "docker.io/istio/tcp-echo-server",
+    "docker.io/istio/examples-helloworld-v1",
+    "docker.io/istio/examples-helloworld-v2",
 )
 
 
@@ -104,6 +116,11 @@ def repository_name(image: str) -> str:
     if ":" in last:
         parts[-1] = last.rsplit(":", 1)[0]  # the tag
     return "/".join(parts).lower()
+
+
+def is_proxy(image: str) -> bool:
+    """``istio/proxyv2``: a gateway proxy Deployment (the runtime runs a standalone Envoy)."""
+    return bool(image) and repository_name(image).rsplit("/", 1)[-1] == "proxyv2"
 
 
 def resolve(image: str, *, deployment: str = "", where: str = "") -> WorkloadImpl:

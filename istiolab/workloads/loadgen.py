@@ -18,13 +18,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from istiolab.workloads.client import (
+    Conn,
     HostsMap,
     ResolveError,
-    _Conn,
-    _encode,
-    _exchange,
-    _open,
     classify,
+    encode_body,
+    exchange,
+    open_conn,
     target_for,
 )
 from istiolab.workloads.images import FORTIO_VERSION
@@ -63,6 +63,7 @@ class LoadResult:
     elapsed: float = 0.0
     sockets: int = 0
     addresses: Counter[str] = field(default_factory=Counter)
+    uniform: bool = True  # connections staggered at a fixed rate (fortio's -uniform)
 
     @property
     def codes(self) -> dict[int, int]:
@@ -118,13 +119,16 @@ def load(
     headers: Mapping[str, str] | None = None,
     data: bytes | str | None = None,
     timeout: float = FORTIO_TIMEOUT,
+    uniform: bool = True,
 ) -> LoadResult:
-    """Send `count` requests over `concurrency` persistent connections; never raises."""
+    """Send `count` requests over `concurrency` persistent connections; never raises. At a
+    fixed `qps` the connections are staggered (fortio's ``-uniform``) unless `uniform` is
+    False: then every connection fires on the same tick, in bursts."""
     if count < 1 or concurrency < 1:
         raise ValueError(f"count={count} and concurrency={concurrency} must be >= 1")
     concurrency = min(concurrency, count)
-    result = LoadResult(url, count, concurrency, qps)
-    body = _encode(data)
+    result = LoadResult(url, count, concurrency, qps, uniform=uniform)
+    body = encode_body(data)
     lock = threading.Lock()
     per, extra = divmod(count, concurrency)
     interval = concurrency / qps if qps and qps > 0 else 0.0
@@ -134,20 +138,21 @@ def load(
         samples: list[Sample] = []
         sockets = 0
         addresses: Counter[str] = Counter()
-        conn: _Conn | None = None
+        conn: Conn | None = None
         for i in range(n):
-            if interval:
-                delay = start + i * interval - time.perf_counter()
+            if interval:  # fortio's -uniform: worker k offset by k slots, not all on one tick
+                slot = (index if uniform else 0) + i * concurrency
+                delay = start + slot / qps - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
             t0 = time.perf_counter()
             try:
                 target = target_for(url, proxy, hosts, namespace, source_ip)
                 if conn is None:
-                    conn = _open(target.connect, source_ip, timeout)
+                    conn = open_conn(target.connect, source_ip, timeout)
                     sockets += 1
                     addresses[f"{target.connect[0]}:{target.connect[1]}"] += 1
-                resp, payload = _exchange(
+                resp, payload = exchange(
                     conn, method.upper(), target, headers, body, FORTIO_USER_AGENT
                 )
             except (OSError, http.client.HTTPException, ResolveError, ValueError) as exc:
@@ -324,7 +329,7 @@ def format_fortio(result: LoadResult) -> str:
     errors = [s.duration for s in result.samples if not 200 <= s.code < 300]
     lines += _histogram_lines("Error cases", errors) if errors else ["Error cases : no data"]
     lines.append(f"Sockets used: {result.sockets} (for perfect keepalive, would be {c})")
-    lines.append("Uniform: false, Jitter: false")
+    lines.append(f"Uniform: {'true' if result.qps and result.uniform else 'false'}, Jitter: false")
     if result.addresses:
         lines.append("IP addresses distribution:")
         lines += [f"{addr}: {k}" for addr, k in sorted(result.addresses.items())]

@@ -7,9 +7,13 @@ TCP_NODELAY so small responses are not held back by Nagle's algorithm.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import socket
+import socketserver
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -18,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 MAX_BODY = 16 * 1024 * 1024
+INBOUND_PASSTHROUGH_IP = "127.0.0.6"  # where Istio's sidecar connects to its app from
 
 
 @dataclass
@@ -78,13 +83,31 @@ def reason(status: int) -> str:
         return "Unknown"
 
 
+def access_line(request: Request, status: int, size: int) -> str:
+    """The app's own access log line, in the Common Log Format httpbin's server writes:
+    ``127.10.1.4 - - [30/Nov/2026:18:40:11 +0000] "GET /headers HTTP/1.1" 200 512 "-"
+    "curl/8.16.0"``."""
+    when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+    agent = request.headers.get("User-Agent", "-")
+    referer = request.headers.get("Referer", "-")
+    line = f"{request.method} {request.target} {request.http_version}"
+    # behind the sidecar (a Unix socket) the peer is the sidecar: Istio's inbound passthrough
+    # source address, 127.0.0.6, as httpbin's log shows on a cluster
+    client = request.client[0] if request.client and request.client[0] else "127.0.0.6"
+    return f'{client} - - [{when}] "{line}" {status} {size} "{referer}" "{agent}"'
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
     def setup(self) -> None:
         super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.connection.family != socket.AF_UNIX:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def address_string(self) -> str:
+        return str(self.client_address[0]) if self.client_address else "local"
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # access logs are off: the sidecar's access log is the place for them
@@ -115,8 +138,8 @@ class _Handler(BaseHTTPRequestHandler):
             headers=self.headers,  # type: ignore[arg-type]
             header_items=list(self.headers.items()),
             body=self._read_body(),
-            client=self.client_address[:2],
-            local=self.connection.getsockname()[:2],
+            client=self._client(),
+            local=self._local(),
             http_version=self.request_version,
         )
         try:
@@ -124,6 +147,16 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # an app bug answers 500 instead of killing the connection
             response = Response(500, f"internal error: {exc!r}\n".encode())
         self._send(request, response)
+
+    def _client(self) -> tuple[str, int]:
+        if self.connection.family == socket.AF_UNIX:  # from the sidecar, as Istio's 127.0.0.6
+            return (INBOUND_PASSTHROUGH_IP, 0)
+        return self.client_address[:2]
+
+    def _local(self) -> tuple[str, int]:
+        if self.connection.family == socket.AF_UNIX:
+            return self.server.local_address  # type: ignore[attr-defined]
+        return self.connection.getsockname()[:2]
 
     def _send(self, request: Request, response: Response) -> None:
         body = b"" if request.method == "HEAD" else response.body
@@ -148,6 +181,8 @@ class _Handler(BaseHTTPRequestHandler):
             lines.append("Connection: keep-alive")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         self.wfile.write(head + body)
+        if self.server.access_log:
+            print(access_line(request, response.status, len(body)), flush=True)
 
     def handle_one_request(self) -> None:
         try:
@@ -166,8 +201,11 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 1024
 
-    def __init__(self, address: tuple[str, int], app: App, server_name: str) -> None:
+    def __init__(
+        self, address: tuple[str, int], app: App, server_name: str, access_log: bool = False
+    ) -> None:
         self.app = app
+        self.access_log = access_log
         self.server_name_header = server_name
         super().__init__(address, _Handler)
 
@@ -178,16 +216,63 @@ class _Server(ThreadingHTTPServer):
         self.server_name, self.server_port = self.server_address
 
 
+class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """The app behind its sidecar: a Unix socket only the mesh's owner can connect to
+    (mode 0600), so nothing local reaches the app around the sidecar."""
+
+    daemon_threads = True
+    request_queue_size = 1024
+
+    def __init__(self, path: str, port: int, pod_ip: str, app: App, server_name: str) -> None:
+        self.app = app
+        self.server_name_header = server_name
+        self.local_address = (pod_ip or "127.0.0.1", port)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # left by a killed predecessor
+        old = os.umask(0o177)
+        try:
+            super().__init__(path, _Handler)
+        finally:
+            os.umask(old)
+        os.chmod(path, 0o600)
+
+    def server_close(self) -> None:
+        super().server_close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.server_address)  # type: ignore[arg-type]
+
+
 class Servers:
     """Several listeners serving one app; `start` binds them all, `stop` closes them."""
 
-    def __init__(self, app: App, addresses: list[tuple[str, int]], name: str = "istiolab"):
-        self._servers = [_Server(addr, app, name) for addr in addresses]
+    def __init__(
+        self,
+        app: App,
+        addresses: list[tuple[str, int]],
+        name: str = "istiolab",
+        unix: list[tuple[int, str]] = (),  # type: ignore[assignment]
+        pod_ip: str = "",
+        access_log: bool = False,
+    ):
+        self._servers: list = [_Server(addr, app, name) for addr in addresses]
+        self._servers += [_UnixServer(path, port, pod_ip, app, name) for port, path in unix]
+        for server in self._servers:
+            server.access_log = access_log  # httpbin's own access lines (access_line)
         self._threads: list[threading.Thread] = []
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
-        return [s.server_address for s in self._servers]  # type: ignore[misc]
+        return [s.server_address for s in self._servers if isinstance(s, _Server)]
+
+    @property
+    def names(self) -> list[str]:
+        """Every listener as ``host:port`` or ``unix:PATH``."""
+        return [
+            f"{s.server_address[0]}:{s.server_address[1]}"
+            if isinstance(s, _Server)
+            else f"unix:{s.server_address}"
+            for s in self._servers
+        ]
 
     def start(self) -> None:
         for s in self._servers:

@@ -19,9 +19,30 @@ def test_istioctl_is_the_labs_istio():
 
 
 def test_kubectl_is_the_labs_kubernetes():
-    assert DEFAULTS["workstation_kubectl_version"] == versions.MINIKUBE_KUBERNETES_VERSION
-    assert versions.K0S_VERSION.startswith(DEFAULTS["workstation_kubectl_version"] + "+")
-    assert versions.KIND_NODE_IMAGE.endswith(":" + DEFAULTS["workstation_kubectl_version"])
+    """kubectl talks to every cluster type the stacks make (kubectl's +-1 minor skew)."""
+    kubectl = DEFAULTS["workstation_kubectl_version"]
+    assert kubectl == versions.KUBECTL_VERSION
+    minor = int(kubectl.split(".")[1])
+    for cluster, version in versions.KUBERNETES_MINOR.items():
+        assert abs(int(version.split(".")[1]) - minor) <= 1, cluster
+
+
+def test_cluster_tools_are_the_pinned_releases():
+    assert DEFAULTS["workstation_kind_version"] == versions.KIND_VERSION
+    assert DEFAULTS["workstation_minikube_version"] == versions.MINIKUBE_VERSION
+
+
+def test_cluster_kubernetes_versions_are_inside_istios_support_range():
+    low, high = (tuple(map(int, v.split("."))) for v in versions.ISTIO_KUBERNETES_RANGE)
+    found = {
+        "kind": versions.KIND_NODE_IMAGE.split(":v", 1)[1].split("@")[0],
+        "minikube": versions.MINIKUBE_KUBERNETES_VERSION.lstrip("v"),
+        "k0s": versions.K0S_VERSION.lstrip("v").split("+")[0],
+    }
+    for cluster, version in found.items():
+        minor = tuple(map(int, version.split(".")[:2]))
+        assert low <= minor <= high, (cluster, version)
+        assert ".".join(map(str, minor)) == versions.KUBERNETES_MINOR[cluster]
 
 
 def test_pulumi_cli_is_the_sdk_release():

@@ -26,6 +26,7 @@ from istiolab.errors import MeshError
 from istiolab.local import envoy as runtime
 from istiolab.local.bootstrap import bootstrap
 from istiolab.local.model import MeshSettings, Proxy
+from istiolab.local.pki import with_secrets
 from istiolab.local.registry import build_registry
 from istiolab.local.supervisor import tail, wait_until
 from istiolab.local.translate import MeshIndex, build_resources
@@ -129,7 +130,8 @@ class Mesh:
         index = self._index
         if index is None:
             index = self._index = MeshIndex(self.objects, self.registry, self.settings)
-        return build_resources(self.objects, self.registry, proxy, self.settings, index=index)
+        resources = build_resources(self.objects, self.registry, proxy, self.settings, index=index)
+        return with_secrets(resources, proxy, self.objects)
 
     def set_objects(self, objects: list[dict]) -> None:
         m.validate_objects(objects)

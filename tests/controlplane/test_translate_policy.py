@@ -374,10 +374,15 @@ def test_service_entries():
     assert vh["domains"] == ["dns.example.com", "dns.example.com:80"]
 
 
+def file_logs(hcm: dict) -> list[dict]:
+    """The HCM's file access logs (the gRPC access log to the control plane is telemetry)."""
+    return [log for log in hcm["access_log"] if log["name"] == "envoy.access_loggers.file"]
+
+
 def test_access_log_convention():
     res, _, _ = sidecar(bookinfo_world())
     hcm = res.listeners["virtualOutbound"]["filter_chains"][0]["filters"][0]["typed_config"]
-    [log] = hcm["access_log"]
+    [log] = file_logs(hcm)
     assert log["typed_config"]["path"] == "/dev/stdout"
     assert (
         "%RESPONSE_FLAGS%"
@@ -387,14 +392,14 @@ def test_access_log_convention():
         bookinfo_world(mesh_config("accessLogFile: /tmp/x.log\naccessLogEncoding: JSON\n"))
     )
     hcm = res.listeners["virtualOutbound"]["filter_chains"][0]["filters"][0]["typed_config"]
-    [log] = hcm["access_log"]
+    [log] = file_logs(hcm)
     assert log["typed_config"]["path"] == "/tmp/x.log"
     assert log["typed_config"]["log_format"]["json_format"]["response_flags"] == (
         "%RESPONSE_FLAGS%"
     )
     res, _, _ = sidecar(bookinfo_world(mesh_config('accessLogFile: ""\n')))
     hcm = res.listeners["virtualOutbound"]["filter_chains"][0]["filters"][0]["typed_config"]
-    assert hcm["access_log"] == []
+    assert file_logs(hcm) == []
 
 
 def test_bad_mesh_config_names_the_field_and_allowed_values():

@@ -10,6 +10,7 @@ from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 
 from istiolab.errors import MeshError
 from istiolab.local.model import CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ProxyResources
+from istiolab.local.supervisor import wait_until
 from istiolab.local.xds import XdsServer
 
 from .envoy_harness import free_port, random_octet
@@ -138,12 +139,12 @@ def test_port_in_use_is_a_mesh_error(server):
 
 
 def test_each_distinct_resource_is_parsed_once(monkeypatch):
-    from istiolab.local.xds import server
+    from istiolab.local.xds import protos, server
 
     parsed = []
-    real = server.to_any
-    monkeypatch.setattr(server, "to_any", lambda r: parsed.append(r["name"]) or real(r))
-    encoder = server._Encoder()
+    real = protos.to_any
+    monkeypatch.setattr(protos, "to_any", lambda r, t=None: parsed.append(r["name"]) or real(r, t))
+    encoder = protos.Encoder()
     a, b = cluster("a"), cluster("a")  # equal content, two dicts (two proxies)
     first = encoder.encode(server.canonical(a), a)
     assert encoder.encode(server.canonical(b), b) is first and parsed == ["a"]
@@ -162,3 +163,45 @@ def test_content_version_ignores_order_and_follows_content():
     a, b = ("a", cluster("a")), ("b", cluster("b"))
     assert content_version([a, b]) == content_version([b, a])
     assert content_version([a, b]) != content_version([a, ("b", cluster("c"))])
+
+
+def test_a_type_unsubscribed_by_name_is_not_waited_for(server, envoy):
+    envoy.send(CLUSTER_TYPE)
+    cds = envoy.recv()
+    envoy.send(CLUSTER_TYPE, version=cds.version_info, nonce=cds.nonce)
+    envoy.send(LISTENER_TYPE)
+    lds = envoy.recv()
+    envoy.send(LISTENER_TYPE, version=lds.version_info, nonce=lds.nonce)
+    envoy.send(ENDPOINT_TYPE, names=["a"])
+    eds = envoy.recv()
+    envoy.send(ENDPOINT_TYPE, names=["a"], version=eds.version_info, nonce=eds.nonce)
+    assert server.wait_synced([envoy.node_id], 5)
+    # Envoy drops its last EDS watch: it would ignore any EDS response from now on
+    envoy.send(ENDPOINT_TYPE, names=[], version=eds.version_info, nonce=eds.nonce)
+    wait_until(lambda: "EDS" not in server.status()[0].types, 5, "the unsubscription")
+    server.state["clusters"] = {"a": cluster("a"), "b": cluster("b"), "c": cluster("c")}
+    server.push()
+    cds2 = envoy.recv()
+    assert cds2.type_url == CLUSTER_TYPE  # and no EDS response follows
+    envoy.send(CLUSTER_TYPE, version=cds2.version_info, nonce=cds2.nonce)
+    assert server.wait_synced([envoy.node_id], 5)
+    assert "EDS" not in server.status()[0].types
+    # subscribing again (answering the old nonce, as Envoy does) gets a response
+    envoy.send(ENDPOINT_TYPE, names=["c"], version=eds.version_info, nonce=eds.nonce)
+    again = envoy.recv()
+    assert again.type_url == ENDPOINT_TYPE and len(again.resources) == 1
+
+
+def test_the_encoder_cache_is_bounded_least_recently_used_first():
+    from istiolab.local.xds import protos, server
+
+    encoder = protos.Encoder(max_bytes=2000)
+    kept = cluster("kept")
+    for i in range(200):  # far more than fits
+        encoder.encode(server.canonical(kept), kept)  # used again and again: stays
+        c = cluster(f"c{i}")
+        encoder.encode(server.canonical(c), c)
+    entries, size = encoder.size
+    assert size <= 2000 and entries < 40
+    first = encoder.encode(server.canonical(kept), kept)
+    assert encoder.encode(server.canonical(kept), kept) is first

@@ -22,6 +22,8 @@ def breaker_result(n200: int = 10, n503: int = 20, overflow: int | None = None) 
     r.counters = {
         "fortio-deploy.default": {
             f"{CLUSTER}.upstream_rq_pending_overflow": CounterDelta(4, 4 + grown),
+            f"{CLUSTER}.upstream_rq_completed": CounterDelta(0, 31),
+            f"{CLUSTER}.external.upstream_rq_completed": CounterDelta(0, 31),
             f"{CLUSTER}.outlier_detection.ejections_enforced_total": CounterDelta(0, 0),
         }
     }
@@ -47,6 +49,7 @@ def verdicts(text: str, result: Result) -> list[expect.Verdict]:
         ("stat(upstream_rq_pending_overflow) grew >= share(503) * requests", True, "20"),
         ("stat(upstream_rq_pending_overflow) == 24", True, "24"),
         ("stat(outlier_detection.ejections_enforced_total) grew == 0", True, "0"),
+        ("stat(upstream_rq_completed) grew == requests", True, "31"),  # not also external.
         ("p99 < 250ms", True, "141ms"),
         ("p50 <= 2ms", True, "1ms"),
         ("max < 0.1s", False, "200ms"),
@@ -73,7 +76,7 @@ def test_scopes_each_and_named():
 def test_a_counter_that_was_not_read_fails_naming_it():
     (v,) = verdicts("stat(upstream_rq_retry) grew > 0", breaker_result())
     assert (v.passed, v.measured) == (False, "not measured")
-    assert "no Envoy counter named *.upstream_rq_retry among the 2 read" in v.detail
+    assert "no Envoy counter named *.upstream_rq_retry among the 4 read" in v.detail
 
 
 def test_exact_counters_catch_one_missing_overflow():
@@ -152,3 +155,14 @@ def test_judge_all_records_verdicts_in_the_result():
         "interval": "exact",
         "detail": "wanted == 0",
     }
+
+
+def test_per_code_counters_envoy_has_not_created_yet_read_as_zero():
+    """Envoy creates upstream_rq_503 at the first 503: absent is 0 once the cluster's
+    counters were read; any other absent counter is 'not measured'."""
+    r = breaker_result()
+    (v,) = verdicts("stat(upstream_rq_5xx) grew == 0", r)
+    assert (v.passed, v.measured) == (True, "0")
+    r.counters = {}
+    (v,) = verdicts("stat(upstream_rq_5xx) grew == 0", r)
+    assert (v.passed, v.measured) == (False, "not measured")

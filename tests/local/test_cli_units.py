@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from istiolab import manifests
-from istiolab.commands.common import find_pod, table
+from istiolab.backends import Pod
+from istiolab.backends.base import find_pod
+from istiolab.commands.common import table
 from istiolab.commands.config import kind_of
 from istiolab.errors import ConfigError, NotFoundError, ParameterError
 from istiolab.local.mesh import check_images, default_samples, hosts_map
@@ -25,30 +27,13 @@ def test_kind_names_like_kubectl():
 
 
 PODS = [
-    {
-        "name": "fortio-deploy-abc-1",
-        "namespace": "default",
-        "deployment": "fortio-deploy",
-        "labels": {"app": "fortio"},
-    },
-    {
-        "name": "productpage-v1-x-2",
-        "namespace": "default",
-        "deployment": "productpage-v1",
-        "labels": {"app": "productpage"},
-    },
-    {
-        "name": "productpage-v1-x-1",
-        "namespace": "default",
-        "deployment": "productpage-v1",
-        "labels": {"app": "productpage"},
-    },
-    {
-        "name": "istio-ingressgateway",
-        "namespace": "istio-system",
-        "deployment": "istio-ingressgateway",
-        "labels": {"app": "istio-ingressgateway"},
-    },
+    Pod(name, ns, {"app": app}, "127.10.1.1", (app, "istio-proxy"), True, workload=deploy)
+    for name, ns, deploy, app in (
+        ("fortio-deploy-abc-1", "default", "fortio-deploy", "fortio"),
+        ("productpage-v1-x-2", "default", "productpage-v1", "productpage"),
+        ("productpage-v1-x-1", "default", "productpage-v1", "productpage"),
+        ("istio-ingressgateway", "istio-system", "istio-ingressgateway", "istio-ingressgateway"),
+    )
 ]
 
 
@@ -63,7 +48,7 @@ PODS = [
     ],
 )
 def test_find_pod(workload, pod):
-    assert find_pod(PODS, workload)["name"] == pod
+    assert find_pod(PODS, workload).name == pod
 
 
 def test_find_pod_unknown_lists_what_runs():

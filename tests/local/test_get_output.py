@@ -8,7 +8,10 @@ import json
 import pytest
 import yaml
 
-from istiolab.commands.getpods import human_duration, pod_object, pod_table
+from istiolab.backends import Pod
+from istiolab.backends.local import pod_from_row
+from istiolab.commands.getpods import human_duration, pod_table
+from istiolab.local.kubeapi.workloads import pod_object
 from local.test_mesh import cli
 
 EMPTY = {"apiVersion": "v1", "items": [], "kind": "List", "metadata": {"resourceVersion": ""}}
@@ -74,7 +77,7 @@ def test_age_like_kubectl(seconds, age):
     assert human_duration(seconds) == age
 
 
-POD = {
+ROW = {  # a pod as the local mesh's control API reports it
     "name": "sleep-7f-0",
     "namespace": "default",
     "ip": "127.10.1.1",
@@ -90,20 +93,41 @@ POD = {
     "restarts": 3,
     "created": 1_000_000.0,
 }
+POD = pod_from_row(ROW)
+
+
+def test_typed_pod_from_a_row():
+    expected = Pod(
+        name="sleep-7f-0",
+        namespace="default",
+        labels={"app": "sleep"},
+        ip="127.10.1.1",
+        containers=("sleep", "istio-proxy"),
+        ready=False,
+        workload="sleep",
+        service_account="sleep",
+        restarts=3,
+        created=1_000_000.0,
+        ready_containers=1,
+        images=("docker.io/curlimages/curl:8.16.0", POD.images[1]),
+    )
+    assert expected == POD
+    assert POD.images[1].startswith("docker.io/istio/proxyv2:")
 
 
 def test_pod_table_and_object():
     headers, rows = pod_table([POD], wide=True, all_namespaces=True, now=1_000_192.0)
     assert headers == ["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP"]
     assert rows == [["default", "sleep-7f-0", "1/2", "NotReady", "3", "3m12s", "127.10.1.1"]]
-    obj = pod_object(POD)
-    assert obj["metadata"] == {
-        "name": "sleep-7f-0",
-        "namespace": "default",
-        "labels": {"app": "sleep"},
-        "creationTimestamp": "1970-01-12T13:46:40Z",
-    }
+    obj = pod_object(ROW)
+    md = obj["metadata"]
+    assert (md["name"], md["namespace"]) == ("sleep-7f-0", "default")
+    assert md["labels"] == {"app": "sleep", "security.istio.io/tlsMode": "istio"}
+    assert md["creationTimestamp"] == "1970-01-12T13:46:40Z"
+    assert md["annotations"]["kubectl.kubernetes.io/default-container"] == "sleep"
     assert obj["spec"]["serviceAccountName"] == "sleep"
     assert [c["name"] for c in obj["spec"]["containers"]] == ["sleep", "istio-proxy"]
     assert obj["status"]["podIP"] == "127.10.1.1"
-    assert obj["status"]["conditions"] == [{"type": "Ready", "status": "False"}]
+    ready = {c["type"]: c["status"] for c in obj["status"]["conditions"]}
+    assert ready["Ready"] == "False"
+    assert [s["ready"] for s in obj["status"]["containerStatuses"]] == [True, False]

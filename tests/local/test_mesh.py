@@ -25,12 +25,14 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlencode
 
+import loopback
 import pytest
 import yaml
 from stats import assert_split
 from support import require
 
 from istiolab import manifests
+from istiolab.backends.local import LocalBackend
 from istiolab.cli import main
 from istiolab.local import envoy
 from istiolab.local.state import StateDir, pid_alive
@@ -178,10 +180,13 @@ def versions(n: int, headers: dict | None = None) -> dict[str, int]:
 
 
 class Mesh:
+    """A test's handle on a running local mesh: its CLI (in-process) and its backend."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.state = StateDir(root)
         self.sd = ("--state-dir", str(root))
+        self.backend = LocalBackend(root)
 
     def cli(self, *args: str, stdin: str | None = None):
         return cli(*args, *self.sd, stdin=stdin)
@@ -215,6 +220,7 @@ def running_mesh(
     mesh_type: type[M],
     label: str,
     setup: Callable[[M], object] | None = None,
+    extra: tuple[str, ...] = (),
 ) -> Iterator[M]:
     """A detached mesh on ``127.<octet>`` (gateway ``127.<octet>.0.3``, ports 8080/8443)
     with `samples`, for a suite's session or module fixture: `setup` runs once it is up;
@@ -225,7 +231,7 @@ def running_mesh(
         require(False, f"the Envoy binary ({exc})")
     began = time.monotonic()
     up = up_args(root, octet, samples=samples, gateway_port=PORT)
-    proc = cli_subprocess(*up, "--gateway-https-port", "8443")
+    proc = cli_subprocess(*up, "--gateway-https-port", "8443", *extra)
     m = mesh_type(root)
     try:
         assert proc.returncode == 0, proc.stderr + proc.stdout
@@ -422,7 +428,9 @@ def test_get_pods_like_kubectl(mesh):
     items = json.loads(mesh.ok("get", "pods", "-o", "json"))["items"]
     reviews = next(i for i in items if i["metadata"]["labels"].get("app") == "reviews")
     pod = pods[reviews["metadata"]["name"]]
-    assert reviews["kind"] == "Pod" and reviews["metadata"]["labels"] == pod["labels"]
+    # the injector adds security.istio.io/tlsMode=istio to a pod with a sidecar
+    labels = {**pod["labels"], "security.istio.io/tlsMode": "istio"}
+    assert reviews["kind"] == "Pod" and reviews["metadata"]["labels"] == labels
     assert reviews["spec"]["serviceAccountName"] == "bookinfo-reviews"
     assert reviews["status"]["podIP"] == pod["ip"]
     assert [c["name"] for c in reviews["spec"]["containers"]] == ["reviews", "istio-proxy"]
@@ -715,7 +723,9 @@ def test_down_stops_every_process(mesh):
 
 
 def _other_octet(offset: int) -> int:
-    return 100 + (SESSION_OCTET - 100 + offset) % 150
+    """A private 127.<octet> for a test's own mesh, from the run's one allocator (never
+    outside ISTIOLAB_TEST_OCTETS; `offset` names the test's slot)."""
+    return loopback.take(f"local-other#{offset}")
 
 
 def _wait_running(state: StateDir, timeout: float = 60) -> dict:

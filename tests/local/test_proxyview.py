@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from istiolab.backends.local import proxy_sync
+from istiolab.commands.proxy import status_table
 from istiolab.local import proxyview
 
 DUMP = {
@@ -134,7 +136,8 @@ def test_status_rows_show_nack_stale_and_disconnected():
         },
         {"name": "a.default", "status": None},
     ]
-    headers, rows = proxyview.status_rows(proxies)
+    headers, rows = status_table(proxy_sync(p) for p in proxies)
     assert headers == ["NAME", "CDS", "LDS", "EDS", "RDS", "VERSION"]
     assert rows[0][0] == "a.default" and rows[0][1] == "NOT CONNECTED"
     assert rows[1] == ["b.default", "SYNCED", "NACK", "STALE", "SYNCED", "7"]
+    assert [proxy_sync(p).synced for p in proxies] == [False, False]

@@ -9,6 +9,7 @@ import socket
 
 import pytest
 
+from istiolab.local.envoy import install_hint
 from istiolab.local.state import StateDir
 from local.test_mesh import _other_octet, cli, cli_subprocess, up_args
 
@@ -56,19 +57,35 @@ def test_failed_up_keeps_the_previous_settings(tmp_path, detach):
 def test_failed_detached_up_reports_only_what_this_run_logged(tmp_path):
     """supervisor.log is appended to by every run: the error quotes this run's lines only."""
     octet = _other_octet(131)
+    host = f"127.{octet}.0.3"
     messages = []
-    for name in ("first-envoy", "second-envoy"):
-        proc = cli_subprocess(
-            *up_args(tmp_path, octet, samples="none"),
-            env={"ISTIOLAB_ENVOY": str(tmp_path / name)},
-        )
+    for port in (18091, 18092):  # each run's supervisor fails on its own held port
+        with held(host, port):
+            proc = cli_subprocess(
+                *up_args(tmp_path, octet, detach=True, samples="none", gateway_port=port)
+            )
         assert proc.returncode == 1
         messages.append(proc.stderr)
     log = (tmp_path / "logs" / "supervisor.log").read_text()
-    assert "first-envoy" in log and "second-envoy" in log
+    assert f"{host}:18091" in log and f"{host}:18092" in log
     assert "the mesh supervisor exited with code 1" in messages[1]
-    assert "second-envoy: no executable Envoy there" in messages[1]
-    assert "first-envoy" not in messages[1], messages[1]
+    assert f"cannot listen on {host}:18092" in messages[1]
+    assert f"{host}:18091" not in messages[1], messages[1]
+
+
+def test_up_without_an_envoy_fails_before_the_supervisor_starts(tmp_path):
+    """A missing Envoy is one line from `up` itself, detached or not; nothing is logged."""
+    octet = _other_octet(131)
+    proc = cli_subprocess(
+        *up_args(tmp_path, octet, detach=True, samples="none"),
+        env={"ISTIOLAB_ENVOY": str(tmp_path / "no-envoy")},
+    )
+    assert proc.returncode == 1
+    assert [ln for ln in proc.stderr.splitlines() if ln.strip()] == [
+        f"error: ISTIOLAB_ENVOY={tmp_path / 'no-envoy'}: no executable Envoy there; "
+        + install_hint()
+    ]
+    assert not (tmp_path / "logs" / "supervisor.log").exists()
 
 
 @pytest.mark.parametrize("value", ["0", "-1"])

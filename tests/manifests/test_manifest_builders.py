@@ -6,16 +6,15 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from istiolab import versions
 from istiolab.errors import ParameterError
 from istiolab.manifests import (
     ADDONS,
-    LabSpec,
     addons,
     bookinfo,
     bookinfo_gateway,
-    default_lab,
     destination_rules,
     fortio,
     httpbin,
@@ -79,7 +78,7 @@ def test_bookinfo_services_accounts_deployments():
     assert reviews_v3["spec"]["template"]["spec"]["serviceAccountName"] == "bookinfo-reviews"
     (container,) = containers(reviews_v3)
     assert container["image"] == (
-        f"docker.io/istio/examples-bookinfo-reviews-v3:{versions.BOOKINFO_TAG}"
+        "registry.istio.io/release/examples-bookinfo-reviews-v3:1.20.3"  # 1.30.3 bookinfo.yaml
     )
     assert container["ports"] == [{"containerPort": 9080}]
 
@@ -186,6 +185,41 @@ def test_destination_rules_for_httpbin_and_unknown_service():
         destination_rules(services=["nginx"])
 
 
+def _kiali_config(objs):
+    return yaml.safe_load(by(objs, "ConfigMap", "kiali")["data"]["config.yaml"])
+
+
+def test_kiali_links_only_to_the_addons_that_are_deployed():
+    services = _kiali_config(addons(names=["prometheus", "kiali"]))["external_services"]
+    assert services["grafana"] == {"enabled": False}
+    assert services["tracing"] == {"enabled": False}
+    services = _kiali_config(addons())["external_services"]
+    assert services["grafana"]["enabled"] and services["tracing"]["enabled"]
+    assert services["tracing"]["internal_url"] == "http://tracing.istio-system:16685/jaeger"
+
+
+def test_kiali_may_read_the_injection_webhooks():
+    role = by(addons(names=["kiali"]), "ClusterRole", "kiali")
+    assert any(
+        "admissionregistration.k8s.io" in r["apiGroups"]
+        and "mutatingwebhookconfigurations" in r["resources"]
+        and {"get", "list", "watch"} <= set(r["verbs"])
+        for r in role["rules"]
+    )
+
+
+def test_jaeger_2_reads_its_config_and_takes_zipkin_and_otlp():
+    objs = addons(names=["jaeger"])
+    validate_objects(objs)
+    config = yaml.safe_load(by(objs, "ConfigMap", "jaeger")["data"]["config.yaml"])
+    assert config["receivers"]["zipkin"]["endpoint"].endswith(":9411")
+    assert config["extensions"]["jaeger_query"]["base_path"] == "/jaeger"
+    (container,) = by(objs, "Deployment", "jaeger")["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "docker.io/jaegertracing/jaeger:2.14.0"
+    assert container["args"] == ["--config", "/jaeger-configuration/config.yaml"]
+    assert by(objs, "Service", "zipkin")["spec"]["ports"][0]["port"] == 9411
+
+
 def test_addons_cluster_ip_by_default_and_node_ports_of_seed_002():
     plain = addons()
     validate_objects(plain)
@@ -272,38 +306,3 @@ def test_addons_subset_and_unknown():
     with pytest.raises(ParameterError, match=r"addons=\('zipkin',\) .* prometheus, grafana"):
         addons(names=["zipkin"])
     assert ADDONS == ("prometheus", "grafana", "kiali", "jaeger")
-
-
-def test_default_lab_is_ordered_and_valid():
-    objs = default_lab()
-    validate_objects(objs)
-    kinds = [o["kind"] for o in objs]
-    assert kinds[0] == "Namespace"
-    istio = [i for i, o in enumerate(objs) if o["apiVersion"].endswith(".istio.io/v1")]
-    plain = [i for i, o in enumerate(objs) if ".istio.io/" not in o["apiVersion"]]
-    assert max(plain) < min(istio), "Istio custom resources come after every other object"
-    assert objs[0]["metadata"] == {"name": "default", "labels": {"istio-injection": "enabled"}}
-
-
-def test_lab_spec_rejects_bad_values():
-    with pytest.raises(ParameterError, match=r"mtls='strict' is not allowed: one of STRICT"):
-        LabSpec(mtls="strict")
-    with pytest.raises(ParameterError, match=r"samples=\('nginx',\) .* bookinfo, httpbin"):
-        LabSpec(samples=("nginx",))
-    with pytest.raises(ParameterError, match=r"traffic='canary' is not allowed: one of none, "):
-        LabSpec(traffic="canary")
-
-
-@pytest.mark.parametrize(
-    ("field", "params", "example"),
-    [("traffic", {"weights": [90, 10]}, "weighted"), ("security", {"mode": "STRICT"}, "deny-all")],
-)
-def test_lab_spec_refuses_preset_parameters_without_a_preset(field, params, example):
-    """Parameters for no preset would be silently dropped from the rendered lab: refused."""
-    with pytest.raises(ParameterError) as err:
-        LabSpec(**{f"{field}_params": params})
-    message = str(err.value)
-    assert message.startswith(f"{field}_params={params!r} is not allowed: ")
-    assert f"the {field} preset is none: choose the preset they are for, one of " in message
-    assert example in message
-    assert LabSpec(**{field: example, f"{field}_params": {}})  # a preset without parameters

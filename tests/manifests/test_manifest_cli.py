@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import io
 import sys
-import types
 
 import pytest
 import yaml
 
 from istiolab.cli import main
-from istiolab.manifests import default_lab
+from istiolab.env import environment_objects
 
 EXPECTED_FILES = [
     "00-namespaces.yaml",
@@ -42,7 +41,7 @@ def test_render_then_validate(tmp_path, capsys):
     }
     capsys.readouterr()
     assert main(["validate", "-f", str(out)]) == 0
-    assert capsys.readouterr().out.strip() == f"{len(default_lab())} document(s) valid"
+    assert capsys.readouterr().out.strip() == f"{len(environment_objects())} document(s) valid"
 
 
 def test_render_is_deterministic(tmp_path, capsys):
@@ -132,32 +131,41 @@ def test_preset_destination_rule_replaces_the_default_one(tmp_path):
     [
         (
             ["--set", "colour=blue"],
-            "error: colour='blue' is not allowed: unknown --set key; allowed keys: namespace, ",
+            "error: --set colour is not a setting: allowed keys: namespace, ",
         ),
         (
             ["--set", "mtls=on"],
-            "error: mtls='on' is not allowed: one of STRICT, PERMISSIVE, DISABLE",
+            "error: --set mtls='on' is not allowed: one of STRICT, PERMISSIVE, DISABLE",
         ),
-        (["--set", "node_ports=maybe"], "error: node_ports='maybe' is not allowed: true or false"),
+        (
+            ["--set", "node_ports=maybe"],
+            "error: --set node_ports='maybe' is not allowed: true or false",
+        ),
+        (
+            ["--set", "addons.nodePorts=maybe"],  # the stack files' key, the same setting
+            "error: --set addons.nodePorts='maybe' is not allowed: true or false",
+        ),
         (
             ["--set", "traffic=weighted", "--set", "traffic.weights=90,20"],
-            "error: weights=(90, 20) is not allowed: weights must sum to 100 (these sum to 110)",
+            "error: --set traffic.weights=(90, 20) is not allowed (traffic preset weighted): "
+            "weights must sum to 100 (these sum to 110)",
         ),
         (
             ["--set", "traffic=circuit-breaker", "--set", "traffic.max_connections=-1"],
-            "error: max_connections=-1 is not allowed: an integer >= 1",
+            "error: --set traffic.max_connections=-1 is not allowed (traffic preset "
+            "circuit-breaker): an integer >= 1",
         ),
         (
             ["--set", "traffic=canary"],
-            "error: traffic='canary' is not allowed: one of none, all-v1",
+            "error: --set traffic='canary' is not allowed: one of none, all-v1",
         ),
         (
             ["--set", "traffic.weights=90,10"],  # no traffic preset: would be silently dropped
-            "error: traffic_params={'weights': [90, 10]} is not allowed: parameters of a "
-            "traffic preset, but the traffic preset is none: choose the preset they are for, "
+            "error: --set traffic.<parameter>={'weights': [90, 10]} is not allowed: parameters "
+            "of a traffic preset, but the traffic preset is none: choose the preset they are for, "
             "one of all-v1, ",
         ),
-        (["--set", "novalue"], "error: --set='novalue' is not allowed: key=value, with key one of"),
+        (["--set", "novalue"], "error: --set 'novalue' is not allowed: key=value, with key one of"),
     ],
 )
 def test_render_bad_settings_exit_1_and_name_the_key(tmp_path, capsys, args, message):
@@ -178,29 +186,24 @@ def test_usage_errors_exit_2(args, capsys):
     assert "Usage:" in capsys.readouterr().err
 
 
-def test_render_stack_uses_the_stack_config(tmp_path, monkeypatch, capsys):
-    from istiolab.manifests import LabSpec
-
-    calls = []
-
-    def lab_spec_for_stack(name):
-        calls.append(name)
-        return LabSpec(namespace="workshop", samples=("bookinfo",), addons=())
-
-    module = types.ModuleType("istiolab.stack_config")
-    module.lab_spec_for_stack = lab_spec_for_stack
-    monkeypatch.setitem(sys.modules, "istiolab.stack_config", module)
+def test_render_stack_uses_the_stack_config(tmp_path, monkeypatch):
+    """`--stack NAME` reads Pulumi.NAME.yaml from the current directory (the project)."""
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        "config:\n  istiolab:cluster: {type: kind}\n"
+        "  istiolab:apps: {namespace: workshop, samples: [bookinfo]}\n"
+        "  istiolab:addons: {enabled: []}\n"
+    )
+    monkeypatch.chdir(tmp_path)
     out = render(tmp_path, "--stack", "dev", "--set", "injection=false")
-    assert calls == ["dev"]
     (ns,) = yaml.safe_load_all((out / "00-namespaces.yaml").read_text())
     assert ns["metadata"] == {"name": "workshop"}
 
-    monkeypatch.setitem(sys.modules, "istiolab.stack_config", None)
-    capsys.readouterr()
+
+def test_render_stack_that_is_not_there_names_the_stacks(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
     assert main(["render", "--stack", "dev", "-o", "-"]) == 1
-    assert capsys.readouterr().err.startswith(
-        "error: --stack dev: stack configs are not available in this checkout"
-    )
+    err = capsys.readouterr().err
+    assert "Pulumi.dev.yaml: no such stack file: stacks here: none" in err
 
 
 def test_validate_reports_every_finding_one_per_line(tmp_path, capsys):
@@ -231,7 +234,7 @@ def test_validate_reports_every_finding_one_per_line(tmp_path, capsys):
     )
     assert lines[2].startswith(f"{bad / 'syntax.yaml'}:3:1: document 0: invalid YAML: ")
     assert len(lines) == 3
-    documents = len(default_lab()) + 3  # the rendered lab, plus cb.yaml's two and kind.yaml
+    documents = len(environment_objects()) + 3  # the rendered lab, plus cb.yaml's two and kind.yaml
     assert captured.err.strip() == f"error: 3 problem(s) found in {documents} document(s)"
 
 
@@ -256,7 +259,7 @@ def test_render_without_addons_or_samples(tmp_path):
 
 
 def test_render_help_names_every_set_key(capsys):
-    from istiolab.manifests import set_keys
+    from istiolab.env import set_keys
 
     assert main(["render", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())

@@ -8,10 +8,10 @@ import json
 import pytest
 import yaml
 
+from istiolab.env import environment_objects
 from istiolab.errors import Finding, ValidationError
 from istiolab.manifests import (
     check_objects,
-    default_lab,
     load_documents,
     read_documents,
     supported_kinds,
@@ -78,7 +78,7 @@ def test_misspelled_http1_max_pending_requests(tmp_path):
 
 
 def test_unknown_field_in_kubernetes_object():
-    dep = next(o for o in default_lab() if o["kind"] == "Deployment")
+    dep = next(o for o in environment_objects() if o["kind"] == "Deployment")
     dep["spec"]["template"]["spec"]["containers"][0]["imagePullPolcy"] = "Always"
     finding = one([dep])
     assert finding.path == "spec.template.spec.containers[0].imagePullPolcy"

@@ -54,6 +54,35 @@ def _rsa_pems(bits: int, which: int) -> tuple[str, str]:
     return private, public
 
 
+def _self_signed(inputs: dict) -> str:
+    """A real self-signed CA certificate for pulumi-tls SelfSignedCert's inputs."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    key = serialization.load_pem_private_key(inputs["privateKeyPem"].encode(), password=None)
+    subject = inputs.get("subject") or {}
+    name = x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, subject.get("organization", "x")),
+        x509.NameAttribute(NameOID.COMMON_NAME, subject.get("commonName", "x")),
+    ])  # fmt: skip
+    start = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(hours=inputs.get("validityPeriodHours", 24)))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
 @dataclass
 class Registration:
     type: str
@@ -64,6 +93,7 @@ class Registration:
     provider: str
     custom: bool
     raw_inputs: dict  # secrets still wrapped (rpc secret markers)
+    additional_secret_outputs: list[str] = field(default_factory=list)
 
     @property
     def inputs(self) -> dict:
@@ -98,10 +128,9 @@ class LabMocks(pulumi_mocks.Mocks):
             bits = int(unwrap(args.inputs).get("rsaBits", 2048))
             private, public = _rsa_pems(bits, self.keys % 2)
             state.update(privateKeyPem=private, publicKeyPem=public)
-        elif args.typ in (
-            "tls:index/selfSignedCert:SelfSignedCert",
-            "tls:index/locallySignedCert:LocallySignedCert",
-        ):
+        elif args.typ == "tls:index/selfSignedCert:SelfSignedCert":
+            state["certPem"] = _self_signed(unwrap(args.inputs))
+        elif args.typ == "tls:index/locallySignedCert:LocallySignedCert":
             state["certPem"] = (
                 f"-----BEGIN CERTIFICATE-----\n{args.name}\n-----END CERTIFICATE-----\n"
             )
@@ -131,6 +160,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     provider=request.provider,
                     custom=request.custom,
                     raw_inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
+                    additional_secret_outputs=list(request.additionalSecretOutputs),
                 )
             )
         return response
@@ -230,6 +260,7 @@ class Runner:
         self, fn: Callable[[], Any], *, stack: str = "test", config: dict[str, Any] | None = None
     ) -> Run:
         set_all_config({})
+        self.monkeypatch.chdir(REPO)  # `pulumi` runs the program in the project directory
         self.monkeypatch.setenv("PULUMI_CONFIG", _config_env(config or {}))
         ROOT.set(None)
         mocks = LabMocks()

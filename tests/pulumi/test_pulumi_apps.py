@@ -13,10 +13,11 @@ from pulumi_harness import unwrap
 from components.bookinfo import Bookinfo, BookinfoArgs
 from components.fortio_client import FortioClient, FortioClientArgs
 from components.istio_mesh import IstioMesh, IstioMeshArgs
-from components.mesh_security import MeshSecurity, MeshSecurityArgs, jwks_from_public_pem
+from components.mesh_security import MeshSecurity, MeshSecurityArgs
 from components.observability import Observability, ObservabilityArgs
 from components.samples import Samples, SamplesArgs
 from istiolab import manifests
+from istiolab.manifests.jwks import DEFAULT_ISSUER, jwks_from_public_pem
 
 
 def with_mesh(build):
@@ -168,7 +169,7 @@ def test_request_authentication_with_a_stack_generated_key(run_pulumi):
     assert ra["metadata"] == {"name": "ingress-jwt", "namespace": "istio-system"}
     assert ra["spec"]["selector"] == {"matchLabels": {"istio": "ingressgateway"}}
     rule = ra["spec"]["jwtRules"][0]
-    assert rule["issuer"] == "istiolab" and "jwksUri" not in rule  # no external URL
+    assert rule["issuer"] == DEFAULT_ISSUER and "jwksUri" not in rule  # no external URL
     assert objs[1]["kind"] == "AuthorizationPolicy"  # jwt_required: a token is needed
     assert run.depends_on("security-jwt", "istio-base")
     # A token signed with the exported private key verifies against the inline JWKS.
@@ -176,13 +177,15 @@ def test_request_authentication_with_a_stack_generated_key(run_pulumi):
     assert jwks == json.loads(run.outputs["jwks"])
     private_pem = run.outputs["key"]
     token = jwt.encode(
-        {"iss": "istiolab", "sub": "learner", "exp": int(time.time()) + 60},
+        {"iss": DEFAULT_ISSUER, "sub": "learner", "exp": int(time.time()) + 60},
         private_pem,
         algorithm="RS256",
         headers={"kid": jwks["keys"][0]["kid"]},
     )
     public = jwt.PyJWK(jwks["keys"][0]).key
-    assert jwt.decode(token, public, algorithms=["RS256"], issuer="istiolab")["sub"] == "learner"
+    assert (
+        jwt.decode(token, public, algorithms=["RS256"], issuer=DEFAULT_ISSUER)["sub"] == "learner"
+    )
 
 
 def test_jwks_kid_is_the_rfc7638_thumbprint():

@@ -13,7 +13,7 @@ from pulumi_harness import FAKE_KUBECONFIG, REPO
 
 from components import k0s_inventory
 from components.existing_cluster import ExistingCluster, ExistingClusterArgs
-from components.k0s_cluster import K0sCluster, K0sClusterArgs, roles
+from components.k0s_cluster import K0sCluster, K0sClusterArgs, k0sctl_config, roles
 from components.kind_cluster import KindCluster, KindClusterArgs, kind_config
 from components.minikube_cluster import MinikubeCluster, MinikubeClusterArgs
 from istiolab import versions
@@ -21,6 +21,10 @@ from istiolab.errors import ConfigError
 
 
 def assert_secret_kubeconfig_provider(run, name="cluster"):
+    for cmd in run.of_type("command:local:Command"):
+        if cmd.name == f"{name}-cluster":  # prints the admin kubeconfig on stdout
+            assert cmd.inputs["logging"] == "stderr"  # not into `pulumi up`'s output
+            assert cmd.additional_secret_outputs == ["stdout"]  # encrypted in the state
     provider = run.named(f"{name}-provider")
     assert provider.type == "pulumi:providers:kubernetes"
     assert provider.is_secret("kubeconfig")
@@ -77,7 +81,7 @@ def test_minikube_cluster(run_pulumi):
 
     def program():
         holder["c"] = MinikubeCluster("cluster", args)
-        holder["url"] = holder["c"].ingress_url
+        holder["c"].ingress_url.apply(lambda u: holder.__setitem__("url", u))
 
     run = run_pulumi(program)
     create = run.named("cluster-cluster").inputs["create"]
@@ -90,6 +94,28 @@ def test_minikube_cluster(run_pulumi):
     assert run.depends_on("cluster-ip", "cluster-cluster")
     assert_valid_shell(create)
     assert_secret_kubeconfig_provider(run)
+    assert "--ports" not in create  # on Linux the node address answers
+    assert holder["url"] == "http://192.168.49.2:30080"
+
+
+@pytest.mark.parametrize("host_os", ["Darwin", "Windows"])
+def test_minikube_docker_driver_in_a_vm_publishes_the_node_ports(run_pulumi, host_os):
+    """`minikube ip` is inside Docker's VM on macOS/Windows: NodePorts go to 127.0.0.1."""
+    holder = {}
+    args = MinikubeClusterArgs(driver="docker", host_os=host_os, extra_ports={30007: 20001})
+
+    def program():
+        c = MinikubeCluster("cluster", args)
+        c.ingress_url.apply(lambda u: holder.__setitem__("url", u))
+        c.dashboard_url(30007).apply(lambda u: holder.__setitem__("kiali", u))
+
+    run = run_pulumi(program)
+    create = run.named("cluster-cluster").inputs["create"]
+    for flag in ("--ports=127.0.0.1:8080:30080", "--ports=127.0.0.1:8443:30443",
+                 "--ports=127.0.0.1:20001:30007"):  # fmt: skip
+        assert flag in create
+    assert_valid_shell(create)
+    assert (holder["url"], holder["kiali"]) == ("http://127.0.0.1:8080", "http://127.0.0.1:20001")
 
 
 THREE_NODE = REPO / "playbooks" / "inventories" / "three-node" / "hosts.yml"
@@ -127,6 +153,7 @@ def test_k0s_cluster_applies_a_generated_k0sctl_config(run_pulumi):
     assert config["spec"]["hosts"][0]["ssh"] == {
         "address": "192.0.2.11", "user": "istiolab", "port": 22, "keyPath": "~/.ssh/k"
     }  # fmt: skip
+    assert not [h for h in config["spec"]["hosts"] if "noTaints" in h]
     assert 'k0sctl apply --config "$cfg"' in cmd["create"]
     assert 'k0sctl kubeconfig --config "$cfg"' in cmd["create"]
     assert 'k0sctl reset --config "$cfg" --force' in cmd["delete"]
@@ -174,6 +201,16 @@ def test_k0s_handoff_file_overrides_the_inventory(tmp_path):
         ("k0s-controller-1", "10.0.0.11", 2222, "controller+worker"),
         ("k0s-worker-1", "10.0.0.21", 22, "worker"),
     ]
+    # the playbooks' node address is what k0s advertises; controller+worker runs pods
+    handoff["hosts"][0]["ssh"]["address"] = "203.0.113.11"  # e.g. a NAT or bastion address
+    path.write_text(json.dumps(handoff))
+    hosts = k0s_inventory.merge_artifact([], k0s_inventory.read_artifact(path))
+    config = k0sctl_config(K0sClusterArgs(hosts=hosts))
+    controller, worker = config["spec"]["hosts"]
+    assert controller["ssh"]["address"] == "203.0.113.11"
+    assert controller["privateAddress"] == "10.0.0.11"
+    assert controller["noTaints"] is True  # else k0s's control-plane taint keeps pods off
+    assert worker["privateAddress"] == "10.0.0.21" and "noTaints" not in worker
     path.write_text(json.dumps({**handoff, "schema": "v0"}))
     with pytest.raises(ConfigError, match=r"schema='v0' is not allowed: istiolab.k0s-hosts/v1"):
         k0s_inventory.read_artifact(path)

@@ -16,8 +16,8 @@ import yaml
 from pulumi_harness import FAKE_KUBECONFIG, REPO, STACKS, stack_config
 
 from istiolab import manifests
-from istiolab.manifests import default_lab
-from istiolab.stack_config import lab_spec_for_stack
+from istiolab.env import apply_sets, environment_objects
+from istiolab.stack_config import env_for_stack
 
 MAIN = str(REPO / "__main__.py")
 
@@ -59,7 +59,7 @@ def run_stack(run_pulumi, name: str, **overrides):
 def test_kind_stack_deploys_exactly_what_render_writes(run_pulumi, big_host):
     run = run_stack(run_pulumi, "kind")
     deployed = by_key(run.kubernetes_objects())
-    rendered = by_key(default_lab(lab_spec_for_stack("kind")))
+    rendered = by_key(environment_objects(env_for_stack("kind", REPO)))
     assert deployed.keys() == rendered.keys()
     for k, obj in rendered.items():
         assert deployed[k] == obj, k
@@ -111,9 +111,12 @@ def test_kind_stack_outputs(run_pulumi, big_host):
     assert mappings == {30080: 8080, 30443: 8443, 30009: 9090, 30010: 3000, 30007: 20001,
                         30011: 16686}  # fmt: skip
     istiod = run.named("istio-istiod").inputs["values"]
-    assert istiod["meshConfig"]["defaultConfig"]["tracing"] == {
-        "sampling": 100.0, "zipkin": {"address": "zipkin.istio-system:9411"}
-    }  # fmt: skip
+    assert istiod["meshConfig"]["extensionProviders"] == [
+        {"name": "zipkin", "zipkin": {"service": "zipkin.istio-system.svc.cluster.local",
+                                      "port": 9411}}
+    ]  # fmt: skip
+    assert istiod["meshConfig"]["defaultProviders"] == {"tracing": ["zipkin"]}
+    assert istiod["pilot"]["traceSampling"] == 100.0
     assert run.named("istio-ingress").inputs["values"]["service"]["type"] == "NodePort"
 
 
@@ -142,7 +145,8 @@ def test_k0s_stack_from_the_playbooks_inventory(run_pulumi):
     env = run.named("cluster-cluster").inputs["environment"]["ISTIOLAB_K0SCTL_CONFIG"]
     assert "address: 192.0.2.11" in env and "role: worker" in env
     assert "user: istiolab" in env  # the deploy user the playbooks create
-    assert run.named("istio-ingress").inputs["values"]["service"]["type"] == "LoadBalancer"
+    # no load balancer controller on bare metal: a LoadBalancer would stay <pending>
+    assert run.named("istio-ingress").inputs["values"]["service"]["type"] == "NodePort"
     assert run.outputs["ingressUrl"] == "http://192.0.2.21:30080"
     assert run.outputs["dashboards"]["kiali"] == "http://192.0.2.21:30007/kiali"  # seed 002
     assert run.outputs["namespaces"] == ["istio-system", "default", "load"]
@@ -169,7 +173,8 @@ def test_k0s_stack_with_the_playbooks_handoff_file(run_pulumi, tmp_path):
     )
     assert config["spec"]["hosts"] == [
         {"role": "single", "ssh": {"address": "10.1.0.5", "user": "istiolab", "port": 22,
-                                   "keyPath": "/home/me/.ssh/istiolab_ed25519"}}
+                                   "keyPath": "/home/me/.ssh/istiolab_ed25519"},
+         "privateAddress": "10.1.0.5"}
     ]  # fmt: skip
     assert run.outputs["ingressUrl"] == "http://10.1.0.5:30080"
 
@@ -199,7 +204,7 @@ def test_every_stack_deploys_the_rendered_lab_plus_only_documented_extras(
 ):
     run = run_stack(run_pulumi, name)
     deployed = by_key(run.kubernetes_objects())
-    rendered = by_key(default_lab(lab_spec_for_stack(name)))
+    rendered = by_key(environment_objects(env_for_stack(name, REPO)))
     for k, obj in rendered.items():
         assert deployed.get(k) == obj, k
     extras = set(deployed) - set(rendered)
@@ -301,8 +306,9 @@ def test_traffic_presets_go_with_the_service_they_address(
     apps = {**stack_config("kind")["istiolab:apps"], "traffic": traffic, "trafficParams": params}
     run = run_stack(run_pulumi, "kind", **{"istiolab:apps": apps})
     deployed = by_key(run.kubernetes_objects())  # fails on an object deployed twice
-    assert deployed == by_key(default_lab(lab_spec_for_stack("kind").replace(
-        traffic=traffic, traffic_params=params)))  # fmt: skip
+    sets = [f"traffic={traffic}"] + [f"traffic.{k}={v}" for k, v in params.items()]
+    spec = apply_sets(env_for_stack("kind", REPO), sets)
+    assert deployed == by_key(environment_objects(spec))
     objs = [o for o in run.named(group).inputs["objs"] if o["metadata"]["name"] == name]
     preset = manifests.traffic_preset(traffic, namespace="default", **params)
     assert preset[0] in objs
@@ -311,9 +317,9 @@ def test_traffic_presets_go_with_the_service_they_address(
 
 def test_an_invalid_object_is_refused_before_any_resource(run_pulumi, big_host, monkeypatch):
     """The program validates the lab's objects like `istiolab render` does."""
-    from istiolab.manifests import lab as lab_module
+    from components import parts
 
-    real = lab_module.lab_files
+    real = parts.environment_files
 
     def with_typo(spec=None):
         files = real(spec)
@@ -325,7 +331,7 @@ def test_an_invalid_object_is_refused_before_any_resource(run_pulumi, big_host, 
                     }
         return files
 
-    monkeypatch.setattr("components.lab_plan.lab_files", with_typo)
+    monkeypatch.setattr("components.parts.environment_files", with_typo)
     with pytest.raises(pulumi.RunError) as err:
         run_stack(run_pulumi, "kind")
     assert "http1MaxPendingRequest" in str(err.value)

@@ -8,8 +8,9 @@ import pytest
 from pulumi_harness import REPO, STACKS, stack_config
 
 from istiolab import stack_config as sc
+from istiolab import versions
+from istiolab.env import AddonsSpec, AppsSpec, EnvSpec, MeshSpec, environment_objects
 from istiolab.errors import ConfigError
-from istiolab.manifests import LabSpec, default_lab
 
 KIND = {"istiolab:cluster": {"type": "kind"}}
 
@@ -20,26 +21,27 @@ def parse(extra: dict) -> sc.StackConfig:
 
 @pytest.mark.parametrize("name", STACKS)
 def test_every_example_stack_validates(name):
-    cfg = sc.read_stack_file(name)
+    cfg = sc.read_stack_file(name, REPO)
     assert cfg.cluster.type == name
     assert cfg.source == f"Pulumi.{name}.yaml"
-    spec = sc.lab_spec_for_stack(name)
-    assert isinstance(spec, LabSpec)
-    assert default_lab(spec)
+    spec = sc.env_for_stack(name, REPO)
+    assert spec == cfg.env and isinstance(spec, EnvSpec)
+    assert environment_objects(spec)
 
 
-def test_kind_stack_maps_onto_the_lab_spec():
-    cfg = sc.read_stack_file("kind")
+def test_kind_stack_maps_onto_the_environment_spec():
+    cfg = sc.read_stack_file("kind", REPO)
     assert isinstance(cfg.cluster, sc.KindSettings)
-    assert (cfg.cluster.http_port, cfg.cluster.node_image) == (8080, "kindest/node:v1.31.4")
+    assert (cfg.cluster.http_port, cfg.cluster.node_image) == (8080, versions.KIND_NODE_IMAGE)
     assert cfg.mesh.profile == "demo" and cfg.mesh.egress  # demo brings the egress gateway
-    assert sc.lab_spec_for_stack("kind") == LabSpec(
-        namespace="default",
-        samples=("bookinfo", "httpbin", "sleep", "fortio"),
-        httpbin_versions=("v1", "v2"),
-        mtls="PERMISSIVE",
-        addons=("prometheus", "grafana", "kiali", "jaeger"),
-        node_ports=True,
+    assert sc.env_for_stack("kind", REPO) == EnvSpec(
+        mesh=MeshSpec(profile="demo", tracing_sampling=100.0),
+        apps=AppsSpec(
+            namespace="default",
+            samples=("bookinfo", "httpbin", "sleep", "fortio"),
+            httpbin_versions=("v1", "v2"),
+        ),
+        addons=AddonsSpec(enabled=("prometheus", "grafana", "kiali", "jaeger"), node_ports=True),
     )
 
 
@@ -53,7 +55,7 @@ def test_pulumi_cli_config_reads_like_the_stack_file(monkeypatch):
     set_all_config({})
     monkeypatch.setenv("PULUMI_CONFIG", json.dumps(env))
     from_cli = sc.from_pulumi()
-    from_file = sc.read_stack_file("minikube")
+    from_file = sc.read_stack_file("minikube", REPO)
     assert from_cli.cluster == from_file.cluster
     assert (from_cli.mesh, from_cli.apps, from_cli.security) == (
         from_file.mesh,
@@ -120,7 +122,7 @@ def test_missing_cluster():
         ({"istiolab:addons": {"enabled": "kiali,zipkin"}},
          "istiolab:addons.enabled: 'zipkin' is not allowed: one of prometheus, grafana, kiali"),
         ({"istiolab:security": {"mtls": "strict"}},
-         "istiolab:security.mtls='strict' is not allowed: one of PERMISSIVE, STRICT, DISABLE"),
+         "istiolab:security.mtls='strict' is not allowed: one of STRICT, PERMISSIVE, DISABLE"),
         ({"istiolab:mesh": {"outboundTrafficPolicy": "DENY"}},
          "istiolab:mesh.outboundTrafficPolicy='DENY' is not allowed: one of ALLOW_ANY"),
         ({"istiolab:mesh": {"tracingSampling": 150}},
@@ -165,12 +167,13 @@ def test_existing_needs_exactly_one_kubeconfig_source():
 
 def test_samples_without_bookinfo_default_to_no_gateway():
     cfg = parse({"istiolab:apps": {"samples": ["httpbin", "sleep"]}})
-    assert sc.lab_spec(cfg).gateway is False
+    assert cfg.apps.gateway is None and cfg.apps.bookinfo_gateway is False
+    assert not [o for o in environment_objects(cfg.env) if o["kind"] == "Gateway"]
 
 
 def test_unknown_stack_file_lists_the_stacks(tmp_path):
     with pytest.raises(ConfigError) as err:
-        sc.read_stack_file("nope")
+        sc.read_stack_file("nope", REPO)
     assert (
         "Pulumi.nope.yaml: no such stack file: stacks here: existing, k0s, kind, minikube"
         in str(err.value)
@@ -180,6 +183,9 @@ def test_unknown_stack_file_lists_the_stacks(tmp_path):
         sc.read_stack_file("broken", root=tmp_path)
 
 
-def test_stack_files_live_in_the_repo_root():
-    assert sc.REPO_ROOT == REPO
+def test_stack_files_are_read_from_the_pulumi_project_directory(monkeypatch):
+    """`pulumi` runs the program in the project directory; no source checkout is assumed."""
+    monkeypatch.chdir(REPO)
+    assert sc.stack_file("kind") == REPO / "Pulumi.kind.yaml"
+    assert sc.read_stack_file("kind") == sc.read_stack_file("kind", REPO)
     assert (REPO / "Pulumi.yaml").is_file()

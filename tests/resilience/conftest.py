@@ -15,7 +15,10 @@ from .harness import OCTET, ExternalServer, ResilienceMesh
 def mesh(tmp_path_factory):
     root = tmp_path_factory.mktemp("resilience-mesh")
     samples = "bookinfo,httpbin,sleep,fortio"
-    with running_mesh(root, OCTET, samples, ResilienceMesh, "resilience mesh") as m:
+    # `up` deploys the default DestinationRules too; every test starts without any
+    with running_mesh(
+        root, OCTET, samples, ResilienceMesh, "resilience mesh", ResilienceMesh.restore_samples
+    ) as m:
         yield m
 
 

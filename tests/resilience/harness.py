@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 import loopback
@@ -21,8 +22,8 @@ from local.test_mesh import Mesh
 from support import JSONHandler
 
 from istiolab import manifests
+from istiolab.backends import HttpResult, Pod
 from istiolab.local.supervisor import wait_until
-from istiolab.workloads import client
 
 # our own 127.<octet> from the run's one allocator (tests/loopback.py)
 OCTET = loopback.take("resilience")
@@ -80,31 +81,18 @@ class ResilienceMesh(Mesh):
     def delete_yaml(self, text: str) -> str:
         return self.ok("delete", "-f", "-", stdin=text)
 
-    def pods(self, **labels: str) -> list[dict]:
+    def pods(self, **labels: str) -> list[Pod]:
         return [
-            p
-            for p in self.status()["pods"]
-            if all(p["labels"].get(k) == v for k, v in labels.items())
+            p for p in self.backend.pods() if all(p.labels.get(k) == v for k, v in labels.items())
         ]
 
-    def send(self, source: str, url: str, **kwargs) -> client.Response:
-        """One request from inside `source`'s pod (deployment name) through its sidecar."""
-        return self.sender(source)(url, **kwargs)
+    def send(self, source: str, url: str, **kwargs) -> HttpResult:
+        """One request from inside `source`'s pod (workload name) through its sidecar."""
+        return self.backend.request(source, url, **kwargs)
 
-    def sender(self, source: str):
+    def sender(self, source: str) -> Callable[..., HttpResult]:
         """A thread-safe `send(url, **kwargs)` from `source`'s pod (looked up once)."""
-        pod = self.pod(source)
-
-        def send(url: str, **kwargs) -> client.Response:
-            return client.send(
-                url,
-                source_ip=pod["app_ip"],
-                proxy=f"http://{pod['ip']}:15001",
-                namespace=pod["namespace"],
-                **kwargs,
-            )
-
-        return send
+        return self.backend.sender(source)
 
     def load(self, source: str, url: str, count: int, concurrency: int, *headers: str) -> dict:
         """`istiolab request --count N --concurrency C -o json` from `source`."""
@@ -115,13 +103,8 @@ class ResilienceMesh(Mesh):
         return json.loads(self.ok(*args))
 
     def stats(self, workload: str, regex: str) -> dict[str, int]:
-        """Counters and gauges of `workload`'s Envoy (through `istiolab proxy-stats`)."""
-        out: dict[str, int] = {}
-        for line in self.ok("proxy-stats", workload, "--filter", regex).splitlines():
-            name, sep, value = line.rpartition(": ")
-            if sep and value.strip().lstrip("-").isdigit():
-                out[name] = int(value)
-        return out
+        """Counters and gauges of `workload`'s Envoy whose names match `regex`."""
+        return self.backend.proxy_stats(workload, regex)
 
     def stat(self, workload: str, name: str) -> int:
         found = self.stats(workload, "^" + re.escape(name) + "$")
@@ -129,10 +112,8 @@ class ResilienceMesh(Mesh):
         return found[name]
 
     def access_log(self, deployment: str) -> str:
-        """The sidecar access log of `deployment`'s (first) pod, as the state dir holds it."""
-        pod = self.pod(deployment)
-        path = self.state.logs / f"{pod['namespace']}.{pod['name']}.envoy.out"
-        return path.read_text(errors="replace") if path.exists() else ""
+        """The sidecar access log of `deployment`'s (first) pod."""
+        return self.backend.logs(deployment, "istio-proxy")
 
     def log_lines(self, deployment: str, *needles: str) -> list[str]:
         return [
@@ -151,7 +132,8 @@ class ResilienceMesh(Mesh):
         return self.log_lines(deployment, *needles)
 
     def restore_samples(self) -> None:
-        """The samples as `up` deployed them (httpbin v1 only) and no routing rules."""
+        """The samples as `up` deployed them (httpbin v1 only), without any routing rule or
+        DestinationRule (the tests start from Istio's defaults)."""
         for kind in ("VirtualService", "DestinationRule", "ServiceEntry"):
             for item in json.loads(self.ok("get", kind, "-o", "json"))["items"]:
                 if (kind, item["metadata"]["name"]) != ("VirtualService", "bookinfo"):

@@ -4,13 +4,12 @@ its sidecar when it has one), like ``kubectl exec sleep -n foo -- curl ...``."""
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 from collections.abc import Callable, Iterator
 
 from local.test_mesh import Mesh
 
-from istiolab.workloads import client
+from istiolab.backends import HttpResult
 
 GATEWAY = (
     "apiVersion: networking.istio.io/v1\nkind: Gateway\n"
@@ -42,25 +41,14 @@ class SecurityMesh(Mesh):
                 self.ok("delete", kind, md["name"], "-n", md.get("namespace", "default"))
 
     def pod_in(self, deployment: str, namespace: str) -> dict:
-        return next(
-            p
-            for p in self.status()["pods"]
-            if p["deployment"] == deployment and p["namespace"] == namespace
-        )
+        """The pod as the running mesh reports it (IPs, app address, PIDs, readiness)."""
+        pod = self.backend.pod(f"{deployment}.{namespace}")
+        rows = self.backend.pod_rows()
+        return next(r for r in rows if (r["namespace"], r["name"]) == (pod.namespace, pod.name))
 
-    def curl(self, src_ns: str, url: str, **kwargs) -> client.Response:
+    def curl(self, src_ns: str, url: str, **kwargs) -> HttpResult:
         """One request from sleep in ``src_ns`` (fresh connection, like curl)."""
-        pod = self.pod_in("sleep", src_ns)
-        if pod["sidecar"]:
-            return client.send(
-                url,
-                source_ip=pod["app_ip"],
-                proxy=f"http://{pod['ip']}:15001",
-                namespace=src_ns,
-                **kwargs,
-            )
-        hosts = json.loads(self.state.hosts_file.read_text())
-        return client.send(url, source_ip=pod["ip"], hosts=hosts, namespace=src_ns, **kwargs)
+        return self.backend.request(f"sleep.{src_ns}", url, **kwargs)
 
     def code(self, src_ns: str, url: str, **kwargs) -> int:
         return self.curl(src_ns, url, **kwargs).status
@@ -70,16 +58,10 @@ class SecurityMesh(Mesh):
         """foo's httpbin behind the ingress gateway for the block; yields
         ``get(path, headers=None) -> (status, body)`` through the gateway."""
         self.apply_yaml(GATEWAY)
-        host = self.status()["settings"]["gateway_host"]
 
         def get(path: str, headers: dict | None = None) -> tuple[int, str]:
-            conn = http.client.HTTPConnection(host, 8080, timeout=10)
-            try:
-                conn.request("GET", path, headers=headers or {})
-                resp = conn.getresponse()
-                return resp.status, resp.read().decode()
-            finally:
-                conn.close()
+            got = self.backend.gateway_request(path, headers=headers, timeout=10)
+            return got.status, got.text
 
         try:
             yield get

@@ -4,7 +4,11 @@ namespace, header and `when` conditions, DENY over ALLOW, AUDIT, the ingress gat
 
 from __future__ import annotations
 
+import pytest
+
 from istiolab import manifests
+
+pytestmark = pytest.mark.envoy  # the suite's shared local mesh (real Envoys)
 
 HTTPBIN = "http://httpbin.foo:8000"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+pytestmark = pytest.mark.envoy  # the suite's shared local mesh (real Envoys)
+
 CUSTOM = """apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata:
@@ -18,16 +20,6 @@ spec:
   - to:
     - operation:
         paths: ["/headers"]
-"""
-REMOTE_JWKS = """apiVersion: security.istio.io/v1
-kind: RequestAuthentication
-metadata:
-  name: jwt-remote
-  namespace: foo
-spec:
-  jwtRules:
-  - issuer: testing@secure.istio.io
-    jwksUri: https://example.com/jwks.json
 """
 UNKNOWN_KEY = """apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -68,13 +60,6 @@ spec: {}
             "meshConfig.extensionProviders) (use ALLOW, DENY or AUDIT)",
         ),
         (
-            REMOTE_JWKS,
-            "document 0 (RequestAuthentication/jwt-remote): spec.jwtRules[0].jwksUri: "
-            "'https://example.com/jwks.json' is not on loopback: the local mesh only fetches "
-            "JWKS from http(s)://127.x.y.z or localhost (inline the JWK set in jwks "
-            "(`istiolab jwt jwks`) or serve it on 127.0.0.0/8)",
-        ),
-        (
             UNKNOWN_KEY,
             "document 0 (AuthorizationPolicy/odd-key): spec.rules[0].when[0].key: "
             "'request.regex.headers[x]' is not a condition key the local mesh supports",
@@ -86,7 +71,7 @@ spec: {}
             "ca-key.pem, root-cert.pem, cert-chain.pem",
         ),
     ],
-    ids=["custom", "jwks-uri", "condition-key", "cacerts"],
+    ids=["custom", "condition-key", "cacerts"],
 )
 def test_refused_with_a_clear_message_and_nothing_applied(mesh, text, expected):
     code, out, err = mesh.cli("apply", "-f", "-", stdin=text + ALLOW_NOTHING)

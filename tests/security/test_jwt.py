@@ -13,6 +13,8 @@ import pytest
 
 from istiolab import manifests
 
+pytestmark = pytest.mark.envoy  # the suite's shared local mesh (real Envoys)
+
 HTTPBIN = "http://httpbin.foo:8000"
 
 

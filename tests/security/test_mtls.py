@@ -8,6 +8,8 @@ import json
 
 import pytest
 
+pytestmark = pytest.mark.envoy  # the suite's shared local mesh (real Envoys)
+
 HTTPBIN = "http://httpbin.{ns}:8000"
 
 

@@ -16,7 +16,7 @@ from istiolab.local.model import EXTENSION_TYPE, MeshSettings, Proxy
 from istiolab.local.registry import build_registry, gateway_pod
 from istiolab.local.translate import build_resources
 from istiolab.local.translate.security import rbac, tls
-from istiolab.local.translate.security.jwt import jwt_config, loopback_uri
+from istiolab.local.translate.security.jwt import UNREACHABLE_JWKS, jwt_config
 from istiolab.local.xds.protos import to_any
 
 SETTINGS = MeshSettings(octet=199)
@@ -213,15 +213,12 @@ def test_jwt_config_shapes():
         "forwardOriginalToken": True,
     }
     config, clusters = jwt_config(ra)
-    assert list(clusters) == ["jwks|127.0.0.1|9999"]
+    assert clusters == {}  # the control plane fetches jwksUri and inlines it (jwksfetch)
     provider = next(iter(config["providers"].values()))
-    assert provider["remote_jwks"]["http_uri"]["cluster"] == "jwks|127.0.0.1|9999"
+    # not fetched (yet, or failed): istiod's stand-in key set, no token verifies
+    assert provider["local_jwks"] == {"inline_string": UNREACHABLE_JWKS}
     assert provider["forward"] is True
     to_any({"@type": EXTENSION_TYPE, "name": "x", "typed_config": config})
-    for cluster in clusters.values():
-        to_any(cluster)
-    assert loopback_uri("https://10.0.0.1/jwks") is None
-    assert loopback_uri("http://127.5.0.9:81/j") == ("http", "127.5.0.9", 81)
 
 
 def test_gateway_gets_policies_selecting_it():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+import time
 
 import pytest
 from wl_helpers import new_ip
@@ -214,6 +215,24 @@ def test_load_with_qps_paces_requests(upstream):
     assert result.codes == {200: 6}
     assert result.elapsed >= (6 / 20) - 0.1 - 0.05  # 3 slots per worker at 0.1 s spacing
     assert "running at 20 queries per second" in format_fortio(result)
+
+
+def test_fixed_rate_arrivals_are_even_not_bursts(upstream):
+    """fortio's -uniform: at 40 qps over 4 connections the workers are staggered by one slot
+    (25 ms), so requests arrive one at a time, not four on the same tick every 100 ms."""
+    arrivals: list[float] = []
+
+    def respond(rec, index):
+        arrivals.append(time.monotonic())
+        return 200, b"{}", 0
+
+    server = upstream(respond)
+    result = load(f"http://{server.ip}:9080/", count=12, concurrency=4, qps=40)
+    assert result.codes == {200: 12}
+    gaps = [b - a for a, b in zip(sorted(arrivals), sorted(arrivals)[1:], strict=False)]
+    bunched = [g for g in gaps if g < 0.008]  # a tick's burst arrives within a few ms
+    assert len(bunched) <= 2, [round(g * 1000, 1) for g in gaps]
+    assert "Uniform: true" in format_fortio(result)
 
 
 def test_histogram_percentiles_follow_fortio():

@@ -9,6 +9,7 @@ stream's first message names the proxy (node id) and the logger (``inbound`` /
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 
 from envoy.config.core.v3 import base_pb2
@@ -119,11 +120,23 @@ class AccessLogServer(als_pb2_grpc.AccessLogServiceServicer):
 
     def __init__(self, sink: Callable[[Entry], None]) -> None:
         self._sink = sink
+        self._lock = threading.Lock()
+        self.streams = 0  # open streams (each holds one gRPC worker thread)
 
     def register(self, server) -> None:
         als_pb2_grpc.add_AccessLogServiceServicer_to_server(self, server)
 
     def StreamAccessLogs(self, request_iterator, context):
+        with self._lock:
+            self.streams += 1
+        try:
+            self._read(request_iterator)
+        finally:
+            with self._lock:
+                self.streams -= 1
+        return als_pb2.StreamAccessLogsResponse()
+
+    def _read(self, request_iterator) -> None:
         node_id, direction = "", ""
         for message in request_iterator:
             if message.HasField("identifier"):
@@ -140,4 +153,3 @@ class AccessLogServer(als_pb2_grpc.AccessLogServiceServicer):
                             self._sink(entry)
             except Exception:  # one bad entry must not end the proxy's stream
                 log.exception("access-log entry from %s dropped", node_id)
-        return als_pb2.StreamAccessLogsResponse()

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from istiolab.local.model import CLUSTER_DOMAIN, Pod, Proxy, Registry, Service
 
 UNKNOWN = "unknown"
+MEMO_LIMIT = 100_000  # distinct (proxy, peer, code, flags...) combinations remembered
 CLUSTER_ID = "Kubernetes"
 
 LABELS = (
@@ -93,6 +94,9 @@ class Peers:
     proxies: Mapping[str, Proxy]  # node id -> proxy
     mtls: Callable[[str, str], bool] = lambda node_id, cluster: False
     _by_ip: dict[str, tuple[Pod, bool]] = field(default_factory=dict, init=False)
+    _memo: dict[tuple, tuple[dict[str, str], tuple] | None] = field(
+        default_factory=dict, init=False
+    )
 
     def __post_init__(self) -> None:
         for pod in self.registry.pods:
@@ -103,6 +107,22 @@ class Peers:
     def pod(self, ip: str) -> tuple[Pod | None, bool]:
         """The pod with this IP and whether it has a proxy."""
         return self._by_ip.get(ip, (None, False))
+
+    def labels(self, entry: Entry) -> tuple[dict[str, str], tuple] | None:
+        """:func:`labels_for` and its sorted items (the series key), memoised by what
+        decides them (a mesh has few distinct label sets; entries are many). The memo
+        lives as long as this view of the mesh (one per reconcile)."""
+        key = (
+            entry.node_id, entry.direction, entry.tcp, entry.downstream_ip,
+            entry.downstream_port, entry.upstream_ip, entry.upstream_cluster, entry.authority,
+            entry.response_code, entry.flags, entry.peer_uri, entry.grpc_status, entry.protocol,
+        )  # fmt: skip
+        if key not in self._memo:
+            if len(self._memo) >= MEMO_LIMIT:
+                self._memo.clear()
+            labels = labels_for(entry, self)
+            self._memo[key] = None if labels is None else (labels, tuple(sorted(labels.items())))
+        return self._memo[key]
 
 
 def workload_labels(prefix: str, pod: Pod | None) -> dict[str, str]:
@@ -181,11 +201,11 @@ def _inbound_service(entry: Entry, pod: Pod, registry: Registry) -> tuple[str, S
     if service is not None and pod.matches(service.selector):
         return service.fqdn, service
     for svc in registry.services:  # the Service that selects this pod on this port
-        if svc.namespace == pod.namespace and pod.matches(svc.selector):
-            if not entry.downstream_port or any(
-                p.target_port == entry.downstream_port for p in svc.ports
-            ):
-                return svc.fqdn, svc
+        same_port = not entry.downstream_port or any(
+            p.target_port == entry.downstream_port for p in svc.ports
+        )
+        if svc.namespace == pod.namespace and pod.matches(svc.selector) and same_port:
+            return svc.fqdn, svc
     return entry.authority.rsplit(":", 1)[0] if entry.authority else "", None
 
 
@@ -213,12 +233,13 @@ def labels_for(entry: Entry, peers: Peers) -> dict[str, str] | None:
         }
     else:
         peer, has_proxy = peers.pod(entry.upstream_ip)
-        host = cluster_host(entry.upstream_cluster)
+        # no upstream cluster in the entry (a local reply such as an overflow): the authority
+        host = cluster_host(entry.upstream_cluster) or entry.authority
         service = service_of(host, peers.registry, me.namespace) if host else None
+        if service is None and ":" in host:
+            host = host.rsplit(":", 1)[0]
         mtls = peer is not None and peers.mtls(entry.node_id, entry.upstream_cluster)
         dest = peer if (peer is not None and (has_proxy or service is not None)) else None
-        if host == "" and entry.authority:
-            host = entry.authority.rsplit(":", 1)[0]
         out = {
             "reporter": "source",
             **workload_labels("source", me),

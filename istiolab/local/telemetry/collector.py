@@ -16,13 +16,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from istiolab.local.model import MeshSettings, Proxy, Registry
 from istiolab.local.telemetry.als import AccessLogServer
-from istiolab.local.telemetry.attributes import Entry, Peers, labels_for
+from istiolab.local.telemetry.attributes import Entry, Peers
 from istiolab.local.telemetry.endpoints import (
     METRICS_PATH,
     METRICS_PORT,
@@ -31,9 +32,8 @@ from istiolab.local.telemetry.endpoints import (
     json_reply,
     prometheus_reply,
 )
-from istiolab.local.telemetry.metrics import MetricStore
+from istiolab.local.telemetry.metrics import MetricStore, expand
 from istiolab.local.telemetry.spans import SpanStore, read_spans, spans_path
-from istiolab.local.telemetry.traces import build_traces
 
 log = logging.getLogger(__name__)
 ZIPKIN_PORT = 9411
@@ -61,6 +61,7 @@ class Telemetry:
         self._lock = threading.Lock()
         self._peers = Peers(Registry(), {})
         self._overrides: dict[str, list[dict]] = {}
+        self._node_by_ip: dict[str, str] = {}  # a pod's IP -> its proxy's node id, now
         self.als = AccessLogServer(self.observe)
         self.started = time.monotonic()
         self._history: deque[tuple[float, list]] = deque(maxlen=SNAPSHOTS)
@@ -83,18 +84,19 @@ class Telemetry:
 
     def _snapshots(self) -> None:
         while not self._stopped.wait(SNAPSHOT_EVERY):
-            self._history.append((time.monotonic(), self.metrics.samples()))
+            self._history.append((time.monotonic(), self.metrics.snapshot()))
 
     def window(self, seconds: float) -> dict:
         """The samples now and about ``seconds`` ago (the oldest snapshot inside the
         window; the mesh's start when it is younger), for rates: ``{now, then, seconds}``."""
         now = time.monotonic()
-        then_t, then = now, self.metrics.samples()
-        for t, samples in list(self._history):
+        current = self.metrics.snapshot()
+        then_t, then = now, current
+        for t, raw in list(self._history):
             if now - t <= seconds:
-                then_t, then = t, samples
+                then_t, then = t, raw
                 break
-        return {"now": self.metrics.samples(), "then": then, "seconds": round(now - then_t, 3)}
+        return {"now": expand(current), "then": expand(then), "seconds": round(now - then_t, 3)}
 
     def update(
         self,
@@ -104,16 +106,17 @@ class Telemetry:
         mtls: Callable[[str, str], bool],
     ) -> None:
         peers = Peers(registry, dict(proxies), mtls)
+        wanted = {p.pod.ip: node for node, p in proxies.items()}
         with self._lock:
             self._peers = peers
             self._overrides = dict(overrides)
-        wanted = {p.pod.ip: node for node, p in proxies.items()}
+            self._node_by_ip = wanted  # a replaced pod may keep its IP under a new node id
         for ip, port in self.endpoints.addresses():
             if port == METRICS_PORT and ip != self.settings.istiod_ip and ip not in wanted:
                 self.endpoints.close(ip, port)
-        for ip, node in wanted.items():
+        for ip in wanted:
             try:
-                self.endpoints.serve(ip, METRICS_PORT, self._proxy_get(ip, node))
+                self.endpoints.serve(ip, METRICS_PORT, self._proxy_get(ip))
             except OSError as exc:  # the pod's port is taken: the mesh-wide endpoint remains
                 log.warning("cannot serve %s:%s: %s", ip, METRICS_PORT, exc)
         self.metrics.forget(proxies)
@@ -122,14 +125,15 @@ class Telemetry:
     def observe(self, entry: Entry) -> None:
         with self._lock:
             peers, overrides = self._peers, self._overrides.get(entry.node_id, [])
-        labels = labels_for(entry, peers)
-        if labels is not None:
-            self.metrics.observe(entry, labels, overrides)
+        found = peers.labels(entry)
+        if found is not None:
+            self.metrics.observe(entry, found[0], overrides, key=found[1])
 
     # endpoints
-    def _proxy_get(self, ip: str, node: str):
+    def _proxy_get(self, ip: str):
         def get(path: str):
-            if path.split("?")[0] != METRICS_PATH:
+            node = self._node_by_ip.get(ip)
+            if path.split("?")[0] != METRICS_PATH or node is None:
                 return None
             body = exposition(lambda: self.metrics.collect([node]))
             return prometheus_reply(body + envoy_stats(ip))
@@ -152,6 +156,25 @@ class Telemetry:
         return 202
 
     def _zipkin_get(self, path: str):
-        if path.split("?")[0] != "/api/v2/traces":
+        """Zipkin's read API, as its UI and clients use it: ``/api/v2/services`` and
+        ``/api/v2/traces`` (each trace a list of its spans; ``serviceName``, ``limit``)."""
+        url = urlsplit(path)
+        query = dict(parse_qsl(url.query))
+        spans = read_spans(self.spans.path)
+        if url.path == "/api/v2/services":
+            names = {(s.get("localEndpoint") or {}).get("serviceName") for s in spans}
+            return json_reply(sorted(n for n in names if n))
+        if url.path != "/api/v2/traces":
             return None
-        return json_reply([t.to_dict() for t in build_traces(read_spans(self.spans.path))])
+        by_trace: dict[str, list[dict]] = {}
+        for span in spans:
+            by_trace.setdefault(str(span.get("traceId")), []).append(span)
+        wanted = query.get("serviceName")
+        traces = [
+            group
+            for group in by_trace.values()
+            if not wanted
+            or any((s.get("localEndpoint") or {}).get("serviceName") == wanted for s in group)
+        ]
+        traces.sort(key=lambda g: min(int(s.get("timestamp") or 0) for s in g), reverse=True)
+        return json_reply(traces[: int(query.get("limit") or 10)])

@@ -6,7 +6,8 @@
   plane binds it on the pod's IP, which Prometheus scrapes exactly as on a cluster.
 - ``<istiod ip>:15020/stats/prometheus``: the whole mesh's ``istio_*`` series.
 - ``<istiod ip>:9411``: Zipkin's collector (``POST /api/v2/spans``, as
-  ``zipkin.istio-system:9411``) and ``GET /api/v2/traces`` (the stored spans by trace).
+  ``zipkin.istio-system:9411``) and its read API (``GET /api/v2/services``,
+  ``/api/v2/traces?serviceName=&limit=``) over the stored spans.
 
 Loopback TCP, as Prometheus and Envoy's tracer need: metrics and spans are readable by
 local users (the residual limit `status` and the README name).

@@ -173,8 +173,13 @@ def build_graph(
 
 
 def _label(node: Node) -> str:
+    """``reviews v2`` for a workload (its app and version, as Kiali's versioned-app graph),
+    ``svc/reviews`` for a service, ``unknown`` for traffic from outside the mesh."""
     if node.kind == "workload":
-        return f"{node.app or node.name} {node.version}".strip()
+        app = node.app if node.app not in ("", UNKNOWN) else node.name
+        return app if node.version in ("", UNKNOWN) else f"{app} {node.version}"
+    if node.kind == "service":
+        return f"svc/{node.name}"
     return node.name
 
 

@@ -128,9 +128,16 @@ class MetricStore:
         self.entries = 0
 
     def observe(
-        self, entry: Entry, labels: dict[str, str], overrides: Iterable[Mapping] = ()
+        self,
+        entry: Entry,
+        labels: dict[str, str],
+        overrides: Iterable[Mapping] = (),
+        key: tuple | None = None,
     ) -> None:
+        """Count one entry under ``labels`` (``key``: their sorted items, when known)."""
         overrides = list(overrides)
+        if key is None and not overrides:
+            key = tuple(sorted(labels.items()))
         if entry.tcp:
             updates: list[tuple[str, float]] = (
                 [(TCP_OPENED, 1)]
@@ -152,18 +159,20 @@ class MetricStore:
             self.entries += 1
             node = self._data.setdefault(entry.node_id, {})
             for metric, value in updates:
-                final = apply_overrides(metric, labels, entry, overrides) if overrides else labels
-                if not final:
-                    continue
-                key = tuple(sorted(final.items()))
+                series_key = key
+                if overrides:
+                    final = apply_overrides(metric, labels, entry, overrides)
+                    if not final:
+                        continue
+                    series_key = tuple(sorted(final.items()))
                 series = node.setdefault(metric, {})
                 bounds = HISTOGRAMS.get(metric)
                 if bounds is None:
-                    series[key] = series.get(key, 0.0) + value  # type: ignore[operator]
+                    series[series_key] = series.get(series_key, 0.0) + value  # type: ignore
                 else:
-                    hist = series.get(key)
+                    hist = series.get(series_key)
                     if hist is None:
-                        hist = series[key] = _Histogram(len(bounds))
+                        hist = series[series_key] = _Histogram(len(bounds))
                     hist.observe(bounds, value)  # type: ignore[union-attr]
 
     def forget(self, keep: Iterable[str]) -> None:
@@ -173,24 +182,15 @@ class MetricStore:
             for node in [n for n in self._data if n not in wanted]:
                 del self._data[node]
 
+    def snapshot(self) -> list[tuple[str, Labels, object]]:
+        """A compact copy of every series (label keys shared with the store, histogram
+        buckets copied): what the graph's rate window keeps; :func:`expand` reads it."""
+        return self._snapshot(None)
+
     def samples(self, node_ids: Iterable[str] | None = None) -> list[tuple[str, dict, float]]:
         """``(metric, labels, value)`` of the counters, and of each histogram's ``_count``
         and ``_bucket`` series (``le`` label), for the graph and the tests."""
-        out: list[tuple[str, dict, float]] = []
-        for metric, labels, value in self._snapshot(node_ids):
-            if isinstance(value, tuple):
-                buckets, count, total = value
-                bounds = HISTOGRAMS[metric]
-                out.append((f"{metric}_count", dict(labels), float(count)))
-                out.append((f"{metric}_sum", dict(labels), total))
-                acc = 0
-                for bound, n in zip(bounds, buckets, strict=True):
-                    acc += n
-                    out.append((f"{metric}_bucket", {**dict(labels), "le": _le(bound)}, acc))
-                out.append((f"{metric}_bucket", {**dict(labels), "le": "+Inf"}, float(count)))
-            else:
-                out.append((metric, dict(labels), value))
-        return out
+        return expand(self._snapshot(node_ids))
 
     def _snapshot(self, node_ids: Iterable[str] | None) -> list[tuple[str, Labels, object]]:
         with self._lock:
@@ -247,3 +247,22 @@ def _add_hist(
         fam.samples.append(Sample(fam.name + "_bucket", {**labels, "le": le}, float(count)))
     fam.samples.append(Sample(fam.name + "_count", labels, float(buckets[-1][1])))
     fam.samples.append(Sample(fam.name + "_sum", labels, total))
+
+
+def expand(raw: Iterable[tuple[str, Labels, object]]) -> list[tuple[str, dict, float]]:
+    """A :meth:`MetricStore.snapshot` as ``(metric, labels, value)`` samples."""
+    out: list[tuple[str, dict, float]] = []
+    for metric, labels, value in raw:
+        if isinstance(value, tuple):
+            buckets, count, total = value
+            bounds = HISTOGRAMS[metric]
+            out.append((f"{metric}_count", dict(labels), float(count)))
+            out.append((f"{metric}_sum", dict(labels), total))
+            acc = 0
+            for bound, n in zip(bounds, buckets, strict=True):
+                acc += n
+                out.append((f"{metric}_bucket", {**dict(labels), "le": _le(bound)}, acc))
+            out.append((f"{metric}_bucket", {**dict(labels), "le": "+Inf"}, float(count)))
+        else:
+            out.append((metric, dict(labels), value))  # type: ignore[arg-type]
+    return out

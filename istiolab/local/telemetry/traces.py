@@ -22,6 +22,7 @@ class SpanNode:
     kind: str
     status: str
     error: bool
+    tags: dict[str, str] = field(default_factory=dict)
     children: list[SpanNode] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -34,6 +35,7 @@ class SpanNode:
             "kind": self.kind,
             "status": self.status,
             "error": self.error,
+            "tags": self.tags,
             "children": [c.to_dict() for c in self.children],
         }
 
@@ -69,6 +71,7 @@ def _node(span: dict) -> SpanNode:
         kind=str(span.get("kind", "")),
         status=str(tags.get("http.status_code", "")),
         error="error" in tags,
+        tags={str(k): str(v) for k, v in tags.items()},
     )
 
 

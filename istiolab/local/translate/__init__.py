@@ -24,11 +24,11 @@ Conventions the runtime relies on:
 from __future__ import annotations
 
 from istiolab.local.model import MeshSettings, Proxy, ProxyResources, Registry
-from istiolab.local.pki import MeshCA, default_ca
 from istiolab.local.translate import clusters as _clusters
 from istiolab.local.translate import listeners as _listeners
 from istiolab.local.translate.analysis import Analysis, analyze, findings
 from istiolab.local.translate.context import Context
+from istiolab.local.translate.envoyfilter import apply_envoy_filters
 from istiolab.local.translate.gateway import gateway_resources
 from istiolab.local.translate.index import MeshIndex
 from istiolab.local.translate.meshconfig import MeshConfig, mesh_config
@@ -54,13 +54,13 @@ def build_resources(
     settings: MeshSettings,
     *,
     index: MeshIndex | None = None,
-    ca: MeshCA | None = None,
 ) -> ProxyResources:
     """Everything ``proxy`` is sent for this configuration. Pass the same ``index`` (a
     :class:`MeshIndex` of these very objects, registry and settings) for every proxy of a
     push: lookups are then built once, and proxies that see the same hosts (same namespace
-    and Sidecar scope) share their outbound clusters and route config. ``ca`` issues the proxy's
-    SDS secrets (``default``, ``ROOTCA``); without one, the process's in-memory CA."""
+    and Sidecar scope) share their outbound clusters and route config. Pure: the SDS secrets
+    (``default``, ``ROOTCA``) are left to the runtime that owns the CA
+    (:func:`istiolab.local.pki.with_secrets`)."""
     index = index if index is not None else MeshIndex(list(objects), registry, settings)
     ctx = Context(index.objects, registry, proxy, settings, index=index)
     shared, endpoints = _shared(ctx, ("clusters", ctx.scope_key), _outbound)
@@ -78,13 +78,16 @@ def build_resources(
         for port, protocol in sorted(_listeners.inbound_ports(ctx).items()):
             listener = _listeners.inbound_listener(ctx, port, protocol)
             listeners[listener["name"]] = listener
-            cluster = _clusters.inbound_cluster(port, proxy.pod.app_ip)
+            cluster = _clusters.inbound_cluster(
+                port, proxy.pod.app_ip, settings.app_socket(proxy.pod.ip, port)
+            )
             inbound[cluster["name"]] = cluster
     # shared with every proxy of the same scope: never changed here. Upstream connections
     # leave from the pod IP through the bootstrap (cluster_manager.upstream_bind_config).
     clusters = {**shared, **inbound}
     # the security layer: PeerAuthentication chains, jwt_authn and RBAC (security/)
     listeners, extra, extensions = secure(ctx, listeners)
+    listeners = apply_envoy_filters(index.objects, proxy, listeners)  # HTTP_FILTER patches
     clusters.update(extra)
     # telemetry: ALS to the control plane, Zipkin tracer, Telemetry API (telemetry.py)
     listeners, extra = instrument(ctx, listeners)
@@ -95,7 +98,6 @@ def build_resources(
         listeners=listeners,
         routes=routes,
         extensions=extensions,
-        secrets=(ca or default_ca()).secrets(proxy.pod.spiffe_id, index.objects),
     )
 
 

@@ -4,7 +4,8 @@ Codes are Istio's where Istio has the check (IST0101 ReferencedResourceNotFound,
 NamespaceNotInjected, IST0109 ConflictingMeshGatewayVirtualServiceHosts); checks Istio
 does not have use ``ISTL`` codes (ISTL0001: a retry's perTryTimeout exceeds the route
 timeout, so only the first try can run; ISTL0002: a deprecated field Istio's schema no longer
-has, such as fault.abort.percent).
+has, such as fault.abort.percent; ISTL0101: an object the local mesh stores but does not act
+on; ISTL0102: a Gateway API route condition that is not True, with its status reason).
 """
 
 from __future__ import annotations
@@ -139,6 +140,12 @@ def analyze(
                 f"namespace {ns} istio-injection=enabled' to enable it",
             )
         )
+    # what the local mesh stores but ignores; Gateway API routes not in effect
+    from istiolab.local.translate.enforcement import ignored_findings
+    from istiolab.local.translate.gatewayapi_status import route_findings
+
+    for row in [*ignored_findings(objects), *route_findings(objects, registry)]:
+        out.append(Analysis(*row))
     return out
 
 

@@ -122,13 +122,17 @@ def outbound_clusters(ctx: Context) -> tuple[dict[str, dict], dict[str, dict]]:
     return clusters, endpoints
 
 
-def inbound_cluster(port: int, app_ip: str) -> dict:
+def inbound_cluster(port: int, app_ip: str, app_socket: str | None = None) -> dict:
+    """``inbound|<port>||``: the app on its pod-local address, or on its Unix socket
+    (``MeshSettings.app_socket``: only the mesh's owner can reach the app around the
+    sidecar)."""
     name = names.inbound(port)
     c = _base(name)
     c["type"] = "STATIC"
     c["lb_policy"] = "ROUND_ROBIN"
+    address = {"pipe": {"path": app_socket}} if app_socket else socket_address(app_ip, port)
     c["load_assignment"] = {
         "cluster_name": name,
-        "endpoints": [{"lb_endpoints": [{"endpoint": {"address": socket_address(app_ip, port)}}]}],
+        "endpoints": [{"lb_endpoints": [{"endpoint": {"address": address}}]}],
     }
     return c

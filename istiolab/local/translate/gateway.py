@@ -26,6 +26,7 @@ from istiolab.local.translate.routes import (
     http_routes,
     qualify_match_gateways,
 )
+from istiolab.local.translate.tcproutes import gateway_l4_chains
 
 TLS_CONTEXT = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext"
 HTTP_LIKE = ("HTTP", "HTTP2", "GRPC")
@@ -38,8 +39,16 @@ TLS_INSPECTOR = {
 }
 
 
+def is_default_ingress(ctx: Context) -> bool:
+    """The mesh's ``istio-ingressgateway`` (its listeners bind ``settings.gateway_host``);
+    any other gateway proxy (a Gateway API Gateway's, the egress gateway) binds its pod IP."""
+    return ctx.proxy.pod.labels.get("istio") == "ingressgateway"
+
+
 def bind_port(ctx: Context, number: int) -> int:
     s = ctx.settings
+    if not is_default_ingress(ctx):  # the Service's targetPort, as Istio's gateway charts
+        return {80: 8080, 443: 8443}.get(number, number)
     return {80: s.gateway_http_port, 8080: s.gateway_http_port}.get(
         number, {443: s.gateway_https_port, 8443: s.gateway_https_port}.get(number, number)
     )
@@ -97,20 +106,33 @@ def _vhost(host: str, port: int, routes: list[dict], https_redirect: bool) -> di
     return vh
 
 
+def _secret_source(secret: Mapping, key: str) -> dict:
+    """An Envoy DataSource for a Secret key: ``stringData`` (plain text, as a learner may
+    write it; the API server would fold it into data) before ``data`` (base64)."""
+    plain = (secret.get("stringData") or {}).get(key)
+    if plain:
+        return {"inline_string": str(plain)}
+    return {"inline_bytes": (secret.get("data") or {}).get(key, "")}
+
+
 def _tls_socket(ctx: Context, gw: Mapping, tls: Mapping) -> dict | None:
-    credential = tls.get("credentialName")
+    credential = str(tls.get("credentialName"))
     _, gw_ns = meta(gw)
-    secret = ctx.index.secret(str(credential), (gw_ns, ctx.namespace))
+    namespaces: tuple[str, ...] = (gw_ns, ctx.namespace)
+    if "/" in credential:  # ns/name: a Gateway API certificateRef (ReferenceGrant checked)
+        ns, _, credential = credential.partition("/")
+        namespaces = (ns,)
+    secret = ctx.index.secret(credential, namespaces)
     if secret is None:
         return None
-    data = secret.get("data") or {}
     cert: dict = {
-        "certificate_chain": {"inline_bytes": data.get("tls.crt", "")},
-        "private_key": {"inline_bytes": data.get("tls.key", "")},
+        "certificate_chain": _secret_source(secret, "tls.crt"),
+        "private_key": _secret_source(secret, "tls.key"),
     }
     common: dict = {"tls_certificates": [cert]}
-    if tls.get("mode") == "MUTUAL" and data.get("ca.crt"):
-        common["validation_context"] = {"trusted_ca": {"inline_bytes": data["ca.crt"]}}
+    ca = _secret_source(secret, "ca.crt")
+    if tls.get("mode") == "MUTUAL" and any(ca.values()):
+        common["validation_context"] = {"trusted_ca": ca}
     body = {"@type": TLS_CONTEXT, "common_tls_context": common}
     if tls.get("mode") == "MUTUAL":
         body["require_client_certificate"] = True
@@ -129,6 +151,7 @@ def gateway_resources(ctx: Context) -> tuple[dict[str, dict], dict[str, dict]]:
     """(listeners, route configs) of the ingress gateway."""
     http: dict[int, dict[str, dict]] = {}  # bind port -> host -> vhost
     https: dict[int, list[tuple[dict, dict, str]]] = {}  # bind port -> (chain, routes)
+    tcp: dict[int, list[dict]] = {}  # bind port -> filter chains
     for gw in gateways(ctx):
         gw_name, gw_ns = meta(gw)
         for i, server in enumerate((gw.get("spec") or {}).get("servers") or []):
@@ -136,6 +159,10 @@ def gateway_resources(ctx: Context) -> tuple[dict[str, dict], dict[str, dict]]:
             number, protocol = int(port.get("number", 80)), str(port.get("protocol", "HTTP"))
             bound = bind_port(ctx, number)
             tls = server.get("tls") or {}
+            l4 = gateway_l4_chains(ctx, gw, server, bound, _tls_socket)
+            if l4 is not None:  # TCP, TLS, HTTPS PASSTHROUGH (tcproutes.py)
+                tcp.setdefault(bound, []).extend(l4)
+                continue
             hosts = virtual_hosts(ctx, gw, server)
             if protocol.upper() in HTTP_LIKE:
                 table = http.setdefault(bound, {})
@@ -182,15 +209,24 @@ def gateway_resources(ctx: Context) -> tuple[dict[str, dict], dict[str, dict]]:
         listener = _listener(ctx, bound, filter_chains)
         listener["listener_filters"] = [TLS_INSPECTOR]
         listeners[listener["name"]] = listener
+    for bound, chains in sorted(tcp.items()):
+        if not chains or f"0.0.0.0_{bound}" in listeners:
+            continue
+        listener = _listener(ctx, bound, chains)
+        if any("filter_chain_match" in c or "transport_socket" in c for c in chains):
+            listener["listener_filters"] = [TLS_INSPECTOR]
+        listeners[listener["name"]] = listener
     return listeners, routes
 
 
 def _listener(ctx: Context, bound: int, filter_chains: list[dict]) -> dict:
-    """The gateway listener ``0.0.0.0_<port>`` on ``settings.gateway_host:<port>``."""
+    """The gateway listener ``0.0.0.0_<port>`` on ``settings.gateway_host:<port>`` (the
+    default ingress) or on the gateway pod's IP."""
+    host = ctx.settings.gateway_host if is_default_ingress(ctx) else ctx.proxy.pod.ip
     return {
         "@type": LISTENER_TYPE,
         "name": f"0.0.0.0_{bound}",
-        "address": socket_address(ctx.settings.gateway_host, bound),
+        "address": socket_address(host, bound),
         "traffic_direction": "OUTBOUND",
         "filter_chains": filter_chains,
     }

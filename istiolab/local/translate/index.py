@@ -20,6 +20,7 @@ from typing import Any
 from istiolab.local.model import ISTIO_SYSTEM, MeshSettings, Pod, Registry, Service
 from istiolab.local.translate import names
 from istiolab.local.translate.common import meta
+from istiolab.local.translate.gatewayapi import expand
 from istiolab.local.translate.meshconfig import MeshConfig, mesh_config
 
 
@@ -49,6 +50,7 @@ class MeshIndex:
     """Lookups over one configuration (see the module docstring)."""
 
     def __init__(self, objects: list[dict], registry: Registry, settings: MeshSettings) -> None:
+        objects = expand(objects)  # Gateway API objects as Istio's (see gatewayapi.py)
         self.objects = objects
         self.registry = registry
         self.settings = settings

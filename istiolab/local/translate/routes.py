@@ -119,7 +119,9 @@ def route_match(match: Mapping | None) -> dict:
     return out
 
 
-def _applies(ctx: Context, match: Mapping, port: int | None, gateway: str) -> bool:
+def match_applies(ctx: Context, match: Mapping, port: int | None, gateway: str) -> bool:
+    """Whether a match's ``port``, ``sourceLabels``, ``sourceNamespace`` and (qualified)
+    ``gateways`` let it apply on this proxy, port and gateway."""
     if match.get("port") and port is not None and int(match["port"]) != port:
         return False
     if match.get("sourceLabels") and not labels_match(match["sourceLabels"], ctx.proxy.pod.labels):
@@ -228,7 +230,7 @@ def http_routes(ctx: Context, vs: Mapping, *, port: int | None, gateway: str) ->
     for i, http in enumerate((vs.get("spec") or {}).get("http") or []):
         matches = http.get("match") or [None]
         for match in matches:
-            if match is not None and not _applies(ctx, match, port, gateway):
+            if match is not None and not match_applies(ctx, match, port, gateway):
                 continue
             route = {"name": http.get("name") or f"{name}.{ns}.{i}", "match": route_match(match)}
             route.update(route_action(ctx, http, ns, port))

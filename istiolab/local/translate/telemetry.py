@@ -13,26 +13,30 @@ cluster ``zipkin`` (``zipkin.istio-system:9411``'s local equivalent on the istio
 Sampling: a Telemetry resource's ``tracing[].randomSamplingPercentage`` (workload selector
 > namespace > root namespace ``istio-system``), else the mesh config's
 ``defaultConfig.tracing.sampling``, else Istio's default 1 %. ``disableSpanReporting: true``
-turns the tracer off.
+(or the mesh config's ``enableTracing: false`` when no Telemetry sets a percentage) turns
+the tracer off.
 
 Access logging: Telemetry ``accessLogging[].disabled: true`` removes the file access log of
 the proxies it selects; ``accessLogging`` with a provider on a mesh whose access log file is
 off turns the default (``/dev/stdout``) on for them. Metric overrides
 (``metrics[].overrides[].tagOverrides``) are applied by the control plane when it builds
-a proxy's series (:func:`metric_overrides` gives them per proxy).
+a proxy's series (:func:`metric_overrides` gives them per proxy); an override disabling
+every metric for both reporters drops the access-log stream itself (:func:`metrics_disabled`).
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
+from dataclasses import replace
 
 from istiolab.local.model import ISTIO_SYSTEM
 from istiolab.local.translate.common import labels_match, meta, socket_address
 from istiolab.local.translate.context import Context
+from istiolab.local.translate.listeners import access_log
 
 HCM = "envoy.filters.network.http_connection_manager"
 TCP_PROXY = "envoy.filters.network.tcp_proxy"
+FILE_LOG = "envoy.access_loggers.file"
 HTTP_GRPC_LOG = (
     "type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig"
 )
@@ -133,6 +137,8 @@ def sampling(ctx: Context) -> float | None:
     if _first(ctx, "tracing", "disableSpanReporting") is True:
         return None
     value = _first(ctx, "tracing", "randomSamplingPercentage")
+    if value is None and ctx.mesh.raw.get("enableTracing") is False:
+        return None  # meshConfig.enableTracing: false, and no Telemetry asks for spans
     if value is None:
         default = (ctx.mesh.raw.get("defaultConfig") or {}).get("tracing") or {}
         value = default.get("sampling", DEFAULT_SAMPLING)
@@ -159,39 +165,65 @@ def metric_overrides(ctx: Context) -> list[dict]:
     return out
 
 
+def metrics_disabled(ctx: Context) -> bool:
+    """Telemetry ``metrics[].overrides[]`` with ``disabled: true`` for every metric and both
+    reporters (no ``match``, or ``ALL_METRICS`` / ``CLIENT_AND_SERVER``): no proxy-side
+    cost at all, so the access-log stream to the control plane is left out."""
+    for override in metric_overrides(ctx):
+        match = override.get("match") or {}
+        if (
+            override.get("disabled") is True
+            and match.get("metric", "ALL_METRICS") == "ALL_METRICS"
+            and match.get("mode", "CLIENT_AND_SERVER") == "CLIENT_AND_SERVER"
+        ):
+            return True
+    return False
+
+
 def instrument(ctx: Context, listeners: dict[str, dict]) -> tuple[dict[str, dict], dict]:
     """``listeners`` with the ALS logger on every HCM and TCP proxy, the tracer on every
     HCM and the Telemetry API's access-log switch; plus the extra clusters (``zipkin``)."""
-    from istiolab.local.translate.listeners import access_log
-
     percentage = sampling(ctx)
     logging = access_log_enabled(ctx)
-    file_log = access_log(ctx.mesh) or (access_log(_with_stdout(ctx)) if logging else [])
+    metrics = not metrics_disabled(ctx)
     out: dict[str, dict] = {}
     for name, listener in listeners.items():
-        listener = copy.deepcopy(listener)
         inbound = listener.get("traffic_direction") == "INBOUND"
         direction = "inbound" if inbound else "outbound"
+        chains = []
         for chain in listener.get("filter_chains") or []:
+            filters = []
             for f in chain.get("filters") or []:
-                config = f.get("typed_config") or {}
+                # copied along the path we change; the rest stays shared
+                config = dict(f.get("typed_config") or {})
                 if f.get("name") == HCM:
-                    logs = [] if logging is False else list(file_log)
-                    config["access_log"] = [*logs, als_logger(direction, tcp=False)]
+                    logs = _file_logs(ctx, config.get("access_log") or [], logging)
+                    if metrics:
+                        logs.append(als_logger(direction, tcp=False))
+                    config["access_log"] = logs
                     if percentage is not None:
                         config["tracing"] = tracing(percentage)
-                elif f.get("name") == TCP_PROXY:
+                    f = {**f, "typed_config": config}
+                elif f.get("name") == TCP_PROXY and metrics:
                     config["access_log"] = [
                         *(config.get("access_log") or []),
                         als_logger(direction, tcp=True),
                     ]
                     config["access_log_options"] = {"flush_access_log_on_connected": True}
-        out[name] = listener
+                    f = {**f, "typed_config": config}
+                filters.append(f)
+            chains.append({**chain, "filters": filters})
+        out[name] = {**listener, "filter_chains": chains}
     clusters = {ZIPKIN_CLUSTER: zipkin_cluster(ctx.settings.istiod_ip)}
     return out, clusters
 
 
-def _with_stdout(ctx: Context):
-    from dataclasses import replace
-
-    return replace(ctx.mesh, access_log_file="/dev/stdout")
+def _file_logs(ctx: Context, logs: list[dict], enabled: bool | None) -> list[dict]:
+    """An HCM's access logs after the Telemetry API's switch: off drops the file logs,
+    on adds Istio's default one (stdout) where the mesh config has none."""
+    files = [log for log in logs if log.get("name") == FILE_LOG]
+    if enabled is False:
+        return [log for log in logs if log.get("name") != FILE_LOG]
+    if enabled and not files:
+        return [*logs, *access_log(replace(ctx.mesh, access_log_file="/dev/stdout"))]
+    return list(logs)

@@ -16,6 +16,7 @@ from istiolab.local.translate.routes import (
     http_routes,
     qualify_match_gateways,
 )
+from istiolab.local.translate.tcproutes import passthrough_connect, sidecar_tcp_vhosts
 
 
 def mesh_virtual_service(ctx: Context, host: str) -> Mapping | None:
@@ -78,6 +79,7 @@ def sidecar_route_config(ctx: Context) -> dict:
                     "include_request_attempt_count": True,  # x-envoy-attempt-count, as Istio
                 }
             )
+    vhosts += sidecar_tcp_vhosts(ctx, used, mesh_virtual_service)  # CONNECT (tcproutes.py)
     vhosts.append(catch_all(ctx))
     return {
         "@type": ROUTE_TYPE,
@@ -105,7 +107,8 @@ def catch_all(ctx: Context) -> dict:
                 "name": "allow_any",
                 "match": {"prefix": "/"},
                 "route": {"cluster": names.PASSTHROUGH, "timeout": "0s"},
-            }
+            },
+            passthrough_connect(),  # TCP/TLS to unknown hosts (tcproutes.py)
         ],
         "include_request_attempt_count": True,
     }

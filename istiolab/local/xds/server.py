@@ -11,13 +11,22 @@ Protocol, as Envoy expects it:
   changed types in the order CDS, EDS, LDS, RDS, SDS.
 
 Each stream runs in one gRPC worker thread plus one reader thread.
+
+Who may connect: the runtime serves ADS on a Unix socket (``socket_path``, mode 0600, in the
+mesh owner's 0700 directory), so only the owner's processes can open a stream and receive a
+workload's SDS secret; TCP (``host:port``) is for tests that run Envoy against their own
+server. A node may hold several streams at once (a reconnecting Envoy, a second client):
+every stream of a node receives every push, and a new stream never drops a live one; the
+node's status is that of its synced stream, if any, else its newest.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -39,7 +48,7 @@ from istiolab.local.model import (
     TYPE_ORDER,
     ProxyResources,
 )
-from istiolab.local.xds.protos import to_any
+from istiolab.local.xds.protos import Encoder
 from istiolab.local.xds.status import SHORT, ProxyStatus, TypeStatus
 
 log = logging.getLogger(__name__)
@@ -63,25 +72,6 @@ def content_version(resources: Iterable[tuple[str, dict]], texts: list[str] | No
     return digest.hexdigest()[:16]
 
 
-class _Encoder:
-    """Resource -> protobuf Any, memoised by content: the proxies of a namespace receive the
-    same clusters, routes and endpoints, so a push parses each distinct resource once (the
-    parse, not the translation, dominates a large push)."""
-
-    def __init__(self, limit: int = 200_000) -> None:
-        self._cache: dict[str, object] = {}
-        self._limit = limit
-
-    def encode(self, text: str, resource: dict):
-        found = self._cache.get(text)
-        if found is None:
-            found = to_any(resource)  # MeshError for invalid config: never cached
-            if len(self._cache) >= self._limit:
-                self._cache.clear()
-            self._cache[text] = found
-        return found
-
-
 class _Stream:
     def __init__(self) -> None:
         self.node_id = ""
@@ -100,42 +90,57 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         host: str,
         port: int,
         resources_for: Callable[[str], ProxyResources | None],
+        socket_path: str | None = None,
+        encoder: Encoder | None = None,
         services: Iterable[Callable[[grpc.Server], None]] = (),
     ) -> None:
         """``services`` add more gRPC services to the same server (the access-log service:
         the proxies reach it over their ADS cluster)."""
         self.host, self.port = host, port
+        self.socket_path = socket_path
         self._services = list(services)
         self._resources_for = resources_for
-        self._streams: dict[str, _Stream] = {}
+        self._streams: dict[str, list[_Stream]] = {}  # node id -> its live streams, oldest first
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._version = 0
         self._server: grpc.Server | None = None
-        self._encoder = _Encoder()
+        self._encoder = encoder if encoder is not None else Encoder()
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
         server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=256, thread_name_prefix="xds"),
+            # one worker per open stream: ADS plus up to two access-log streams per proxy
+            futures.ThreadPoolExecutor(max_workers=1024, thread_name_prefix="xds"),
             options=[("grpc.so_reuseport", 0), ("grpc.max_send_message_length", 64 << 20)],
         )
         ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(self, server)
         for add in self._services:
             add(server)
+        if self.socket_path:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.socket_path)  # a stale socket of a killed supervisor
+        where = f"unix:{self.socket_path}" if self.socket_path else f"{self.host}:{self.port}"
         try:
-            bound = server.add_insecure_port(f"{self.host}:{self.port}")
+            bound = server.add_insecure_port(where)
         except RuntimeError as exc:
-            raise MeshError(f"xDS server cannot listen on {self.host}:{self.port}: {exc}") from exc
+            raise MeshError(f"xDS server cannot listen on {where}: {exc}") from exc
         if not bound:
-            raise MeshError(f"xDS server cannot listen on {self.host}:{self.port} (in use?)")
-        self.port = bound
+            raise MeshError(f"xDS server cannot listen on {where} (in use?)")
+        if self.socket_path:
+            os.chmod(self.socket_path, 0o600)
+        else:
+            self.port = bound
         server.start()
         self._server = server
 
+    @property
+    def address(self) -> str:
+        return f"unix:{self.socket_path}" if self.socket_path else f"{self.host}:{self.port}"
+
     def stop(self) -> None:
         with self._lock:
-            streams = list(self._streams.values())
+            streams = [s for group in self._streams.values() for s in group]
         for s in streams:
             s.events.put(("eof", None))
         if self._server is not None:
@@ -151,17 +156,32 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         with self._lock:
             self._version += 1
             version = self._version
-            streams = list(self._streams.values())
+            streams = [s for group in self._streams.values() for s in group]
         for s in streams:
             s.events.put(("push", version))
         return version
 
     def status(self) -> list[ProxyStatus]:
         with self._lock:
-            return [
-                ProxyStatus(s.node_id, s.since, s.push_version, dict(s.types))
-                for s in sorted(self._streams.values(), key=lambda s: s.node_id)
-            ]
+            out = []
+            for node_id in sorted(self._streams):
+                s = self._primary(node_id)
+                if s is not None:
+                    out.append(ProxyStatus(node_id, s.since, s.push_version, dict(s.types)))
+            return out
+
+    def streams(self, node_id: str) -> int:
+        """How many live streams the node has (1 normally)."""
+        with self._lock:
+            return len(self._streams.get(node_id, ()))
+
+    def _primary(self, node_id: str) -> _Stream | None:
+        """The stream that speaks for a node: a synced one (the oldest), else the newest."""
+        group = self._streams.get(node_id) or []
+        for s in group:
+            if self._stream_synced(s, self._version):
+                return s
+        return group[-1] if group else None
 
     def wait_synced(self, node_ids: Iterable[str], timeout: float) -> bool:
         """True once every given proxy processed the latest push and ACKed all it was sent;
@@ -181,16 +201,22 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
                 self._changed.wait(min(left, 0.5))
 
     def _nacked(self, node_id: str, target: int) -> bool:
-        s = self._streams.get(node_id)
+        group = self._streams.get(node_id) or []
+        if any(self._stream_synced(s, target) for s in group):
+            return False
+        s = group[-1] if group else None
         if s is None or s.push_version < target:
             return False
         return any(t.nack for t in s.types.values())
 
     def _synced(self, node_id: str, target: int) -> bool:
-        s = self._streams.get(node_id)
-        if s is None or s.push_version < target:
+        return any(self._stream_synced(s, target) for s in self._streams.get(node_id) or [])
+
+    @staticmethod
+    def _stream_synced(s: _Stream, target: int) -> bool:
+        if s.push_version < target:
             return False
-        return ProxyStatus(node_id, s.since, s.push_version, dict(s.types)).synced
+        return ProxyStatus(s.node_id, s.since, s.push_version, dict(s.types)).synced
 
     # -- the stream ------------------------------------------------------------------
     def StreamAggregatedResources(self, request_iterator, context):
@@ -219,8 +245,11 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
                 yield from responses
         finally:
             with self._changed:
-                if stream.node_id and self._streams.get(stream.node_id) is stream:
-                    del self._streams[stream.node_id]
+                group = self._streams.get(stream.node_id)
+                if group is not None and stream in group:
+                    group.remove(stream)  # only this stream: the node's others live on
+                    if not group:
+                        del self._streams[stream.node_id]
                 self._changed.notify_all()
 
     def _compute(self, stream: _Stream) -> None:
@@ -234,7 +263,7 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
             if not stream.node_id:
                 stream.node_id = req.node.id
                 stream.push_version = self._version
-                self._streams[stream.node_id] = stream
+                self._streams.setdefault(stream.node_id, []).append(stream)
                 new = True
             else:
                 new = False
@@ -253,8 +282,22 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
             status = replace(status, acked_version=req.version_info, nack="", last_ack=time.time())
             self._set(stream, t, status)
         names = tuple(sorted(req.resource_names))
+        if t in NAMED_TYPES and not names and stream.names.get(t):
+            # Envoy unsubscribed from every resource of the type (e.g. the gateway lost its
+            # listeners): it ignores responses for an unwatched type, so none is sent and
+            # the type no longer counts for this proxy's sync state
+            del stream.names[t]  # its nonce stays: a later subscription answers to it
+            with self._changed:
+                stream.types.pop(SHORT.get(t, t), None)
+                self._changed.notify_all()
+            return []
         changed = names != stream.names.get(t)
         stream.names[t] = names
+        if changed and not names and t in NAMED_TYPES and t != SECRET_TYPE:
+            # unsubscribed from every name (a gateway losing its last listener drops its ECDS
+            # names one by one): nothing is left to be in sync, so nothing is pending
+            self._set(stream, t, TypeStatus())
+            return []
         if not req.response_nonce or changed:
             response = self._response(stream, t, force=True)
             return [response] if response is not None else []
@@ -266,6 +309,8 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         self._compute(stream)
         out = []
         for t in TYPE_ORDER:
+            if t in NAMED_TYPES and t != SECRET_TYPE and not stream.names.get(t):
+                continue  # nothing subscribed (a gateway with no listeners): Envoy would not ACK
             if t in stream.names:
                 # a changed EDS cluster is re-created by Envoy and warms until it gets its
                 # endpoints again: after a CDS push, EDS is re-sent even if unchanged (istiod)

@@ -69,6 +69,7 @@ class ProxyStatus:
             "node_id": self.node_id,
             "connected_since": self.connected_since,
             "push_version": self.push_version,
+            "synced": self.synced,
             "types": {
                 k: {
                     "state": v.state,

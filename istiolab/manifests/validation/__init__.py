@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from istiolab.errors import Finding, ValidationError
-from istiolab.manifests.validation import istio, kube, semantic
+from istiolab.manifests.validation import envoy_limits, gatewayapi, istio, kube, semantic
 from istiolab.manifests.validation._util import Problem, did_you_mean
+from istiolab.manifests.validation.removed import removed_problem
 
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -22,7 +23,7 @@ _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 def supported_kinds() -> list[str]:
     """Every kind `validate` knows: Istio's and the Kubernetes built-ins."""
-    return sorted(set(istio.kinds()) | {k for _, k in kube.kinds()})
+    return sorted(set(istio.kinds()) | set(gatewayapi.kinds()) | {k for _, k in kube.kinds()})
 
 
 def check_object(doc: Any) -> tuple[str, str, list[Problem]]:
@@ -32,10 +33,13 @@ def check_object(doc: Any) -> tuple[str, str, list[Problem]]:
     kind = doc.get("kind") if isinstance(doc.get("kind"), str) else "?"
     metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
     name = metadata.get("name") if isinstance(metadata.get("name"), str) else "?"
-    problems = _common(doc)
+    problems = _common(doc) + envoy_limits.size(doc)
     if problems:
         return kind, name, problems
     api_version = doc["apiVersion"]
+    removed = removed_problem(api_version, kind)
+    if removed:
+        return kind, name, [removed]
     if istio.is_istio_group(api_version):
         problem = istio.api_problem(api_version, kind)
         if problem:
@@ -43,6 +47,8 @@ def check_object(doc: Any) -> tuple[str, str, list[Problem]]:
         problems = istio.check(doc)
         flagged = {p.path for p in problems}
         return kind, name, problems + [p for p in semantic.check(doc) if p.path not in flagged]
+    if gatewayapi.is_gateway_api(api_version):
+        return kind, name, gatewayapi.check(doc)
     if kube.is_kubernetes(api_version, kind):
         problems = kube.check(doc)
         flagged = {p.path for p in problems}

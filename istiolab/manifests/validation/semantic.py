@@ -9,11 +9,13 @@ about types so that it never raises on odd input.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
 from istiolab.durations import EXAMPLES, is_duration, nanoseconds
+from istiolab.manifests.validation import envoy_limits
 from istiolab.manifests.validation._util import Problem, join, short
 
 _STRING_MATCH = ("exact", "prefix", "regex")
@@ -155,6 +157,8 @@ def _routes(routes: Any, path: str, out: list[Problem]) -> None:
 def _string_match(value: Any, path: str, out: list[Problem]) -> None:
     if isinstance(value, dict):
         one_of(value, _STRING_MATCH, path, out)
+        if "regex" in value:
+            envoy_limits.regex(value["regex"], join(path, "regex"), out)
 
 
 def _http_route(route: dict, path: str, out: list[Problem]) -> None:
@@ -208,6 +212,9 @@ def _http_route(route: dict, path: str, out: list[Problem]) -> None:
     )
     for i, mp in enumerate(_list(route.get("mirrors"))):
         percent(_dict(_dict(mp).get("percentage")).get("value"), join(path, f"mirrors[{i}]"), out)
+    cors = _dict(route.get("corsPolicy"))
+    for i, origin in enumerate(_list(cors.get("allowOrigins"))):
+        _string_match(origin, join(join(path, "corsPolicy.allowOrigins"), i), out)
 
 
 def virtual_service(spec: dict, out: list[Problem]) -> None:
@@ -350,6 +357,8 @@ def request_authentication(spec: dict, out: list[Problem]) -> None:
         required(rule, "issuer", rp, out)
         if rule.get("jwks") and rule.get("jwksUri"):
             out.append(Problem(rp, "set only one of jwks and jwksUri"))
+        if rule.get("jwks") is not None:
+            envoy_limits.jwks(rule["jwks"], join(rp, "jwks"), out)
         duration(rule.get("timeout"), join(rp, "timeout"), out)
 
 
@@ -403,7 +412,25 @@ def kube_service(spec: dict, out: list[Problem]) -> None:
         names.add(name)
 
 
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
 def kube_workload(spec: dict, out: list[Problem]) -> None:
+    envoy_limits.replicas(spec.get("replicas"), "spec.replicas", out)
+    pod = _dict(_dict(spec.get("template")).get("spec"))
+    for field in ("serviceAccountName", "serviceAccount"):
+        account = pod.get(field)
+        if account is not None and (
+            not isinstance(account, str) or len(account) > 253 or not _SUBDOMAIN.match(account)
+        ):
+            out.append(
+                Problem(
+                    f"spec.template.spec.{field}",
+                    f"{short(account)} is not a valid service account name",
+                    "a DNS-1123 subdomain: lower-case letters, digits, '-' and '.' (it forms "
+                    "the SPIFFE identity spiffe://cluster.local/ns/<ns>/sa/<name>)",
+                )
+            )
     selector = _dict(_dict(spec.get("selector")).get("matchLabels"))
     labels = _dict(_dict(_dict(spec.get("template")).get("metadata")).get("labels"))
     mismatched = {k: v for k, v in selector.items() if labels.get(k) != v}
@@ -437,4 +464,7 @@ KUBE_CHECKS: dict[str, Callable[[dict, list[Problem]], None]] = {
 
 
 def check_kube(doc: dict) -> list[Problem]:
-    return _run(KUBE_CHECKS, doc)
+    out = _run(KUBE_CHECKS, doc)
+    if doc.get("kind") == "Secret":
+        envoy_limits.secret_data(doc.get("data"), "data", out)
+    return out

@@ -183,19 +183,5 @@ def check_objects(batch: list[dict], source: str) -> None:
                             "print a JWK set with `istiolab jwt jwks`",
                         )
                     )
-                elif _jwt.loopback_uri(str(uri)) is None:
-                    problems.append(
-                        Finding(
-                            source,
-                            i,
-                            kind,
-                            name,
-                            f"{where}.jwksUri",
-                            f"{uri!r} is not on loopback: the local mesh only fetches JWKS from "
-                            "http(s)://127.x.y.z or localhost",
-                            "inline the JWK set in jwks (`istiolab jwt jwks`) or serve it "
-                            "on 127.0.0.0/8",
-                        )
-                    )
     if problems:
         raise ValidationError(problems)

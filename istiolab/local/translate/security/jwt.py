@@ -1,9 +1,10 @@
 """RequestAuthentication -> Envoy's jwt_authn HTTP filter (pure).
 
 Each ``jwtRules`` entry of the policies selecting a proxy (same selection as
-AuthorizationPolicy) becomes a provider: ``issuer``, ``audiences``, ``jwks`` (inline) or
-``jwksUri`` (fetched by Envoy through a static cluster ``jwks|<host>|<port>``; locally it
-must be a loopback URL), ``forwardOriginalToken`` -> ``forward``, ``outputPayloadToHeader``
+AuthorizationPolicy) becomes a provider: ``issuer``, ``audiences``, ``jwks`` (inline;
+a ``jwksUri`` is fetched by the control plane and inlined as istiod does, see
+istiolab.local.jwksfetch; when that failed, a key set no token verifies against),
+``forwardOriginalToken`` -> ``forward``, ``outputPayloadToHeader``
 -> ``forward_payload_header``, ``fromHeaders``/``fromParams`` -> token locations (Istio's
 default: ``Authorization: Bearer``). Every provider writes the verified payload to the
 request's dynamic metadata (``envoy.filters.http.jwt_authn`` / ``payload``), which the
@@ -17,61 +18,35 @@ expired``).
 
 from __future__ import annotations
 
-import ipaddress
-from urllib.parse import urlsplit
+import json
 
-from istiolab.local.translate.common import meta, socket_address
+from istiolab.local.translate.common import meta
 from istiolab.local.translate.security.rbac import PAYLOAD_KEY
 
 JWT_TYPE = "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication"
-CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
-UPSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
-
-
-def loopback_uri(uri: str) -> tuple[str, str, int] | None:
-    """(scheme, IP, port) of a loopback http(s) URL; None for anything else."""
-    try:
-        split = urlsplit(uri)
-        port = split.port
-    except ValueError:
-        return None
-    if split.scheme not in ("http", "https") or not split.hostname:
-        return None
-    host = split.hostname
-    ip = "127.0.0.1" if host == "localhost" else host
-    try:
-        if not ipaddress.ip_address(ip).is_loopback:
-            return None
-    except ValueError:
-        return None
-    return split.scheme, ip, port or (443 if split.scheme == "https" else 80)
-
-
-def jwks_cluster_name(uri: str) -> str:
-    parsed = loopback_uri(uri)
-    assert parsed is not None
-    return f"jwks|{parsed[1]}|{parsed[2]}"
-
-
-def jwks_cluster(uri: str) -> dict:
-    scheme, ip, port = loopback_uri(uri)  # type: ignore[misc]
-    name = jwks_cluster_name(uri)
-    cluster: dict = {
-        "@type": CLUSTER_TYPE,
-        "name": name,
-        "type": "STATIC",
-        "connect_timeout": "5s",
-        "load_assignment": {
-            "cluster_name": name,
-            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": socket_address(ip, port)}}]}],
-        },
-    }
-    if scheme == "https":
-        cluster["transport_socket"] = {
-            "name": "envoy.transport_sockets.tls",
-            "typed_config": {"@type": UPSTREAM_TLS, "sni": urlsplit(uri).hostname},
-        }
-    return cluster
+# What istiod inlines when it could not fetch a rule's jwksUri: a public key whose private
+# half nobody holds, so a request carrying a token is rejected (401, "Jwks doesn't have key
+# to match kid or alg from Jwt") and a request without one passes, as on a cluster.
+UNREACHABLE_KID = "istiolab-jwks-unavailable"
+UNREACHABLE_JWKS = json.dumps(
+    {
+        "keys": [
+            {
+                "kty": "RSA",
+                "alg": "RS256",
+                "use": "sig",
+                "kid": UNREACHABLE_KID,
+                "e": "AQAB",
+                "n": "pN15riR0TlzKHo36kN2WisIi0q_6Ed0b9ybMyIZiPc50o7vOzuC35hiW5Rlkm00veN4DhZerW9e"
+                "knKlOYPPJNBcvSP8yfThAe9n2BTBQXiqA5NurfWbfNzo0LO_BMvDy_F-18lhH6AJEZRwlFKJpOW4r17nI"
+                "FMBNxuGvQCtGEujJrK9T46IA7eGC_93aX-NMkGBYVEA-a8h8uPyIwYGulb6xSp0BbK9pVQ10RpV_AmGMQ"
+                "Y8P1s52gNiiSiqnHRQ-nTF_jS_LS_dqH6hsHqDfd_8uRrtM9QVnSawlQpLN1iTnY5anXEm_7LFkX1-bYa"
+                "Qc9rhtM15TlVpfn2_G9lg4dw",
+            }
+        ]
+    },
+    separators=(",", ":"),
+)
 
 
 def provider(rule: dict) -> dict:
@@ -82,14 +57,9 @@ def provider(rule: dict) -> dict:
     }
     if rule.get("audiences"):
         out["audiences"] = [str(a) for a in rule["audiences"]]
-    if rule.get("jwks"):
-        out["local_jwks"] = {"inline_string": str(rule["jwks"])}
-    else:
-        uri = str(rule.get("jwksUri", ""))
-        out["remote_jwks"] = {
-            "http_uri": {"uri": uri, "cluster": jwks_cluster_name(uri), "timeout": "5s"},
-            "cache_duration": "300s",
-        }
+    # jwksUri: the control plane fetches the key set and inlines it, as istiod does
+    # (istiolab.local.jwksfetch puts it in ``jwks``); unresolved, no token can verify
+    out["local_jwks"] = {"inline_string": str(rule.get("jwks") or UNREACHABLE_JWKS)}
     if rule.get("outputPayloadToHeader"):
         out["forward_payload_header"] = str(rule["outputPayloadToHeader"])
     headers = [
@@ -108,7 +78,7 @@ def provider(rule: dict) -> dict:
 
 
 def jwt_config(policies: list[dict]) -> tuple[dict, dict[str, dict]]:
-    """(the jwt_authn filter config, the clusters its remote JWKS need). With no
+    """(the jwt_authn filter config, extra clusters: none, every key set is inline). With no
     RequestAuthentication the config has no providers and checks nothing."""
     providers: dict[str, dict] = {}
     clusters: dict[str, dict] = {}
@@ -116,9 +86,6 @@ def jwt_config(policies: list[dict]) -> tuple[dict, dict[str, dict]]:
         name, ns = meta(policy)
         for i, rule in enumerate((policy.get("spec") or {}).get("jwtRules") or []):
             providers[f"origins-{ns}-{name}-{i}"] = provider(rule)
-            if not rule.get("jwks") and rule.get("jwksUri"):
-                cluster = jwks_cluster(str(rule["jwksUri"]))
-                clusters[cluster["name"]] = cluster
     if not providers:
         return {"@type": JWT_TYPE}, {}
     requirements = [{"provider_name": p} for p in sorted(providers)] + [{"allow_missing": {}}]

@@ -29,6 +29,7 @@ from istiolab.local.translate import names
 from istiolab.local.translate.common import labels_match, meta
 from istiolab.local.translate.context import Context
 from istiolab.local.translate.policy import effective_policy
+from istiolab.names import MTLS_MODES
 
 UPSTREAM_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
 DOWNSTREAM_TLS = (
@@ -44,7 +45,7 @@ TLS_INSPECTOR = {
         "envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector"
     },
 }
-MODES = ("STRICT", "PERMISSIVE", "DISABLE")
+MODES = MTLS_MODES
 
 
 def _sds(name: str) -> dict:

@@ -1,5 +1,5 @@
-"""Which component deploys which object of the lab: a pure split of
-`istiolab.manifests.lab_files(spec)`, so the stack deploys exactly what `istiolab render`
+"""Which component deploys which object of the environment: a pure split of
+`istiolab.env.environment_files(spec)`, so the stack deploys exactly what `istiolab render`
 writes (same builders, same parameters, same preset replacements), each part with its
 component's ordering.
 """
@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from istiolab.manifests import lab_files
+from istiolab.env import EnvSpec, environment_files
+from istiolab.manifests import ISTIO_SYSTEM
 from istiolab.manifests.samples import BOOKINFO_SERVICES
-
-ISTIO_SYSTEM = "istio-system"
 
 
 @dataclass
-class LabParts:
+class Parts:
     mesh: list[dict] = field(default_factory=list)  # the istio-system Namespace
     bookinfo: list[dict] = field(default_factory=list)
     samples: list[dict] = field(default_factory=list)
@@ -32,10 +31,10 @@ def _short_host(obj: dict) -> str:
     return str(host).split(".")[0]
 
 
-def split_lab(spec) -> LabParts:
-    parts = LabParts()
-    has_bookinfo = "bookinfo" in spec.samples
-    has_samples = any(s != "bookinfo" for s in spec.samples)
+def split_environment(spec: EnvSpec) -> Parts:
+    parts = Parts()
+    has_bookinfo = "bookinfo" in spec.apps.samples
+    has_samples = any(s != "bookinfo" for s in spec.apps.samples)
     apps = "bookinfo" if has_bookinfo else "samples"  # who creates the apps namespace
 
     def by_host(obj: dict) -> str:
@@ -43,12 +42,12 @@ def split_lab(spec) -> LabParts:
             return "bookinfo"
         return "samples" if has_samples else apps
 
-    for file_name, objs in lab_files(spec):
+    for file_name, objs in environment_files(spec):
         number = int(file_name.split("-", 1)[0])
         for obj in objs:
             if number == 0:  # namespaces
                 name = obj["metadata"]["name"]
-                if name == spec.namespace:
+                if name == spec.apps.namespace:
                     target = apps
                 elif name == ISTIO_SYSTEM:
                     target = "mesh"

@@ -1,9 +1,9 @@
-"""How the lab's objects are split between the components (pure)."""
+"""How the environment's objects are split between the components (pure)."""
 
 from __future__ import annotations
 
-from components.lab_plan import split_lab
-from istiolab.manifests import LabSpec, default_lab
+from components.parts import split_environment
+from istiolab.env import AddonsSpec, AppsSpec, EnvSpec, SecuritySpec, environment_objects
 
 
 def names(objs):
@@ -11,9 +11,12 @@ def names(objs):
 
 
 def test_every_object_goes_to_exactly_one_component():
-    spec = LabSpec(mtls="STRICT", traffic="circuit-breaker", security="deny-all")
-    parts = split_lab(spec)
-    assert sorted(names(parts.all())) == sorted(names(default_lab(spec)))
+    spec = EnvSpec(
+        apps=AppsSpec(traffic="circuit-breaker"),
+        security=SecuritySpec(mtls="STRICT", preset="deny-all"),
+    )
+    parts = split_environment(spec)
+    assert sorted(names(parts.all())) == sorted(names(environment_objects(spec)))
     assert names(parts.mesh) == [("Namespace", "istio-system")]
     assert ("Namespace", "default") in names(parts.bookinfo)
     assert ("DestinationRule", "reviews") in names(parts.bookinfo)
@@ -27,14 +30,17 @@ def test_every_object_goes_to_exactly_one_component():
 
 
 def test_without_bookinfo_the_samples_own_the_namespace_and_addons_their_own():
-    spec = LabSpec(samples=("sleep",), gateway=False, addons=("kiali",), addons_namespace="observe")
-    parts = split_lab(spec)
+    spec = EnvSpec(
+        apps=AppsSpec(samples=("sleep",)),
+        addons=AddonsSpec(enabled=("kiali",), namespace="observe"),
+    )
+    parts = split_environment(spec)
     assert parts.bookinfo == []
     assert names(parts.samples)[0] == ("Namespace", "default")
     assert names(parts.addons)[0] == ("Namespace", "observe")
 
 
 def test_no_samples_still_makes_the_apps_namespace():
-    parts = split_lab(LabSpec(samples=(), gateway=False, addons=()))
+    parts = split_environment(EnvSpec(apps=AppsSpec(samples=()), addons=AddonsSpec(enabled=())))
     assert names(parts.samples) == [("Namespace", "default")]
     assert parts.bookinfo == []

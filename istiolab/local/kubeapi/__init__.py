@@ -1,0 +1,62 @@
+"""The Kubernetes API of the local mesh: kubectl and any Kubernetes client work against it.
+
+One concept per module: :mod:`.credentials` (token, serving certificate, kubeconfig),
+:mod:`.discovery` (discovery and OpenAPI), :mod:`.view` and :mod:`.hub` (the objects served,
+resource versions, watch events), :mod:`.resources` (CRUD and patches over the one config
+store, :mod:`.patch`, :mod:`.selectors`), :mod:`.tables` (``kubectl get`` columns),
+:mod:`.workloads` (Pods and Deployment status), :mod:`.exec` and :mod:`.commands` (``kubectl
+exec`` and what runs in a pod), :mod:`.logs`, :mod:`.portforward` (over :mod:`.spdy`),
+:mod:`.protobuf` (the bodies of ``kubectl create``), :mod:`.server` (HTTPS).
+:func:`start` wires them to a running :class:`istiolab.local.mesh.Mesh`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from istiolab.local.kubeapi.credentials import API_PORT, CONTEXT
+
+if TYPE_CHECKING:
+    from istiolab.local.kubeapi.server import KubeApiServer
+    from istiolab.local.mesh import Mesh
+
+__all__ = ["API_PORT", "CONTEXT", "start"]
+
+
+def start(mesh: Mesh, port: int = API_PORT) -> KubeApiServer:
+    """Serve the Kubernetes API for `mesh` on ``<istiod ip>:port`` and write the kubeconfig."""
+    from istiolab.local.kubeapi import exec as execs
+    from istiolab.local.kubeapi import logs, portforward
+    from istiolab.local.kubeapi.credentials import ensure_credentials, write_kubeconfig
+    from istiolab.local.kubeapi.hub import Hub
+    from istiolab.local.kubeapi.resources import Resources
+    from istiolab.local.kubeapi.server import KubeApi, KubeApiServer
+    from istiolab.local.kubeapi.view import gateway_service, snapshot
+    from istiolab.local.kubeapi.workloads import timestamp
+
+    host = mesh.settings.istiod_ip
+    creds = ensure_credentials(mesh.state.kubeapi, mesh.ca, host)
+    started = timestamp(mesh.started_at) or ""
+    s = mesh.settings
+    gateway = gateway_service(s.gateway_host, s.gateway_http_port, s.gateway_https_port, started)
+
+    def source() -> dict:
+        for _ in range(5):  # the pod table may change while it is read (a rollout)
+            try:
+                return snapshot(mesh.store.objects(), mesh.pods(), started, gateway)
+            except RuntimeError:
+                continue
+        return snapshot(mesh.store.objects(), mesh.pods(), started, gateway)
+
+    hub = Hub(source)
+    mesh.store.subscribe(lambda version: hub.poke())  # the other door: `istiolab apply`
+    handlers = {
+        "exec": execs.handler(mesh),
+        "log": logs.handler(mesh),
+        "portforward": portforward.handler(mesh),
+    }
+    api = KubeApi(Resources(mesh, hub), hub, creds, handlers)
+    server = KubeApiServer(api, host, port)
+    server.start()
+    write_kubeconfig(mesh.state.kubeconfig, server.url, creds)
+    return server

@@ -1,0 +1,17 @@
+"""The names Istio and the lab give things, defined once: every layer imports them from here.
+
+Facts of Istio: the control plane's namespace, the sidecar container's name, the ingress
+gateway's name, PeerAuthentication's mTLS modes (the ones a lab may set). The lab's own
+choices: the samples, addons and Istio profiles it can deploy.
+"""
+
+from __future__ import annotations
+
+ISTIO_SYSTEM = "istio-system"  # where istiod, the ingress gateway and the mesh config live
+PROXY_CONTAINER = "istio-proxy"  # the injected sidecar's container
+INGRESS_GATEWAY = "istio-ingressgateway"  # the ingress gateway's Deployment and Service
+MTLS_MODES: tuple[str, ...] = ("STRICT", "PERMISSIVE", "DISABLE")
+
+SAMPLES: tuple[str, ...] = ("bookinfo", "httpbin", "sleep", "fortio")
+ADDONS: tuple[str, ...] = ("prometheus", "grafana", "kiali", "jaeger")
+PROFILES: tuple[str, ...] = ("default", "demo")
