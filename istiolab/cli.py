@@ -34,9 +34,10 @@ COMMANDS: dict[str, str] = {
     "proxy-config": "proxy:proxy_config",
     "proxy-stats": "proxy:proxy_stats",
     "jwt": "jwt:jwt",
-    "kubeconfig": "kubeconfig:kubeconfig",
-    "load": "load:load",
+    "console": "console:console",
     "lab": "lab:lab",
+    "load": "load:load",
+    "kubeconfig": "kubeconfig:kubeconfig",
 }
 
 

@@ -14,6 +14,7 @@ from istiolab.backends import Backend
 from istiolab.commands.common import make_console
 from istiolab.labs import format as labformat
 from istiolab.labs.checks import CheckResult
+from istiolab.labs.session import config_fingerprint
 
 PASS, FAIL = "\N{CHECK MARK}", "\N{BALLOT X}"
 Results = dict[int, list[CheckResult]]
@@ -88,22 +89,6 @@ def print_results(item, results, output) -> None:
     make_console().print(results_table(item, results))
 
 
-def fingerprint(backend: Backend, item: labformat.Lab) -> str:
-    """What a learner changes between checks: the lab's kinds of objects (cheap to read)."""
-    kinds = {ch.params["kind"] for t in item.tasks for ch in t.checks if ch.type == "object"}
-    kinds |= set(item.cleanup.kinds)
-    seen = []
-    for kind in sorted(kinds):
-        for o in backend.get(kind, None, None):
-            md = o.get("metadata") or {}
-            seen.append(
-                f"{kind}/{md.get('namespace')}/{md.get('name')}/{md.get('resourceVersion')}"
-            )
-            if not md.get("resourceVersion"):
-                seen.append(json.dumps(o.get("spec"), sort_keys=True))
-    return "\n".join(sorted(seen))
-
-
 def watch(
     backend: Backend,
     item: labformat.Lab,
@@ -118,7 +103,7 @@ def watch(
     with Live(auto_refresh=False, console=make_console()) as live:
         try:
             while True:
-                fp = fingerprint(backend, item)
+                fp = config_fingerprint(backend, item)
                 if fp != last or time.monotonic() - last_run > 30:
                     last, last_run = fp, time.monotonic()
                     results = check()

@@ -7,6 +7,7 @@ the persisted store of a stopped mesh).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -64,6 +65,14 @@ if TYPE_CHECKING:
     default=None,
     help="Addons the mesh runs, comma-separated: prometheus (Debian's prometheus package).",
 )
+@click.option(
+    "--console/--no-console",
+    "with_console",
+    default=True,
+    show_default=True,
+    help="Serve the workshop console (labs, graph, traces, load runs) beside the mesh.",
+)
+@click.option("--console-port", type=int, default=None, help="Console port (default 20001).")
 @click.option("--serve", is_flag=True, hidden=True, help="Internal: the detached supervisor.")
 def up(
     detach: bool,
@@ -77,6 +86,8 @@ def up(
     timeout: float,
     serve: bool,
     addons: str | None = None,
+    with_console: bool = True,
+    console_port: int | None = None,
 ) -> None:
     """Start the local mesh: Bookinfo on real Envoy sidecars behind an ingress gateway."""
     from istiolab.local.daemon import settings_kept_on_success
@@ -117,7 +128,11 @@ def up(
         def log(kind: str, msg: str) -> None:
             print(f"{time.strftime('%H:%M:%S')} {kind}: {msg}", flush=True)
 
-        run_foreground(Mesh(state, settings, reporter=log, ready_timeout=timeout))
+        web = _Console(state, settings, with_console, console_port, log)
+        try:
+            run_foreground(Mesh(state, settings, reporter=log, ready_timeout=timeout), web.start)
+        finally:
+            web.stop()
         return
 
     console = make_console()
@@ -128,7 +143,7 @@ def up(
         # the detached supervisor reads the settings file: write it, put the old one back
         # if the mesh does not start
         with settings_kept_on_success(state, settings):
-            _detach(backend, console, timeout, t0)
+            _detach(backend, console, timeout, t0, with_console, console_port)
     else:
 
         def report(kind: str, msg: str) -> None:
@@ -138,10 +153,16 @@ def up(
         mesh = Mesh(state, settings, reporter=report, ready_timeout=timeout)
         console.print(f"Starting the local mesh in {state.root} (127.{settings.octet}.0.0/16)")
 
-        def ready() -> None:
-            _finish_up(backend, console, t0, foreground=True)
+        web = _Console(state, settings, with_console, console_port, report)
 
-        run_foreground(mesh, on_ready=ready)
+        def ready() -> None:
+            web.start()
+            _finish_up(backend, console, t0, foreground=True, with_console=with_console)
+
+        try:
+            run_foreground(mesh, on_ready=ready)
+        finally:
+            web.stop()
         console.print("The local mesh is stopped.")
 
 
@@ -199,7 +220,41 @@ def _productpage_url(backend: LocalBackend) -> str | None:
 READY_HTTP_TIMEOUT = 30.0  # seconds for productpage to answer 200 once every pod is ready
 
 
-def _finish_up(backend: LocalBackend, console: Any, t0: float, foreground: bool) -> None:
+class _Console:
+    """The workshop console served from the mesh's own process (a thread), once it is ready."""
+
+    def __init__(
+        self, state: StateDir, settings: Any, enabled: bool, port: int | None, report: Any
+    ) -> None:
+        self.state, self.enabled, self.port, self.report = state, enabled, port, report
+        host = settings.gateway_host
+        self.host = "127.0.0.1" if host in ("0.0.0.0", "localhost") else host
+        self.running: Any = None
+
+    def start(self) -> None:
+        if not self.enabled:
+            return
+        from istiolab.console import server
+        from istiolab.errors import IstiolabError
+
+        with contextlib.suppress(FileNotFoundError):
+            (self.state.root / server.URL_FILE).unlink()
+        try:
+            self.running = server.start_background(self.state.root, self.host, self.port)
+        except IstiolabError as exc:  # the mesh runs on without its console
+            self.report("console", f"not started: {exc}")
+            return
+        self.report("console", f"serving on {self.running.url.split('?', 1)[0]}")
+
+    def stop(self) -> None:
+        if self.running is not None:
+            self.running.stop()
+            self.running = None
+
+
+def _finish_up(
+    backend: LocalBackend, console: Any, t0: float, foreground: bool, with_console: bool = False
+) -> None:
     from istiolab.local.mesh import wait_http
 
     state = backend.state
@@ -223,6 +278,12 @@ def _finish_up(backend: LocalBackend, console: Any, t0: float, foreground: bool)
     console.print(f"  Ingress gateway: http://{s.gateway_host}:{s.gateway_http_port}")
     if state.kubeconfig.exists():
         console.print(f"  kubectl:         export KUBECONFIG={state.kubeconfig}")
+    if with_console:
+        from istiolab.console.server import read_url, wait_for_url
+
+        web = wait_for_url(state.root) if not foreground else read_url(state.root)
+        if web:
+            console.print(f"  Console:         [bold]{web}[/]")
     console.print("  Next: istiolab status | istiolab apply -f FILE | istiolab proxy-status")
     if foreground:
         console.print("  Stop with Ctrl-C (or `istiolab down` from another shell).")
@@ -230,7 +291,14 @@ def _finish_up(backend: LocalBackend, console: Any, t0: float, foreground: bool)
         console.print("  Stop with `istiolab down`.")
 
 
-def _detach(backend: LocalBackend, console: Any, timeout: float, t0: float) -> None:
+def _detach(
+    backend: LocalBackend,
+    console: Any,
+    timeout: float,
+    t0: float,
+    with_console: bool = True,
+    console_port: int | None = None,
+) -> None:
     from istiolab.local.daemon import start_detached
 
     def started(pid: int, log: str) -> None:
@@ -242,8 +310,10 @@ def _detach(backend: LocalBackend, console: Any, timeout: float, t0: float) -> N
         key = f"{pod['namespace']}/{pod['name']}"
         console.print(f"[green]✔[/] {what:5} {key} ready ({pod['ip']}{extra})")
 
-    start_detached(backend.state, timeout, started, pod_ready)
-    _finish_up(backend, console, t0, foreground=False)
+    serve = ["--console" if with_console else "--no-console"]
+    serve += ["--console-port", str(console_port)] if console_port is not None else []
+    start_detached(backend.state, timeout, started, pod_ready, serve)
+    _finish_up(backend, console, t0, foreground=False, with_console=with_console)
 
 
 @click.command()

@@ -142,12 +142,20 @@ def run_cmd(
 
     with LiveView(plan, quiet=output != "table") as view:
         attempt, earlier = load_runner.run(
-            sc, plan, backend, view.callbacks(), html=bool(report_dir), engine=engine
+            sc, plan, backend, view.callbacks(), html=True, engine=engine
         )
-    _finish(attempt.result, report_dir, attempt.html, output, len(earlier))
+    _finish(attempt.result, report_dir, attempt.html, output, len(earlier), state_dir, True)
 
 
-def _finish(result, report_dir: str | None, html: str, output: str, retried: int) -> None:
+def _finish(
+    result,
+    report_dir: str | None,
+    html: str,
+    output: str,
+    retried: int,
+    state_dir: str | None = None,
+    record: bool = False,
+) -> None:
     from rich.console import Console
 
     from istiolab.load import report
@@ -170,8 +178,14 @@ def _finish(result, report_dir: str | None, html: str, output: str, retried: int
             )
         if result.aborted:
             console.print(f"[red]aborted early: {result.aborted}[/]")
-    if report_dir:
-        paths = report.write_report(report_dir, result, html)
+    from istiolab.local.state import resolve_state_dir
+
+    # every run is recorded in the state directory (the console lists them); --report copies
+    folders = [Path(report_dir)] if report_dir else []
+    if record:
+        folders.append(report.runs_dir(resolve_state_dir(state_dir)) / report.run_id(result))
+    for folder in folders:
+        paths = report.write_report(folder, result, html)
         console.print("report: " + ", ".join(str(p) for p in paths))
     failed = report.failures(result)
     if failed:

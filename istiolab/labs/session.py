@@ -178,3 +178,22 @@ def summary(results: dict[int, list[CheckResult]]) -> tuple[list[int], int]:
     passed = [n for n, rs in results.items() if all(r.passed for r in rs)]
     failing = sum(not r.passed for rs in results.values() for r in rs)
     return passed, failing
+
+
+def config_fingerprint(backend: Backend, lab: Lab) -> str:
+    """What a learner changes between checks: the objects of the kinds the lab's checks and
+    cleanup read (cheap to read; the watchers re-run the checks when it changes)."""
+    import json
+
+    kinds = {ch.params["kind"] for t in lab.tasks for ch in t.checks if ch.type == "object"}
+    kinds |= set(lab.cleanup.kinds)
+    seen = []
+    for kind in sorted(kinds):
+        for o in backend.get(kind, None, None):
+            md = o.get("metadata") or {}
+            seen.append(
+                f"{kind}/{md.get('namespace')}/{md.get('name')}/{md.get('resourceVersion')}"
+            )
+            if not md.get("resourceVersion"):
+                seen.append(json.dumps(o.get("spec"), sort_keys=True))
+    return "\n".join(sorted(seen))

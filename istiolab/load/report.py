@@ -78,43 +78,66 @@ def failures(result: Result) -> list[str]:
     ]
 
 
-def compare_table(a: Result, b: Result, names: tuple[str, str] = ("A", "B")) -> Table:
-    """Before/after: rates, shares per code, percentiles, flags, counter deltas, verdicts."""
-    table = Table(title=f"compare {names[0]} -> {names[1]}")
-    for col in ("metric", names[0], names[1]):
-        table.add_column(col)
+def compare_rows(a: Result, b: Result) -> list[tuple[str, str, str]]:
+    """Before/after, row by row: rates, shares per code, percentiles, flags, counter deltas,
+    verdicts (the `load compare` table and the console's compare page)."""
 
     def share(r: Result, code: int) -> str:
         n = r.overall.codes.get(code, 0)
         return f"{n / r.requests:.3f} ({n})" if r.requests else "-"
 
-    table.add_row("requests", str(a.requests), str(b.requests))
-    table.add_row("rps", f"{a.rps:.1f}", f"{b.rps:.1f}")
+    rows = [("requests", str(a.requests), str(b.requests)), ("rps", f"{a.rps:.1f}", f"{b.rps:.1f}")]
     for code in sorted(set(a.overall.codes) | set(b.overall.codes)):
-        table.add_row(f"share({code})", share(a, code), share(b, code))
+        rows.append((f"share({code})", share(a, code), share(b, code)))
     for p in (50.0, 90.0, 99.0):
-        table.add_row(f"p{p:g}", _ms(a.overall.latency(p)), _ms(b.overall.latency(p)))
+        rows.append((f"p{p:g}", _ms(a.overall.latency(p)), _ms(b.overall.latency(p))))
     for flag in sorted(set(a.flags or {}) | set(b.flags or {})):
-        table.add_row(
-            f"flag({flag})", str((a.flags or {}).get(flag, 0)), str((b.flags or {}).get(flag, 0))
+        rows.append(
+            (f"flag({flag})", str((a.flags or {}).get(flag, 0)), str((b.flags or {}).get(flag, 0)))
         )
     da = {k: c.delta for s in a.counters.values() for k, c in s.items()}
     db = {k: c.delta for s in b.counters.values() for k, c in s.items()}
     for key in sorted(set(da) | set(db)):
         if da.get(key) or db.get(key):
-            table.add_row(
-                f"{key.rsplit('.', 1)[-1]} grew", str(da.get(key, 0)), str(db.get(key, 0))
+            rows.append(
+                (f"{key.rsplit('.', 1)[-1]} grew", str(da.get(key, 0)), str(db.get(key, 0)))
             )
     ea = {e["expectation"] + e["scope"]: e for e in a.expectations}
     eb = {e["expectation"] + e["scope"]: e for e in b.expectations}
     for key in list(dict.fromkeys([*ea, *eb])):
         e = ea.get(key) or eb[key]
-        table.add_row(
-            e["expectation"],
-            ea[key]["verdict"] if key in ea else "-",
-            eb[key]["verdict"] if key in eb else "-",
+        rows.append(
+            (
+                e["expectation"],
+                ea[key]["verdict"] if key in ea else "-",
+                eb[key]["verdict"] if key in eb else "-",
+            )
         )
+    return rows
+
+
+def compare_table(a: Result, b: Result, names: tuple[str, str] = ("A", "B")) -> Table:
+    """Before/after as a table (see :func:`compare_rows`)."""
+    table = Table(title=f"compare {names[0]} -> {names[1]}")
+    for col in ("metric", names[0], names[1]):
+        table.add_column(col)
+    for row in compare_rows(a, b):
+        table.add_row(*row)
     return table
+
+
+RUNS = "load-runs"
+
+
+def runs_dir(state_root: str | Path) -> Path:
+    """Where every `istiolab load` run is recorded (the console lists them from here)."""
+    return Path(state_root) / RUNS
+
+
+def run_id(result: Result) -> str:
+    """A sortable, readable folder name: ``20261130T184501-circuit-breaker``."""
+    stamp = "".join(ch for ch in (result.started or "")[:19] if ch.isalnum()) or "run"
+    return f"{stamp}-{result.scenario or result.engine}"
 
 
 def _private_dir(path: Path) -> Path:

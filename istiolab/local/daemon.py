@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from istiolab.errors import MeshError
 from istiolab.local.control import ControlClient
@@ -47,13 +47,15 @@ def start_detached(
     timeout: float,
     on_start: Callable[[int, str], None] = lambda pid, log: None,
     on_pod: Callable[[dict], None] = lambda pod: None,
+    serve_args: Sequence[str] = (),
 ) -> None:
     """Start the supervisor in the background; return once the mesh runs. `on_start` gets
-    the supervisor's PID and log path, `on_pod` each pod row (``/status``) once ready."""
+    the supervisor's PID and log path, `on_pod` each pod row (``/status``) once ready;
+    `serve_args` are more `up --serve` options (e.g. ``--no-console``)."""
     state.create()
     log_path = state.logs / "supervisor.log"
     argv = [sys.executable, "-m", "istiolab", "up", "--serve", "--state-dir", str(state.root)]
-    argv += ["--timeout", str(timeout)]
+    argv += ["--timeout", str(timeout), *serve_args]
     with open(log_path, "ab") as log:
         offset = log.tell()  # this run's lines start here (the log is appended to)
         child = subprocess.Popen(
