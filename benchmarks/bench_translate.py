@@ -23,8 +23,8 @@ from _mesh import summary
 from istiolab.local.model import MeshSettings, Proxy
 from istiolab.local.registry import build_registry, gateway_pod, proxies
 from istiolab.local.translate import MeshIndex, build_resources
-from istiolab.local.xds.protos import to_any
-from istiolab.local.xds.server import _Encoder, canonical, content_version
+from istiolab.local.xds.protos import Encoder, to_any
+from istiolab.local.xds.server import canonical, content_version
 
 NET = "networking.istio.io/v1"
 
@@ -188,7 +188,7 @@ def main() -> None:
     index = MeshIndex(objs, registry, settings)
     pushed = [build_resources(objs, registry, p, settings, index=index) for p in everyone]
     for label, cached in (("encoding memoised by content", True), ("encoding per proxy", False)):
-        encoder = _Encoder()
+        encoder = Encoder()
         t0 = time.perf_counter()
         for res in pushed[: len(pushed) if cached else 10]:
             for table in res.by_type().values():
