@@ -102,10 +102,7 @@ def up(
         if (samples or sets) and not serve and state.socket.exists():
             _apply_samples_live(backend, samples or "bookinfo", sets)
             return
-        raise MeshError(
-            f"the local mesh in {state.root} is already running (pid {pid}); "
-            "`istiolab status` shows it, `istiolab down` stops it"
-        )
+        raise _already_running(state, pid)
     settings = state.load_settings(
         octet=octet,
         gateway_host=gateway_host,
@@ -136,7 +133,14 @@ def up(
         return
 
     console = make_console()
-    seeded = _seed_samples(backend, samples, sets)
+    try:
+        seeded = _seed_samples(backend, samples, sets)
+    except MeshError:
+        # another `up` started a supervisor meanwhile (it holds the state directory now)
+        other = state.running_pid()
+        if other is not None and other != os.getpid():
+            raise _already_running(state, other) from None
+        raise
     if seeded:
         console.print(f"[dim]applied {seeded}[/]")
     if detach:
@@ -218,6 +222,13 @@ def _productpage_url(backend: LocalBackend) -> str | None:
 
 
 READY_HTTP_TIMEOUT = 30.0  # seconds for productpage to answer 200 once every pod is ready
+
+
+def _already_running(state: StateDir, pid: int) -> MeshError:
+    return MeshError(
+        f"the local mesh in {state.root} is already running (pid {pid}); "
+        "`istiolab status` shows it, `istiolab down` stops it"
+    )
 
 
 class _Console:

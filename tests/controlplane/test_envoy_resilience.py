@@ -149,11 +149,15 @@ def test_outlier_detection_ejects_the_failing_pod(started, tmp_path):
     while 503 not in codes and len(codes) < 40:  # P(never picking v1 in 40) ~ 1e-12
         codes.append(proxy_get(t.outbound, f"{URL}/get")[0])
     assert codes.count(503) == 1, codes
+    name = f"cluster.outbound|8000||{HTTPBIN}.outlier_detection.ejections_enforced_consecutive_5xx"
+    # Envoy ejects on its main thread, then hands the new host set to the workers: wait for
+    # the ejection itself, and for the first request that no longer reaches v1
+    wait_for(lambda: stat(t.envoy, name) == 1, 10, "the ejection of v1")
+    wait_for(lambda: proxy_get(t.outbound, f"{URL}/get")[0] == 200, 5, "workers without v1")
     after = [proxy_get(t.outbound, f"{URL}/get") for _ in range(8)]
     assert {code for code, _, _ in after} == {200}  # v1 ejected after one 5xx
     assert {json.loads(body)["server"] for _, _, body in after} == {"v2"}
-    name = f"cluster.outbound|8000||{HTTPBIN}.outlier_detection.ejections_enforced_consecutive_5xx"
-    assert stat(t.envoy, name) == 1
+    assert stat(t.envoy, name) == 1  # one ejection, and only one
 
 
 def test_connection_failure_is_uf(started, tmp_path):
