@@ -227,6 +227,11 @@ class Backend(abc.ABC):
     def gateway_url(self) -> str:
         """``http://HOST:PORT`` of the ingress gateway's port 80 as seen from this machine."""
 
+    def cli_options(self) -> list[str]:
+        """The ``istiolab`` options that reach this mesh from a child process (a lab's
+        ``loadrun`` check runs ``istiolab load`` that way)."""
+        raise NotImplementedError(f"the {self.name} backend cannot be named to a child process")
+
     def gateway_https_url(self) -> str:
         """``https://HOST:PORT`` of the ingress gateway's port 443 as seen from this machine
         (a TLS client connects there with the SNI of the host it wants)."""

@@ -324,6 +324,9 @@ class KubeBackend(Backend):
             )
         return from_json(json.loads(out))
 
+    def cli_options(self) -> list[str]:
+        return ["--context", self.name]  # the child inherits $KUBECONFIG
+
     def gateway_url(self) -> str:
         return self._gateway("http", ("http2", "http"))
 

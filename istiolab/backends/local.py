@@ -275,6 +275,9 @@ class LocalBackend(Backend):
             timeout=timeout,
         )
 
+    def cli_options(self) -> list[str]:
+        return ["--state-dir", str(self.state.root)]
+
     def gateway_url(self) -> str:
         return self.running().get("/info")["gateway_url"]
 

@@ -103,6 +103,38 @@ TYPES: dict[str, dict[str, tuple[Any, str]]] = {
         "headers": (dict, "request headers"),
         "codes!": (dict, "status code -> expected count or {gte: N} ({503: {gte: 1}})"),
     },
+    "metric": {
+        "metric": (str, "an Istio standard metric (istio_requests_total)"),
+        "labels": (dict, "label -> value the series must have (reporter: destination)"),
+        "during": _DURING,
+        "window": ((int, float, str), "without during: the growth over this window (60s)"),
+        "change": ((dict, int), "expected growth of the sum ({gte: 1}, the default)"),
+        "settle": ((int, float, str), "how long the metrics may take to arrive (8s)"),
+    },
+    "graph": {
+        "nodes": (list, "nodes that must be drawn: 'reviews v3', 'reviews', 'svc/reviews'"),
+        "edges": (list, "edges that must be drawn: 'productpage v1 -> reviews v3'"),
+        "namespace": (str, "only edges touching this namespace"),
+        "window": ((int, float, str), "the graph of the traffic in this window (60s)"),
+        "during": _DURING,
+        "settle": ((int, float, str), "how long the metrics may take to arrive (8s)"),
+    },
+    "trace": {
+        "services!": (list, "services a trace passes through, in order (productpage, reviews)"),
+        "count": (int, "at least this many such traces (1)"),
+        "during": _DURING,
+        "settle": ((int, float, str), "how long the spans may take to arrive (8s)"),
+    },
+    "loadrun": {
+        "scenario!": (str, "a loadtests/ scenario (circuit-breaker)"),
+        "from": (str, "WORKLOAD[.NS] whose sidecar sends (--from)"),
+        "users": (int, "concurrent users (--users)"),
+        "requests": (int, "stop after N requests (--requests)"),
+        "duration": (str, "stop after this long (--duration 10s)"),
+        "seed": (int, "seed the users' random choices (--seed)"),
+        "engine": (str, "locust or fortio (--engine)"),
+        "expect": (list, "extra expectations (--expect)"),
+    },
 }
 DESCRIPTIONS = {
     "object": "a stored object exists / is absent / has these fields (normalised)",
@@ -116,6 +148,10 @@ DESCRIPTIONS = {
     "endpoints": "a proxy's endpoints of a cluster: healthy / ejected",
     "certificate": "the certificate a proxy presents: issuer, SPIFFE id",
     "load": "a short load run (fortio -c C -n N) and its status codes",
+    "metric": "an Istio standard metric's growth for some labels (Prometheus' increase)",
+    "graph": "the service graph (Kiali's versioned-app graph) has these nodes and edges",
+    "trace": "traces through these services, in order",
+    "loadrun": "an `istiolab load` scenario run whose expectations all pass",
 }
 COMMON = ("id", "type", "description", "hint", "initially", "wait")
 EXPECT_KEYS = ("status", "exit", "body", "not_body", "header", "version", "latency")
@@ -232,6 +268,14 @@ def parse_check(raw: Any, where: str, problems: Problems) -> Check | None:
                 problems.add(f"{where}.expect.{key}", f"unknown; allowed: {', '.join(EXPECT_KEYS)}")
     if kind == "log" and raw.get("flag") not in RESPONSE_FLAGS:
         problems.add(f"{where}.flag", f"{raw.get('flag')!r}: one of {', '.join(RESPONSE_FLAGS)}")
+    if kind == "graph" and not raw.get("nodes") and not raw.get("edges"):
+        problems.add(where, "a graph check needs nodes or edges")
+    edges = raw.get("edges") if kind == "graph" and isinstance(raw.get("edges"), list) else []
+    for i, edge in enumerate(edges):
+        if not isinstance(edge, str) or "->" not in edge:
+            problems.add(f"{where}.edges[{i}]", f"{edge!r}: an edge is 'A -> B'")
+    if kind == "loadrun" and raw.get("engine", "locust") not in ("locust", "fortio"):
+        problems.add(f"{where}.engine", f"{raw.get('engine')!r}: one of locust, fortio")
     if kind == "request" and "url" not in raw and "path" not in raw:
         problems.add(where, "a request check needs path (through the gateway) or url (from a pod)")
     wait = raw.get("wait", 0)

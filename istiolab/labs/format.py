@@ -306,8 +306,16 @@ def _task(lab: Path, number: int, raw: Any, problems: Problems) -> Task | None:
     if not isinstance(restart, list) or not all(isinstance(n, str) for n in restart):
         problems.add(f"{where}.solution.restart", "a list of namespaces")
         restart = []
+    # a task that only asks to look (its checks send their own traffic and pass from the
+    # start) may have a solution of commands alone
+    observing = bool(checks) and all(c is not None and c.initially == "pass" for c in checks)
     if not sol.get("apply") and not deletes and not restart:
-        problems.add(f"{where}.solution", "required: apply (files), delete or restart")
+        if not (observing and sol.get("commands")):
+            problems.add(
+                f"{where}.solution",
+                "required: apply (files), delete or restart (commands alone only when every "
+                "check is initially: pass)",
+            )
     return Task(
         number=number,
         title=str(raw.get("title", "")),

@@ -21,18 +21,19 @@ from istiolab.labs.checks import Check, CheckResult
 from istiolab.labs.format import Lab, Task
 from istiolab.labs.measure import Measure, as_spec, describe_expect
 from istiolab.labs.proxies import ProxyProbes
+from istiolab.labs.telemetry import TelemetryProbes
 from istiolab.labs.traffic import TrafficProbes
 
 # seconds a failing check of each type is retried by default, after the proxies have the
 # config (run_lab waits for that first): a little for traffic, more for ejections and certs
-PATIENCE = {"request": 0.5, "endpoints": 3.0, "certificate": 5.0, "object": 0.0}
+PATIENCE = {"request": 0.5, "endpoints": 3.0, "certificate": 5.0, "object": 0.0, "graph": 5.0}
 ISTIO_KINDS = (
     "VirtualService", "DestinationRule", "Gateway", "ServiceEntry", "Sidecar",
     "PeerAuthentication", "AuthorizationPolicy", "RequestAuthentication",
 )  # fmt: skip
 
 
-class Runner(TrafficProbes, ProxyProbes):
+class Runner(TrafficProbes, ProxyProbes, TelemetryProbes):
     """Runs checks against one backend. ``patience`` overrides every check's retry budget
     (the self-test uses 0 on the start state and a long one on the solution)."""
 
