@@ -309,13 +309,13 @@ def _task(lab: Path, number: int, raw: Any, problems: Problems) -> Task | None:
     # a task that only asks to look (its checks send their own traffic and pass from the
     # start) may have a solution of commands alone
     observing = bool(checks) and all(c is not None and c.initially == "pass" for c in checks)
-    if not sol.get("apply") and not deletes and not restart:
-        if not (observing and sol.get("commands")):
-            problems.add(
-                f"{where}.solution",
-                "required: apply (files), delete or restart (commands alone only when every "
-                "check is initially: pass)",
-            )
+    acts = sol.get("apply") or deletes or restart
+    if not acts and not (observing and sol.get("commands")):
+        problems.add(
+            f"{where}.solution",
+            "required: apply (files), delete or restart (commands alone only when every "
+            "check is initially: pass)",
+        )
     return Task(
         number=number,
         title=str(raw.get("title", "")),

@@ -107,6 +107,22 @@ def test_unknown_lab_names_the_labs():
             "tasks[0].instructions: 'steps.md': no such file",
         ),
         (("title: one", "title: [one"), "not valid YAML"),
+        (
+            ("apply: [solution.yaml]", "commands: [curl x]"),
+            "tasks[0].solution: required: apply (files), delete or restart (commands alone",
+        ),
+        (
+            (
+                "type: object\n        description: a VirtualService for reviews\n"
+                "        kind: VirtualService\n        host: reviews\n",
+                "type: graph\n        description: d\n        edges: [reviews]\n",
+            ),
+            "tasks[0].checks[0].edges[0]: 'reviews': an edge is 'A -> B'",
+        ),
+        (
+            ("type: object\n", "type: loadrun\n        scenario: circuit-breaker\n"),
+            "tasks[0].checks[0].kind: unknown field for a loadrun check",
+        ),
     ],
 )
 def test_authoring_errors_name_file_and_field(tmp_path, change, message):
@@ -132,6 +148,15 @@ def test_check_vocabulary_errors(tmp_path):
         labformat.load_lab(lab)
     assert "tasks[0].checks[0].flag: 'XX': one of UO" in str(err.value)
     assert "(+1 more)" in str(err.value)  # initially: maybe
+
+
+def test_a_looking_task_may_have_commands_alone(tmp_path):
+    text = MINIMAL.replace("apply: [solution.yaml]", "commands: [curl x]")
+    text = text.replace(
+        "        host: reviews\n", "        host: reviews\n        initially: pass\n"
+    )
+    [task] = labformat.load_lab(make_lab(tmp_path, text)).tasks
+    assert task.solution.apply == () and task.solution.commands == ("curl x",)
 
 
 def test_a_minimal_lab_loads(tmp_path):
