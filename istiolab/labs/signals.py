@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from istiolab.local.telemetry.graph import Graph, Node
+from istiolab.local.telemetry.graph import Graph, Node, node_label
 from istiolab.local.telemetry.traces import SpanNode, Trace
 
 Sample = tuple[str, dict, float]
@@ -36,27 +36,10 @@ def describe_series(metric: str, labels: Mapping[str, Any]) -> str:
 
 
 def node_matches(node: Node, spec: str) -> bool:
-    spec = spec.strip()
-    if spec == "unknown":
-        return node.kind == "unknown"
-    if spec.startswith("svc/"):
-        return node.kind == "service" and node.name == spec[4:]
-    if node.kind != "workload":
-        return False
-    app, _, version = spec.partition(" ")
-    if app not in (node.app, node.name):
-        return False
-    return not version or node.version == version.strip()
-
-
-def node_label(node: Node) -> str:
-    """How a node spec names `node` (``reviews v3``, ``svc/reviews``, ``unknown``)."""
-    if node.kind == "service":
-        return f"svc/{node.name}"
-    if node.kind == "unknown":
-        return "unknown"
-    app = node.app or node.name
-    return f"{app} {node.version}" if node.version and node.version != "unknown" else app
+    """Does `spec` name `node`: its graph label (``reviews v3``, ``svc/reviews``,
+    ``unknown``), or a workload's app alone (any version)."""
+    spec, shown = spec.strip(), node_label(node)
+    return shown == spec or (node.kind == "workload" and shown.split(" ")[0] == spec)
 
 
 def parse_edge(spec: str) -> tuple[str, str] | None:

@@ -172,7 +172,7 @@ def build_graph(
     return Graph(nodes, sorted(edges.values(), key=lambda e: (e.source, e.target)), seconds)
 
 
-def _label(node: Node) -> str:
+def node_label(node: Node) -> str:
     """``reviews v2`` for a workload (its app and version, as Kiali's versioned-app graph),
     ``svc/reviews`` for a service, ``unknown`` for traffic from outside the mesh."""
     if node.kind == "workload":
@@ -190,7 +190,7 @@ def render_text(graph: Graph) -> list[str]:
         src, dst = graph.nodes[e.source], graph.nodes[e.target]
         p99 = f"{e.p99_ms:.1f}" if e.p99_ms is not None else "-"
         lines.append(
-            f"{_label(src)[:28]:28} {_label(dst)[:28]:28} {e.requests:>8.0f} {e.rps:>7.2f} "
+            f"{node_label(src)[:28]:28} {node_label(dst)[:28]:28} {e.requests:>8.0f} {e.rps:>7.2f} "
             f"{100 * e.error_share:>6.1f} {p99:>8} {100 * e.mtls_share:>6.0f}"
         )
     return lines
@@ -200,7 +200,7 @@ def render_dot(graph: Graph) -> str:
     shapes = {"workload": "box", "service": "triangle", "unknown": "diamond"}
     out = ["digraph mesh {", "  rankdir=LR;"]
     for node in graph.nodes.values():
-        out.append(f"  {json.dumps(node.id)} [label={json.dumps(_label(node))}, "
+        out.append(f"  {json.dumps(node.id)} [label={json.dumps(node_label(node))}, "
                    f"shape={shapes[node.kind]}];")  # fmt: skip
     for e in graph.edges:
         label = f"{e.rps:.2f} rps, {100 * e.error_share:.0f}% err"
