@@ -134,7 +134,10 @@ class KubeBackend(Backend):
 
     def objects(self) -> list[dict]:
         return [
-            o for info in KINDS if not info.read_only for o in self.get(info.kind, namespace=None)
+            o
+            for info in KINDS
+            if not info.read_only
+            for o in self.get(info.qualified, namespace=None)
         ]
 
     def apply(self, objects: Sequence[Mapping[str, Any]], source: str = "<apply>") -> ChangeResult:

@@ -29,13 +29,15 @@ from pathlib import Path
 from typing import Any
 
 from istiolab.errors import ConfigError, Finding, NotFoundError, ValidationError
-from istiolab.manifests.kinds import CLUSTER_SCOPED, canonical_kind, resource_name
+from istiolab.manifests.kinds import (
+    CLUSTER_SCOPED,
+    GATEWAY_API_GATEWAY,
+    canonical_kind,
+    resource_name,
+)
 from istiolab.names import ISTIO_SYSTEM
 
 _MANAGED = ("creationTimestamp", "generation", "resourceVersion", "uid")
-# the Gateway API's Gateway is stored under a qualified kind, so it never replaces an Istio
-# Gateway of the same name (kubectl: `get gtw`, `get gateways.gateway.networking.k8s.io`)
-GATEWAY_API_GATEWAY = "Gateway.gateway.networking.k8s.io"
 _GATEWAY_API_WORDS = (
     "gtw",
     "gateway.gateway.networking.k8s.io",
