@@ -7,6 +7,7 @@ and ``KubeBackend.gateway_url()`` against the mesh's API."""
 from __future__ import annotations
 
 import http.client
+import subprocess
 
 import pytest
 import yaml
@@ -96,10 +97,25 @@ def test_bookinfo_gateway_api_through_kubectl(kube, tmp_path):
     gwapi = tmp_path / "bookinfo-gateway.yaml"
     gwapi.write_text(BOOKINFO_GATEWAY)
     istio_before = kube.sh("kubectl get gateways.networking.istio.io bookinfo-gateway -o yaml")
-    assert kube.sh(f"kubectl apply -f {gwapi}").splitlines() == [
-        "gateway.gateway.networking.k8s.io/bookinfo-gateway created",
-        "httproute.gateway.networking.k8s.io/bookinfo created",
-    ]
+    watch = subprocess.Popen(
+        [kube.kubectl_binary, "get", "gtw", "--watch-only", "-o", "name"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=kube.env(),
+    )
+    try:
+        assert kube.sh(f"kubectl apply -f {gwapi}").splitlines() == [
+            "gateway.gateway.networking.k8s.io/bookinfo-gateway created",
+            "httproute.gateway.networking.k8s.io/bookinfo created",
+        ]
+        # the watch hears of the Gateway API Gateway (its line comes once it is added)
+        assert watch.stdout.readline().strip() == (
+            "gateway.gateway.networking.k8s.io/bookinfo-gateway"
+        )
+    finally:
+        watch.terminate()
+        watch.wait(10)
     try:
         # each Gateway kind sees only its own, though both are named bookinfo-gateway (the
         # Istio one is the mesh's, from `istiolab up`)
@@ -179,3 +195,11 @@ def test_kube_backend_gateway_url(kube):
     got = backend.gateway_request("/productpage")
     assert got.status == 200 and got.headers["server"] == "istio-envoy"
     assert "<title>Simple Bookstore App</title>" in got.text
+
+
+def test_invalid_route_is_refused_in_the_api_servers_words(kube):
+    bad = BOOKINFO_GATEWAY.split("---")[1].replace("backendRefs:", "backendRefz:")
+    proc = kube.kubectl("apply", "-f", "-", stdin=bad)
+    assert proc.returncode == 1
+    assert 'unknown field "spec.rules[0].backendRefz" (did you mean backendRefs?)' in proc.stderr
+    assert "No resources found" in kube.kubectl("get", "httproutes").stderr
