@@ -7,7 +7,6 @@ and ``KubeBackend.gateway_url()`` against the mesh's API."""
 from __future__ import annotations
 
 import http.client
-import subprocess
 
 import pytest
 import yaml
@@ -97,13 +96,7 @@ def test_bookinfo_gateway_api_through_kubectl(kube, tmp_path):
     gwapi = tmp_path / "bookinfo-gateway.yaml"
     gwapi.write_text(BOOKINFO_GATEWAY)
     istio_before = kube.sh("kubectl get gateways.networking.istio.io bookinfo-gateway -o yaml")
-    watch = subprocess.Popen(
-        [kube.kubectl_binary, "get", "gtw", "--watch-only", "-o", "name"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=kube.env(),
-    )
+    watch = kube.popen("get", "gtw", "--watch-only", "-o", "name")
     try:
         assert kube.sh(f"kubectl apply -f {gwapi}").splitlines() == [
             "gateway.gateway.networking.k8s.io/bookinfo-gateway created",
@@ -115,7 +108,7 @@ def test_bookinfo_gateway_api_through_kubectl(kube, tmp_path):
         )
     finally:
         watch.terminate()
-        watch.wait(10)
+        watch.communicate(timeout=10)
     try:
         # each Gateway kind sees only its own, though both are named bookinfo-gateway (the
         # Istio one is the mesh's, from `istiolab up`)
