@@ -4,7 +4,10 @@ Every door to the config store reads it: the CLI (``istiolab get vs``), the stor
 cluster scope, kubectl-style answers such as ``virtualservice.networking.istio.io/reviews
 created``) and the local mesh's Kubernetes API (discovery, URLs, short names). Facts are
 Kubernetes' and Istio's own: plurals, short names (``vs``, ``dr``, ``gw``, ``se``, ``pa``,
-``ra``, ``ap``), groups and served versions.
+``ra``, ``ap``, the Gateway API's ``gtw``), groups and served versions. The Gateway API's
+Gateway shares its kind name with Istio's: ``Gateway`` names Istio's (:data:`BY_KIND`,
+:func:`lookup`), the store keys the other by :data:`GATEWAY_API_GATEWAY`
+(:attr:`KindInfo.store_kind`).
 """
 
 from __future__ import annotations

@@ -163,6 +163,10 @@ def test_bookinfo_gateway_api_through_kubectl(kube, tmp_path):
         labelled = yaml.safe_load(kube.sh("kubectl get httproute bookinfo -o yaml"))
         assert labelled["metadata"]["labels"] == {"lab": "kubegw"}
         assert labelled["status"]["parents"][0]["conditions"][0]["status"] == "True"
+        assert kube.sh(f"kubectl apply --server-side -f {gwapi}").splitlines() == [
+            "gateway.gateway.networking.k8s.io/bookinfo-gateway serverside-applied",
+            "httproute.gateway.networking.k8s.io/bookinfo serverside-applied",
+        ]
     finally:
         deleted = kube.kubectl("delete", "-f", str(gwapi))
     assert deleted.stdout.splitlines() == [
