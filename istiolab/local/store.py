@@ -34,6 +34,7 @@ from istiolab.manifests.kinds import (
     GATEWAY_API_GATEWAY,
     canonical_kind,
     resource_name,
+    store_kind,
 )
 from istiolab.names import ISTIO_SYSTEM
 
@@ -55,17 +56,6 @@ def _canonical(kind: str) -> str:
 BUILTIN_NAMESPACES = frozenset(
     {"default", "kube-system", "kube-public", "kube-node-lease", ISTIO_SYSTEM}
 )
-
-
-def store_kind(obj: Mapping) -> str:
-    """The kind an object is stored and deleted under: its kind, qualified for the Gateway
-    API's Gateway (:data:`GATEWAY_API_GATEWAY`)."""
-    kind = str(obj.get("kind", ""))
-    if kind == "Gateway" and str(obj.get("apiVersion", "")).startswith(
-        "gateway.networking.k8s.io/"
-    ):
-        return GATEWAY_API_GATEWAY
-    return kind
 
 
 def _key(obj: Mapping) -> tuple[str, str, str]:

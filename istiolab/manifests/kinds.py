@@ -163,6 +163,15 @@ def by_resource(group: str, plural: str) -> KindInfo | None:
     return next((k for k in KINDS if k.group == group and k.plural == plural), None)
 
 
+def store_kind(obj: Mapping) -> str:
+    """The kind an object is stored and deleted under: its kind, qualified for the Gateway
+    API's Gateway (:data:`GATEWAY_API_GATEWAY`)."""
+    kind = str(obj.get("kind", ""))
+    if kind == "Gateway" and str(obj.get("apiVersion", "")).startswith(f"{_GW}/"):
+        return GATEWAY_API_GATEWAY
+    return kind
+
+
 def resource_name(obj: Mapping) -> str:
     """kubectl's way of naming an object: ``deployment.apps/details-v1``, ``service/details``."""
     group = str(obj.get("apiVersion", "")).rpartition("/")[0]

@@ -200,3 +200,28 @@ def test_invalid_route_is_refused_in_the_api_servers_words(kube):
     assert proc.returncode == 1
     assert 'unknown field "spec.rules[0].backendRefz" (did you mean backendRefs?)' in proc.stderr
     assert "No resources found" in kube.kubectl("get", "httproutes").stderr
+
+
+def test_kube_backend_keeps_the_two_gateway_kinds_apart(kube):
+    """KubeBackend (the official client) writes, reads and deletes a Gateway API Gateway as
+    such, beside the mesh's Istio Gateway of the same name."""
+    from istiolab.backends.kube import KubeBackend
+    from istiolab.local.kubeapi import CONTEXT
+    from istiolab.manifests.gatewayapi import gateway
+    from istiolab.manifests.kinds import GATEWAY_API_GATEWAY
+
+    backend = KubeBackend(CONTEXT, kubeconfig=str(kube.kubeconfig))
+    applied = backend.apply([gateway("bookinfo-gateway")])
+    try:
+        assert list(applied.lines) == ["gateway.gateway.networking.k8s.io/bookinfo-gateway created"]
+        ours = backend.get("gtw", "bookinfo-gateway")
+        assert [o["spec"]["gatewayClassName"] for o in ours] == ["istio"]
+        istios = backend.get("gateways.networking.istio.io", "bookinfo-gateway")
+        assert "servers" in istios[0]["spec"]
+        kinds = [(o["apiVersion"].split("/")[0], o["kind"]) for o in backend.objects()]
+        assert kinds.count(("gateway.networking.k8s.io", "Gateway")) == 1
+        assert kinds.count(("networking.istio.io", "Gateway")) == 1
+    finally:
+        gone = backend.delete([(GATEWAY_API_GATEWAY, "bookinfo-gateway", "default")])
+    assert "gateway.networking.istio.io" not in " ".join(gone.lines)
+    assert backend.get("gateways.networking.istio.io", "bookinfo-gateway")
