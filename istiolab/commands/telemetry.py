@@ -10,24 +10,24 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import shutil
 import subprocess
 
 import click
 
+from istiolab import durations
 from istiolab.commands.common import local_backend, state_dir_option
 from istiolab.errors import ConfigError, MeshError
 
-DURATION = re.compile(r"^(\d+(?:\.\d+)?)(us|ms|s|m)?$")
-UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, None: 1.0}
-
 
 def _ms(text: str, option: str) -> float:
-    match = DURATION.match(text.strip())
-    if not match:
-        raise ConfigError(f"{option} {text!r}: not a duration; use e.g. 100ms, 1.5s, 2m")
-    return float(match.group(1)) * UNITS_MS[match.group(2)]
+    """Milliseconds in a duration option, read by the one parser (istiolab.durations)."""
+    try:
+        return float(durations.nanoseconds(text)) / 1e6
+    except ValueError:
+        raise ConfigError(
+            f"{option} {text!r}: not a duration; use e.g. {durations.EXAMPLES}"
+        ) from None
 
 
 @click.command()
