@@ -1,6 +1,6 @@
 """Samples: httpbin (v1, v2), sleep (curl) and the fortio client whose sidecar keeps the
 `cluster.outbound` stats the circuit-breaking task reads (annotation proxy.istio.io/config),
-with httpbin's DestinationRule.
+with httpbin's DestinationRule; also tcp-echo and helloworld (v1, v2) when asked for.
 
 Objects come from istiolab.manifests; namespace before workloads, workloads and Istio
 resources after the mesh. `objects` lets the program hand over the exact objects of an EnvSpec.
@@ -16,8 +16,9 @@ import pulumi_kubernetes as k8s
 
 from components._k8s import deploy
 from istiolab import manifests
+from istiolab.names import SAMPLES
 
-SAMPLE_NAMES = ("httpbin", "sleep", "fortio")
+SAMPLE_NAMES = ("httpbin", "sleep", "fortio")  # the default; any of SAMPLES but bookinfo
 
 
 @dataclass
@@ -40,8 +41,8 @@ def samples_objects(a: SamplesArgs) -> list[dict]:
         return list(a.objects)
     ns = a.namespace
     objs = [manifests.namespace(ns, injection=a.injection)] if a.manage_namespace else []
-    for sample in SAMPLE_NAMES:
-        if sample not in a.samples:
+    for sample in SAMPLES:
+        if sample == "bookinfo" or sample not in a.samples:
             continue
         if sample == "httpbin":
             objs += manifests.httpbin(ns, versions=a.httpbin_versions)

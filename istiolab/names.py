@@ -12,6 +12,9 @@ PROXY_CONTAINER = "istio-proxy"  # the injected sidecar's container
 INGRESS_GATEWAY = "istio-ingressgateway"  # the ingress gateway's Deployment and Service
 MTLS_MODES: tuple[str, ...] = ("STRICT", "PERMISSIVE", "DISABLE")
 
-SAMPLES: tuple[str, ...] = ("bookinfo", "httpbin", "sleep", "fortio")
+#: every sample an environment may deploy (its file order in `render`'s output)
+SAMPLES: tuple[str, ...] = ("bookinfo", "httpbin", "sleep", "fortio", "tcp-echo", "helloworld")
+#: the samples an environment deploys unless it says otherwise
+DEFAULT_SAMPLES: tuple[str, ...] = ("bookinfo", "httpbin", "sleep", "fortio")
 ADDONS: tuple[str, ...] = ("prometheus", "grafana", "kiali", "jaeger")
 PROFILES: tuple[str, ...] = ("default", "demo")

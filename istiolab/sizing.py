@@ -21,7 +21,8 @@ figure is a planning estimate of the steady working set):
   requests), jaeger 10m/128Mi (10m request; memory est. for in-memory storage).
 - Samples (app containers, est.): productpage 50m/64Mi, details 10m/32Mi, ratings 10m/32Mi,
   reviews v1-v3 100m/256Mi each (Java), httpbin 10m/32Mi per version, sleep 5m/8Mi,
-  fortio 50m/32Mi. Every sample pod also carries one sidecar (the profile's figure).
+  fortio 50m/32Mi, tcp-echo 5m/8Mi and helloworld 100m/64Mi (100m as Istio's sample
+  requests) per version (v1, v2). Every sample pod also carries one sidecar (the profile's figure).
 - Reserves: 100m/256Mi per node (kubelet, container runtime, OS); for kind also 1024 MiB for
   the host itself, since all kind nodes share the host's CPU and memory.
 """
@@ -101,6 +102,8 @@ SAMPLE_PODS = {
     "httpbin": [Resources(10, 32)],  # per version
     "sleep": [Resources(5, 8)],
     "fortio": [Resources(50, 32)],
+    "tcp-echo": [Resources(5, 8), Resources(5, 8)],  # v1, v2
+    "helloworld": [Resources(100, 64), Resources(100, 64)],  # v1, v2
 }
 
 

@@ -34,7 +34,7 @@ from istiolab.backends.base import (
     wait_all,
 )
 from istiolab.errors import ConfigError, MeshError, NotFoundError, ParameterError
-from istiolab.manifests.kinds import KINDS, KindInfo, kind_info
+from istiolab.manifests.kinds import KINDS, KindInfo, kind_info, store_kind
 from istiolab.names import INGRESS_GATEWAY, ISTIO_SYSTEM, PROXY_CONTAINER
 from istiolab.workloads.fortiojson import from_json
 from istiolab.workloads.loadgen import FORTIO_TIMEOUT, LoadResult
@@ -134,13 +134,16 @@ class KubeBackend(Backend):
 
     def objects(self) -> list[dict]:
         return [
-            o for info in KINDS if not info.read_only for o in self.get(info.kind, namespace=None)
+            o
+            for info in KINDS
+            if not info.read_only
+            for o in self.get(info.qualified, namespace=None)
         ]
 
     def apply(self, objects: Sequence[Mapping[str, Any]], source: str = "<apply>") -> ChangeResult:
         plan = []
         for obj in objects:
-            info = kind_info(str(obj.get("kind")))
+            info = kind_info(store_kind(obj))
             md = obj.get("metadata") or {}
             ns = (md.get("namespace") or "default") if info.namespaced else None
             body = {**obj, "metadata": {**md, **({"namespace": ns} if ns else {})}}

@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 @click.option(
     "--samples",
     default=None,
-    help="Samples to deploy, comma-separated: bookinfo,httpbin,sleep,fortio (default on a "
-    "fresh state directory: bookinfo; 'none' for nothing).",
+    help="Samples to deploy, comma-separated: bookinfo,httpbin,sleep,fortio,tcp-echo,"
+    "helloworld (default on a fresh state directory: bookinfo; 'none' for nothing).",
 )
 @click.option(
     "--set",

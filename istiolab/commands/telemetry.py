@@ -10,24 +10,24 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import shutil
 import subprocess
 
 import click
 
+from istiolab import durations
 from istiolab.commands.common import local_backend, state_dir_option
 from istiolab.errors import ConfigError, MeshError
 
-DURATION = re.compile(r"^(\d+(?:\.\d+)?)(us|ms|s|m)?$")
-UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, None: 1.0}
 
-
-def _ms(text: str, option: str) -> float:
-    match = DURATION.match(text.strip())
-    if not match:
-        raise ConfigError(f"{option} {text!r}: not a duration; use e.g. 100ms, 1.5s, 2m")
-    return float(match.group(1)) * UNITS_MS[match.group(2)]
+def duration_ms(text: str, option: str) -> float:
+    """Milliseconds in a duration option, read by the one parser (istiolab.durations)."""
+    try:
+        return float(durations.nanoseconds(text)) / 1e6
+    except ValueError:
+        raise ConfigError(
+            f"{option} {text!r}: not a duration; use e.g. {durations.EXAMPLES}"
+        ) from None
 
 
 @click.command()
@@ -39,7 +39,7 @@ def graph(state_dir: str | None, namespace: str | None, output: str, window: str
     """The service graph (as Kiali draws it) from the mesh's Istio metrics."""
     from istiolab.local.telemetry.graph import build_graph, render_dot, render_text
 
-    seconds = _ms(window, "--window") / 1000
+    seconds = duration_ms(window, "--window") / 1000
     data = local_backend(state_dir).telemetry_window(seconds)
     g = build_graph(
         [tuple(s) for s in data["now"]],
@@ -69,7 +69,7 @@ def traces(
     """Trace trees (service, operation, duration, status) the mesh's tracers reported."""
     from istiolab.local.telemetry.traces import build_traces, render, select
 
-    least = _ms(min_duration, "--min-duration") if min_duration else None
+    least = duration_ms(min_duration, "--min-duration") if min_duration else None
     found = select(build_traces(local_backend(state_dir).spans()), service, least, limit)
     if output == "json":
         click.echo(json.dumps([t.to_dict() for t in found], indent=2))

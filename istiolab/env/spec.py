@@ -8,7 +8,8 @@ mesh      profile (default | demo), revision (''), accessLogFile (/dev/stdout),
           outboundTrafficPolicy (ALLOW_ANY | REGISTRY_ONLY), tracingSampling (percent, 1.0),
           egressGateway (default: profile == demo), gatewayService (auto | NodePort |
           LoadBalancer | ClusterIP), pluginCa (none | generate | files), caDir
-apps      namespace (default), injection (true), samples (bookinfo, httpbin, sleep, fortio),
+apps      namespace (default), injection (true), samples (bookinfo, httpbin, sleep, fortio;
+          also tcp-echo, helloworld),
           httpbinVersions ([v1, v2]), gateway (default: with bookinfo), gatewayHosts ([*]),
           destinationRules (true), traffic (a traffic preset or none), trafficParams ({})
 addons    enabled (prometheus, grafana, kiali, jaeger), namespace (istio-system), nodePorts
@@ -42,6 +43,7 @@ from istiolab.manifests import (
     httpbin,
 )
 from istiolab.manifests.jwks import DEFAULT_ISSUER
+from istiolab.names import DEFAULT_SAMPLES
 
 NONE = "none"
 GATEWAY_SERVICES = ("auto", "NodePort", "LoadBalancer", "ClusterIP")
@@ -92,7 +94,7 @@ class MeshSpec:
 class AppsSpec:
     namespace: str = setting("namespace", "default", alias="namespace", check=check_name)
     injection: bool = setting("injection", True, alias="injection")
-    samples: tuple[str, ...] = setting("samples", SAMPLES, choices=SAMPLES, alias="samples")
+    samples: tuple[str, ...] = setting("samples", DEFAULT_SAMPLES, choices=SAMPLES, alias="samples")
     httpbin_versions: tuple[str, ...] = setting(
         "httpbinVersions", ("v1", "v2"), choices=("v1", "v2"), alias="httpbin_versions"
     )

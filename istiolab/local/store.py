@@ -29,13 +29,16 @@ from pathlib import Path
 from typing import Any
 
 from istiolab.errors import ConfigError, Finding, NotFoundError, ValidationError
-from istiolab.manifests.kinds import CLUSTER_SCOPED, canonical_kind, resource_name
+from istiolab.manifests.kinds import (
+    CLUSTER_SCOPED,
+    GATEWAY_API_GATEWAY,
+    canonical_kind,
+    resource_name,
+    store_kind,
+)
 from istiolab.names import ISTIO_SYSTEM
 
 _MANAGED = ("creationTimestamp", "generation", "resourceVersion", "uid")
-# the Gateway API's Gateway is stored under a qualified kind, so it never replaces an Istio
-# Gateway of the same name (kubectl: `get gtw`, `get gateways.gateway.networking.k8s.io`)
-GATEWAY_API_GATEWAY = "Gateway.gateway.networking.k8s.io"
 _GATEWAY_API_WORDS = (
     "gtw",
     "gateway.gateway.networking.k8s.io",
@@ -53,17 +56,6 @@ def _canonical(kind: str) -> str:
 BUILTIN_NAMESPACES = frozenset(
     {"default", "kube-system", "kube-public", "kube-node-lease", ISTIO_SYSTEM}
 )
-
-
-def store_kind(obj: Mapping) -> str:
-    """The kind an object is stored and deleted under: its kind, qualified for the Gateway
-    API's Gateway (:data:`GATEWAY_API_GATEWAY`)."""
-    kind = str(obj.get("kind", ""))
-    if kind == "Gateway" and str(obj.get("apiVersion", "")).startswith(
-        "gateway.networking.k8s.io/"
-    ):
-        return GATEWAY_API_GATEWAY
-    return kind
 
 
 def _key(obj: Mapping) -> tuple[str, str, str]:

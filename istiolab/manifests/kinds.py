@@ -4,7 +4,10 @@ Every door to the config store reads it: the CLI (``istiolab get vs``), the stor
 cluster scope, kubectl-style answers such as ``virtualservice.networking.istio.io/reviews
 created``) and the local mesh's Kubernetes API (discovery, URLs, short names). Facts are
 Kubernetes' and Istio's own: plurals, short names (``vs``, ``dr``, ``gw``, ``se``, ``pa``,
-``ra``, ``ap``), groups and served versions.
+``ra``, ``ap``, the Gateway API's ``gtw``), groups and served versions. The Gateway API's
+Gateway shares its kind name with Istio's: ``Gateway`` names Istio's (:data:`BY_KIND`,
+:func:`lookup`), the store keys the other by :data:`GATEWAY_API_GATEWAY`
+(:attr:`KindInfo.store_kind`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,12 @@ class KindInfo:
     namespaced: bool = True
     read_only: bool = False  # derived by the mesh (Pods come from Deployments)
     categories: tuple[str, ...] = ()
+    stored_as: str = ""  # the store's kind when the kind's name collides with another's
+
+    @property
+    def store_kind(self) -> str:
+        """The kind the config store keys this kind's objects by."""
+        return self.stored_as or self.kind
 
     @property
     def version(self) -> str:
@@ -43,7 +52,7 @@ class KindInfo:
     @property
     def custom(self) -> bool:
         """Served from a CustomResourceDefinition on a cluster (the Istio kinds)."""
-        return self.group.endswith("istio.io")
+        return self.group.endswith("istio.io") or self.group == _GW
 
     @property
     def qualified(self) -> str:
@@ -58,6 +67,9 @@ _NET = ("v1", "v1beta1", "v1alpha3")
 _SEC = ("v1", "v1beta1")
 _ISTIO = ("istio-io", "networking-istio-io")
 _GW = "gateway.networking.k8s.io"
+# the Gateway API's Gateway is stored under a qualified kind, so it never replaces an Istio
+# Gateway of the same name (kubectl: `get gtw`, `get gateways.gateway.networking.k8s.io`)
+GATEWAY_API_GATEWAY = f"Gateway.{_GW}"
 
 KINDS: tuple[KindInfo, ...] = (
     KindInfo("Namespace", "", ("v1",), "namespaces", ("ns",), namespaced=False),
@@ -89,6 +101,8 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo("Telemetry", "telemetry.istio.io", ("v1", "v1alpha1"), "telemetries", ("telemetry",),
              True, categories=("istio-io", "telemetry-istio-io")),
     # the Gateway API (its Gateway is the store's GATEWAY_API_GATEWAY: the kind collides)
+    KindInfo("Gateway", _GW, ("v1", "v1beta1"), "gateways", ("gtw",),
+             categories=("gateway-api",), stored_as=GATEWAY_API_GATEWAY),
     KindInfo("GatewayClass", _GW, ("v1", "v1beta1"), "gatewayclasses", ("gc",), namespaced=False,
              categories=("gateway-api",)),
     KindInfo("HTTPRoute", _GW, ("v1", "v1beta1"), "httproutes", (), categories=("gateway-api",)),
@@ -96,7 +110,7 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo("TCPRoute", _GW, ("v1alpha2",), "tcproutes", (), categories=("gateway-api",)),
     KindInfo("TLSRoute", _GW, ("v1alpha2", "v1alpha3"), "tlsroutes", (),
              categories=("gateway-api",)),
-    KindInfo("ReferenceGrant", _GW, ("v1beta1",), "referencegrants", ("refgrant",),
+    KindInfo("ReferenceGrant", _GW, ("v1beta1", "v1alpha2"), "referencegrants", ("refgrant",),
              categories=("gateway-api",)),
 )  # fmt: skip
 
@@ -113,7 +127,8 @@ OTHER_CLUSTER_SCOPED = frozenset(
     }
 )
 CLUSTER_SCOPED = frozenset({k.kind for k in KINDS if not k.namespaced}) | OTHER_CLUSTER_SCOPED
-BY_KIND: dict[str, KindInfo] = {k.kind: k for k in KINDS}
+# by kind name; "Gateway" is Istio's (the first listed), the Gateway API's is GATEWAY_API_GATEWAY
+BY_KIND: dict[str, KindInfo] = {k.store_kind: k for k in reversed(KINDS)}
 
 
 def lookup(word: str) -> KindInfo | None:
@@ -140,12 +155,21 @@ def kind_info(word: str) -> KindInfo:
 def canonical_kind(word: str) -> str:
     """The kind a word names; an unknown word comes back as written (without ``.group``)."""
     info = lookup(word)
-    return info.kind if info else word.strip().split(".", 1)[0]
+    return info.store_kind if info else word.strip().split(".", 1)[0]
 
 
 def by_resource(group: str, plural: str) -> KindInfo | None:
     """The kind served at ``/apis/<group>/<version>/<plural>``."""
     return next((k for k in KINDS if k.group == group and k.plural == plural), None)
+
+
+def store_kind(obj: Mapping) -> str:
+    """The kind an object is stored and deleted under: its kind, qualified for the Gateway
+    API's Gateway (:data:`GATEWAY_API_GATEWAY`)."""
+    kind = str(obj.get("kind", ""))
+    if kind == "Gateway" and str(obj.get("apiVersion", "")).startswith(f"{_GW}/"):
+        return GATEWAY_API_GATEWAY
+    return kind
 
 
 def resource_name(obj: Mapping) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 from istiolab import versions
 from istiolab.errors import ParameterError
 from istiolab.manifests._base import check_name, deployment, obj
+from istiolab.manifests.extra_samples import helloworld, tcp_echo
 from istiolab.names import SAMPLES as SAMPLES  # re-exported: istiolab.manifests.SAMPLES
 
 BOOKINFO_PORT = 9080
@@ -191,7 +192,14 @@ def fortio(namespace: str = "default") -> list[dict]:
     ]
 
 
-SAMPLE_BUILDERS = {"bookinfo": bookinfo, "httpbin": httpbin, "sleep": sleep, "fortio": fortio}
+SAMPLE_BUILDERS = {
+    "bookinfo": bookinfo,
+    "httpbin": httpbin,
+    "sleep": sleep,
+    "fortio": fortio,
+    "tcp-echo": tcp_echo,
+    "helloworld": helloworld,
+}
 
 
 def _image(name: str) -> str:

@@ -422,3 +422,55 @@ def test_destination_header_operations():
     res, _, _ = sidecar(bookinfo_world(split))
     first = vhost(res, f"{REVIEWS}:9080")["routes"][0]["route"]["weighted_clusters"]["clusters"][0]
     assert first["response_headers_to_remove"] == ["x-gone"]
+
+
+def _dest(subset: str = "", weight: int | None = None) -> dict:
+    d: dict = {"destination": {"host": "reviews", **({"subset": subset} if subset else {})}}
+    return d if weight is None else {**d, "weight": weight}
+
+
+@pytest.mark.parametrize(
+    ("http", "operation"),
+    [
+        # one destination cluster: its host and port, then the match's path
+        ([{"route": [_dest()]}], f"{REVIEWS}:9080/*"),
+        ([{"route": [_dest("v2")]}], f"{REVIEWS}:9080/*"),
+        ([{"match": [{"uri": {"prefix": "/api"}}], "route": [_dest()]}], f"{REVIEWS}:9080/api*"),
+        ([{"match": [{"uri": {"exact": "/login"}}], "route": [_dest()]}], f"{REVIEWS}:9080/login"),
+        (
+            [{"match": [{"uri": {"regex": "/r/[0-9]+"}}], "route": [_dest()]}],
+            f"{REVIEWS}:9080/r/[0-9]+",
+        ),
+        # several (weighted) clusters: the VirtualService's name stands for the host
+        ([{"route": [_dest("v1", 50), _dest("v3", 50)]}], "reviews-split:9080/*"),
+        (
+            [{"match": [{"uri": {"prefix": "/"}}], "route": [_dest("v1", 90), _dest("v2", 10)]}],
+            "reviews-split:9080/*",
+        ),
+    ],
+)
+def test_route_decorator_operation_is_istios(http, operation):
+    vs = virtual_service("reviews-split", ["reviews"], http)
+    res, _, _ = sidecar(bookinfo_world(vs))
+    [route] = vhost(res, f"{REVIEWS}:9080")["routes"]
+    assert route["decorator"] == {"operation": operation}
+
+
+@pytest.mark.parametrize(
+    ("app", "port", "operation"),
+    [
+        # a service's default outbound route: <service FQDN>:<service port>/*
+        ("sleep", None, "ratings.default.svc.cluster.local:9080/*"),
+        # inbound: the service the port belongs to, at its service port (not the target port)
+        ("httpbin", 8080, "httpbin.default.svc.cluster.local:8000/*"),
+        ("productpage", 9080, "productpage.default.svc.cluster.local:9080/*"),
+    ],
+)
+def test_default_and_inbound_decorator_operations(app, port, operation):
+    res, proxy, _ = sidecar(bookinfo_world(), app=app)
+    if port is None:
+        [route] = vhost(res, "ratings.default.svc.cluster.local:9080")["routes"]
+    else:
+        hcm = res.listeners[f"{proxy.pod.ip}_{port}"]["filter_chains"][0]["filters"][0]
+        [route] = hcm["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
+    assert route["decorator"] == {"operation": operation}

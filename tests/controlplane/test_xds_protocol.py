@@ -9,7 +9,15 @@ import pytest
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 
 from istiolab.errors import MeshError
-from istiolab.local.model import CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ProxyResources
+from istiolab.local.model import (
+    CLUSTER_TYPE,
+    ENDPOINT_TYPE,
+    EXTENSION_TYPE,
+    LISTENER_TYPE,
+    ROUTE_TYPE,
+    SECRET_TYPE,
+    ProxyResources,
+)
 from istiolab.local.supervisor import wait_until
 from istiolab.local.xds import XdsServer
 
@@ -190,6 +198,82 @@ def test_a_type_unsubscribed_by_name_is_not_waited_for(server, envoy):
     envoy.send(ENDPOINT_TYPE, names=["c"], version=eds.version_info, nonce=eds.nonce)
     again = envoy.recv()
     assert again.type_url == ENDPOINT_TYPE and len(again.resources) == 1
+
+
+RBAC = "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC"
+
+
+def gateway_resources(listening: bool, clusters: tuple[str, ...] = ("a",)) -> ProxyResources:
+    """A gateway's resources: with its HTTPS listener (its routes, ECDS filters and secret
+    are subscribed by name) or, once its last Gateway is deleted, without."""
+    listeners = {"https": {"@type": LISTENER_TYPE, "name": "https"}} if listening else {}
+    return ProxyResources(
+        clusters={n: cluster(n) for n in clusters},
+        listeners=listeners,
+        routes={"https.443": {"@type": ROUTE_TYPE, "name": "https.443"}},
+        secrets={"cred": {"@type": SECRET_TYPE, "name": "cred"}},
+        extensions={
+            n: {"@type": EXTENSION_TYPE, "name": n, "typed_config": {"@type": RBAC}}
+            for n in ("gw.authz", "gw.jwt")
+        },
+    )
+
+
+def test_after_the_last_gateway_is_deleted_pushes_do_not_wait_for_the_gateway(request):
+    """Deleting the gateway's last Gateway makes Envoy drop its listener, then its RDS,
+    ECDS (name by name) and SDS watches; it would ACK no response for those types again,
+    so the next apply must be synced at once, not after the 10 s sync timeout."""
+    host = f"127.{random_octet()}.0.1"
+    state = {"resources": gateway_resources(True)}
+    xds = XdsServer(host, free_port(host), lambda _: state["resources"])
+    xds.start()
+    request.addfinalizer(xds.stop)
+    gw = FakeEnvoy(f"{host}:{xds.port}", "router~127.0.0.9~gw.istio-system~istio-system.svc")
+    request.addfinalizer(gw.close)
+
+    def subscribe(type_url: str, names=(), *, last=None):
+        """Send a (re)subscription answering ``last``, ACK the response; return it."""
+        version, nonce = (last.version_info, last.nonce) if last else ("", "")
+        gw.send(type_url, names=names, version=version, nonce=nonce)
+        response = gw.recv()
+        assert response.type_url == type_url
+        gw.send(type_url, names=names, version=response.version_info, nonce=response.nonce)
+        return response
+
+    subscribe(CLUSTER_TYPE)
+    lds = subscribe(LISTENER_TYPE)
+    rds = subscribe(ROUTE_TYPE, ["https.443"])
+    ecds = subscribe(EXTENSION_TYPE, ["gw.authz", "gw.jwt"])
+    sds = subscribe(SECRET_TYPE, ["cred"])
+    assert xds.wait_synced([gw.node_id], 5)
+
+    state["resources"] = gateway_resources(False)  # the Gateway is deleted
+    xds.push()
+    lds2 = gw.recv()
+    assert lds2.type_url == LISTENER_TYPE and not lds2.resources
+    gw.send(LISTENER_TYPE, version=lds2.version_info, nonce=lds2.nonce)
+    ecds = subscribe(EXTENSION_TYPE, ["gw.jwt"], last=ecds)  # one filter config at a time
+    for type_url, last in ((EXTENSION_TYPE, ecds), (ROUTE_TYPE, rds), (SECRET_TYPE, sds)):
+        gw.send(type_url, names=[], version=last.version_info, nonce=last.nonce)
+    wait_until(
+        lambda: not {"RDS", "ECDS", "SDS"} & set(xds.status()[0].types), 5, "the unsubscriptions"
+    )
+    assert xds.wait_synced([gw.node_id], 5)
+
+    # the next apply: only the changed type is sent, and its ACK is all the sync needs
+    state["resources"] = gateway_resources(False, ("a", "b"))
+    xds.push()
+    cds = gw.recv()
+    assert cds.type_url == CLUSTER_TYPE and len(cds.resources) == 2
+    gw.send(CLUSTER_TYPE, version=cds.version_info, nonce=cds.nonce)
+    assert xds.wait_synced([gw.node_id], 5)
+    assert lds.version_info != lds2.version_info
+    # listening again (a new Gateway), the gateway subscribes again and is answered
+    state["resources"] = gateway_resources(True, ("a", "b"))
+    xds.push()
+    assert gw.recv().type_url == LISTENER_TYPE
+    again = subscribe(ROUTE_TYPE, ["https.443"], last=rds)
+    assert len(again.resources) == 1
 
 
 def test_the_encoder_cache_is_bounded_least_recently_used_first():

@@ -16,11 +16,13 @@ from istiolab.env import (
     SecuritySpec,
     SettingError,
     apply_sets,
+    environment_files,
     environment_objects,
     from_sections,
     set_keys,
 )
 from istiolab.env.schema import fields, kind
+from istiolab.errors import ParameterError
 from istiolab.local.samples import default_samples
 from istiolab.manifests import validate_objects
 
@@ -144,3 +146,27 @@ def test_up_with_a_bad_setting_is_one_line_and_applies_nothing(tmp_path, monkeyp
         == "error: --set security.mtls='strict' is not allowed: one of STRICT, PERMISSIVE, DISABLE"
     )
     assert not (tmp_path / "store").exists() or not any((tmp_path / "store").iterdir())
+
+
+def test_tcp_echo_and_helloworld_are_samples_up_and_render_offer():
+    # not deployed unless asked for
+    assert "tcp-echo" not in EnvSpec().apps.samples and "helloworld" not in EnvSpec().apps.samples
+    up = default_samples(["tcp-echo", "helloworld"])
+    assert up == default_samples([], sets=["apps.samples=tcp-echo,helloworld"])
+    workloads = {(o["kind"], o["metadata"]["name"]) for o in up if o["kind"] != "Namespace"}
+    assert workloads == {
+        ("Service", "tcp-echo"), ("Deployment", "tcp-echo-v1"), ("Deployment", "tcp-echo-v2"),
+        ("Service", "helloworld"), ("Deployment", "helloworld-v1"),
+        ("Deployment", "helloworld-v2"),
+    }  # fmt: skip
+    [svc] = [o for o in up if o["kind"] == "Service" and o["metadata"]["name"] == "tcp-echo"]
+    assert [p["port"] for p in svc["spec"]["ports"]] == [9000, 9001]
+    validate_objects(up)  # raises on any finding
+    files = dict(environment_files(apply_sets(EnvSpec(), ["samples=sleep,tcp-echo,helloworld"])))
+    assert {"12-sleep.yaml", "14-tcp-echo.yaml", "15-helloworld.yaml"} <= set(files)
+
+
+def test_an_unknown_sample_names_every_sample_on_offer():
+    with pytest.raises(ParameterError) as caught:
+        default_samples(["tcp-echo", "nginx"])
+    assert "'nginx'" in str(caught.value) and "tcp-echo, helloworld" in str(caught.value)

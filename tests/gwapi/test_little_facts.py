@@ -4,6 +4,7 @@ own access lines in its log (the mirroring task reads them), `apply -n NAMESPACE
 
 from __future__ import annotations
 
+import urllib.request
 import uuid
 
 import pytest
@@ -64,3 +65,17 @@ def test_apply_namespace_flag(clean):
     code, _, err = mesh.cli("apply", "-n", "istio-system", "-f", "-", stdin=other)
     assert code == 1
     assert 'the namespace from the provided object "default" does not match the namespace ' in err
+
+
+def test_a_sidecars_responses_carry_its_inbound_decorator_operation(mesh):
+    # Istio's inbound route operation is <service FQDN>:<service port>/*. The server's sidecar
+    # (an ingress HCM) returns it for the caller's span; a calling sidecar (egress) reads and
+    # drops it, so a client outside the mesh sees it: plain HTTP to the pod's sidecar
+    [pod] = [p for p in mesh.pods(app="httpbin") if p.labels.get("version") == "v1"]
+    with urllib.request.urlopen(f"http://{pod.ip}:8080/get", timeout=10) as response:
+        assert response.status == 200
+        operation = response.headers.get("x-envoy-decorator-operation")
+    assert operation == "httpbin.default.svc.cluster.local:8000/*"
+    # through a sidecar the caller's Envoy takes it off, as Istio's do
+    response = mesh.send("sleep", "http://httpbin:8000/get")
+    assert response.status == 200 and "x-envoy-decorator-operation" not in response.headers

@@ -13,8 +13,6 @@ import pytest
 from resilience.test_egress import mesh_config
 from stats import assert_split
 
-from istiolab.manifests.extra_samples import tcp_echo
-
 from .conftest import OCTET
 from .tlsserver import HttpsServer, issue
 
@@ -158,7 +156,9 @@ spec:
 
 @pytest.fixture(scope="module")
 def echo(mesh):
-    mesh.apply(tcp_echo())
+    # as a user adds samples to a running mesh: `istiolab up --samples tcp-echo,helloworld`
+    out = mesh.ok("up", "--samples", "tcp-echo,helloworld")
+    assert "applied samples: tcp-echo,helloworld" in out, out
     return mesh
 
 
@@ -193,6 +193,18 @@ def test_tcp_echo_without_routing_reaches_both_versions(clean, echo):
     assert set(prefixes(replies)) == {"one", "two"}
     assert all(r.endswith(" world") for r in replies)
     assert from_sleep(echo, "tcp://tcp-echo:9001", 1)[0].endswith(" world")  # tcp-other
+
+
+def test_helloworld_sample_answers_per_version(echo):
+    versions = set()
+    for _ in range(20):
+        response = echo.send("sleep", "http://helloworld:5000/hello")
+        assert response.status == 200, response
+        assert response.text.startswith("Hello version: v"), response.text
+        versions.add(response.text.split(",")[0].removeprefix("Hello version: "))
+        if versions == {"v1", "v2"}:
+            break
+    assert versions == {"v1", "v2"}  # 20 round-robin requests reach both
 
 
 def test_tcp_traffic_shifting_from_the_mesh(clean, echo):

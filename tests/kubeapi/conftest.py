@@ -49,6 +49,16 @@ class Kube(Mesh):
             env=self.env(),
         )
 
+    def popen(self, *args: str) -> subprocess.Popen:
+        """kubectl left running (a watch), its output in text pipes."""
+        return subprocess.Popen(
+            [self.kubectl_binary, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.env(),
+        )
+
     def kc(self, *args: str, stdin: str | None = None, timeout: float = 60) -> str:
         proc = self.kubectl(*args, stdin=stdin, timeout=timeout)
         assert proc.returncode == 0, f"kubectl {' '.join(args)}: {proc.returncode} {proc.stderr}"

@@ -138,13 +138,7 @@ def test_strict_validation_names_the_field_and_applies_nothing(kube, tmp_path):
 
 
 def test_watch_wait_and_rollout_status(kube):
-    watch = subprocess.Popen(
-        [kube.kubectl_binary, "get", "deploy", "details-v1", "-w", "--output-watch-events"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=kube.env(),
-    )
+    watch = kube.popen("get", "deploy", "details-v1", "-w", "--output-watch-events")
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(watch.stdout.readline, "")))
     reader.start()

@@ -31,11 +31,16 @@ from istiolab.manifests.kinds import BY_KIND, by_resource, canonical_kind, kind_
         ("deploy", "Deployment"),
         ("po", "Pod"),
         ("ns", "Namespace"),
+        ("gtw", "Gateway.gateway.networking.k8s.io"),
+        ("gateways.gateway.networking.k8s.io", "Gateway.gateway.networking.k8s.io"),
+        ("gateways.networking.istio.io", "Gateway"),
+        ("httproute", "HTTPRoute"),
+        ("refgrant", "ReferenceGrant"),
     ],
 )
 def test_kind_aliases(word, kind):
     assert canonical_kind(word) == kind
-    assert kind_info(word).kind == kind
+    assert kind_info(word).store_kind == kind
 
 
 def test_kind_table_facts():
@@ -201,6 +206,53 @@ def test_discovery_and_openapi_documents():
     assert index["apis/networking.istio.io/v1"]["serverRelativeURL"].startswith(
         "/openapi/v3/apis/networking.istio.io/v1?hash="
     )
+
+
+def test_gateway_api_kinds_beside_istios():
+    """The Gateway API's Gateway is served at its own group and keyed apart from Istio's
+    (snapshot keys, table columns), so neither replaces the other."""
+    from istiolab.local.kubeapi.tables import table
+    from istiolab.local.kubeapi.view import snapshot
+
+    gtw = by_resource("gateway.networking.k8s.io", "gateways")
+    assert (gtw.kind, gtw.store_kind, gtw.short_names) == (
+        "Gateway",
+        "Gateway.gateway.networking.k8s.io",
+        ("gtw",),
+    )
+    assert by_resource("networking.istio.io", "gateways") is BY_KIND["Gateway"]
+    assert BY_KIND["Gateway.gateway.networking.k8s.io"] is gtw
+    listed = {g["name"]: g for g in discovery.api_group_list()["groups"]}
+    versions = [v["version"] for v in listed["gateway.networking.k8s.io"]["versions"]]
+    assert versions[0] == "v1" and {"v1beta1", "v1alpha2", "v1alpha3"} <= set(versions)
+    v1 = {r["name"]: r for r in discovery.resource_list("gateway.networking.k8s.io", "v1")[
+        "resources"
+    ]}  # fmt: skip
+    assert set(v1) == {"gatewayclasses", "gateways", "httproutes", "grpcroutes"}
+    assert v1["gateways"]["shortNames"] == ["gtw"] and not v1["gatewayclasses"]["namespaced"]
+    doc = discovery.openapi_v3_gv("gateway.networking.k8s.io", "v1")
+    assert "io.k8s.networking.gateway.v1.Gateway" in doc["components"]["schemas"]
+    spec = {"gatewayClassName": "istio", "listeners": []}
+    objects = [
+        {"apiVersion": "networking.istio.io/v1", "kind": "Gateway",
+         "metadata": {"name": "gw", "namespace": "default"}, "spec": {"servers": []}},
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+         "metadata": {"name": "gw", "namespace": "default"}, "spec": spec,
+         "status": {"addresses": [{"value": "10.0.0.9"}],
+                    "conditions": [{"type": "Programmed", "status": "True"}]}},
+    ]  # fmt: skip
+    served = snapshot(objects, [], "2026-01-01T00:00:00Z")
+    assert served[("Gateway", "default", "gw")]["spec"] == {"servers": []}
+    k8s = served[("Gateway.gateway.networking.k8s.io", "default", "gw")]
+    rows = table(gtw.store_kind, [k8s], "1")
+    assert [c["name"] for c in rows["columnDefinitions"]] == [
+        "Name",
+        "Class",
+        "Address",
+        "Programmed",
+        "Age",
+    ]
+    assert rows["rows"][0]["cells"][:4] == ["gw", "istio", "10.0.0.9", "True"]
 
 
 def test_project_errors_in_the_api_servers_words():

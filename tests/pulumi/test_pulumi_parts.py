@@ -44,3 +44,15 @@ def test_no_samples_still_makes_the_apps_namespace():
     parts = split_environment(EnvSpec(apps=AppsSpec(samples=()), addons=AddonsSpec(enabled=())))
     assert names(parts.samples) == [("Namespace", "default")]
     assert parts.bookinfo == []
+
+
+def test_tcp_echo_and_helloworld_go_to_the_samples_component():
+    from components.samples import SamplesArgs, samples_objects
+
+    spec = EnvSpec(apps=AppsSpec(samples=("tcp-echo", "helloworld")), addons=AddonsSpec(enabled=()))
+    parts = split_environment(spec)
+    deployments = [n for k, n in names(parts.samples) if k == "Deployment"]
+    assert deployments == ["tcp-echo-v1", "tcp-echo-v2", "helloworld-v1", "helloworld-v2"]
+    # the Samples component builds the same objects from its own arguments
+    own = samples_objects(SamplesArgs(provider=None, samples=("tcp-echo", "helloworld")))
+    assert names(own) == names(parts.samples)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from local.test_mesh import cli
+
+from istiolab.errors import ConfigError
 
 
 def test_addons_that_do_not_run_locally_name_the_local_view(tmp_path):
@@ -53,3 +56,22 @@ def test_dashboard_on_a_cluster_port_forwards_like_istioctl(monkeypatch):
         ["/usr/bin/kubectl", "--context", "kind-lab", "-n", "default", "port-forward",
          "deployment/productpage-v1", "15000:15000"],
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "ms"),
+    [("100ms", 100.0), ("1.5s", 1500.0), ("2m", 120000.0), ("1h30m", 5400000.0), ("250us", 0.25)],
+)
+def test_duration_options_read_through_the_one_parser(text, ms):
+    from istiolab.commands.telemetry import duration_ms
+
+    assert duration_ms(text, "--window") == ms
+
+
+@pytest.mark.parametrize("text", ["fast", "100", "-1s", "5 s", ""])
+def test_bad_duration_options_name_option_value_and_fix(text):
+    from istiolab.commands.telemetry import duration_ms
+
+    with pytest.raises(ConfigError) as caught:
+        duration_ms(text, "--window")
+    assert str(caught.value) == (f"--window {text!r}: not a duration; use e.g. 500ms, 5s, 3m or 1h")

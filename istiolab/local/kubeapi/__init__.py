@@ -33,6 +33,7 @@ def start(mesh: Mesh, port: int = API_PORT) -> KubeApiServer:
     from istiolab.local.kubeapi.server import KubeApi, KubeApiServer
     from istiolab.local.kubeapi.view import gateway_service, snapshot
     from istiolab.local.kubeapi.workloads import timestamp
+    from istiolab.local.translate.gatewayapi_status import with_status
 
     host = mesh.settings.istiod_ip
     creds = ensure_credentials(mesh.state.kubeapi, mesh.ca, host)
@@ -40,13 +41,18 @@ def start(mesh: Mesh, port: int = API_PORT) -> KubeApiServer:
     s = mesh.settings
     gateway = gateway_service(s.gateway_host, s.gateway_http_port, s.gateway_https_port, started)
 
+    def stored() -> list[dict]:
+        """The store's objects, Gateway API ones with the status Istio writes back."""
+        objects = mesh.store.objects()
+        return with_status(objects, objects, mesh.registry)
+
     def source() -> dict:
         for _ in range(5):  # the pod table may change while it is read (a rollout)
             try:
-                return snapshot(mesh.store.objects(), mesh.pods(), started, gateway)
+                return snapshot(stored(), mesh.pods(), started, gateway)
             except RuntimeError:
                 continue
-        return snapshot(mesh.store.objects(), mesh.pods(), started, gateway)
+        return snapshot(stored(), mesh.pods(), started, gateway)
 
     hub = Hub(source)
     mesh.store.subscribe(lambda version: hub.poke())  # the other door: `istiolab apply`

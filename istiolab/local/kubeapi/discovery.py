@@ -2,7 +2,8 @@
 
 - ``/version``, ``/api``, ``/apis``, ``/api/v1``, ``/apis/<group>/<version>``: the legacy
   discovery documents (kubectl falls back to them from aggregated discovery), with short
-  names (``vs``, ``dr``, ``gw``, ``se``, ``pa``, ``ra``, ``ap``), categories and verbs.
+  names (``vs``, ``dr``, ``gw``, ``se``, ``pa``, ``ra``, ``ap``; the Gateway API's ``gtw``,
+  ``gc``, ``refgrant``), categories and verbs.
 - ``/openapi/v3`` and one document per group/version: every resource's paths, each PATCH
   operation tagged with its group/version/kind and accepting ``fieldValidation``, so
   kubectl leaves field validation to this server (the project's validator, strict). The

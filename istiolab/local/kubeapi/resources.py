@@ -66,7 +66,7 @@ class Resources:
         items = [
             served(o, info, version)
             for (kind, ns, _), o in sorted(objects.items())
-            if kind == info.kind
+            if kind == info.store_kind
             and (namespace is None or ns == namespace)
             and labels(o)
             and fields(o)
@@ -81,7 +81,7 @@ class Resources:
 
     def _current(self, info: KindInfo, namespace: str | None, name: str) -> dict | None:
         _, objects = self.hub.objects()
-        found = objects.get((info.kind, namespace or "" if info.namespaced else "", name))
+        found = objects.get((info.store_kind, namespace or "" if info.namespaced else "", name))
         return copy.deepcopy(found) if found is not None else None
 
     # writes
@@ -165,7 +165,7 @@ class Resources:
                 "Forbidden",
                 f'namespaces "{name}" is forbidden: this namespace may not be deleted',
             )
-        refs = [(info.kind, name, namespace or "default")]
+        refs = [(info.store_kind, name, namespace or "default")]
         if info.kind == "Namespace":  # everything inside goes with it, as on a cluster
             _, objects = self.hub.objects()
             refs = [(k, n, ns) for (k, ns, n) in objects if ns == name and k != "Pod"] + (

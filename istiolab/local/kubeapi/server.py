@@ -204,7 +204,9 @@ class KubeApi:
         if method == "GET":
             obj = await self._blocking(r.get, *args)
             if TABLE in request.headers.get("Accept", ""):
-                return _json(tables.table(info.kind, [obj], obj["metadata"]["resourceVersion"]))
+                return _json(
+                    tables.table(info.store_kind, [obj], obj["metadata"]["resourceVersion"])
+                )
             return _json(obj)
         if method == "PUT":
             code, obj = await self._blocking(r.replace, *args, await _body(request), q)
@@ -222,7 +224,7 @@ class KubeApi:
         self, request: web.Request, info: KindInfo, version: str, rv: int, items: list[dict]
     ) -> web.Response:
         if TABLE in request.headers.get("Accept", ""):
-            return _json(tables.table(info.kind, items, str(rv)))
+            return _json(tables.table(info.store_kind, items, str(rv)))
         gv = f"{info.group}/{version}" if info.group else version
         return _json(
             {

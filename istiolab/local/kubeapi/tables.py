@@ -3,7 +3,8 @@
 kubectl asks for ``application/json;as=Table;v=v1;g=meta.k8s.io`` and prints the cells as
 given: Pods ``NAME READY STATUS RESTARTS AGE`` (``IP NODE`` with ``-o wide``), Deployments
 ``NAME READY UP-TO-DATE AVAILABLE AGE``, Services ``NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S)
-AGE``, and the Istio kinds the printer columns of Istio's CRDs define.
+AGE``, and the Istio and Gateway API kinds the printer columns of their CRDs define
+(a Gateway API Gateway: ``NAME CLASS ADDRESS PROGRAMMED AGE``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from istiolab.local.kubeapi.workloads import human_duration
+from istiolab.manifests.kinds import GATEWAY_API_GATEWAY
 
 ACCEPT = "as=Table"  # in the Accept header when kubectl wants a Table
 Column = tuple[str, str, int, Callable[[Mapping[str, Any]], Any]]  # name, type, priority, cell
@@ -71,8 +73,23 @@ def _status(field: str) -> Callable[[Mapping[str, Any]], Any]:
     return lambda o: int((o.get("status") or {}).get(field) or 0)
 
 
+def _condition(kind: str) -> Callable[[Mapping[str, Any]], str]:
+    """The status of the condition of type `kind` (the Gateway API's printer columns)."""
+
+    def cell(o: Mapping[str, Any]) -> str:
+        conditions = (o.get("status") or {}).get("conditions") or []
+        return next((str(c.get("status")) for c in conditions if c.get("type") == kind), "")
+
+    return cell
+
+
+def _addresses(o: Mapping[str, Any]) -> str:
+    return _join(a.get("value") for a in (o.get("status") or {}).get("addresses") or [])
+
+
 NAME: Column = ("Name", "string", 0, lambda o: o["metadata"]["name"])
 AGE: Column = ("Age", "string", 0, _age)
+HOSTNAMES: Column = ("Hostnames", "string", 0, lambda o: _join(_spec(o).get("hostnames")))
 
 COLUMNS: dict[str, list[Column]] = {
     "Pod": [
@@ -137,6 +154,21 @@ COLUMNS: dict[str, list[Column]] = {
         AGE,
     ],
     "ServiceAccount": [NAME, AGE],
+    "GatewayClass": [
+        NAME,
+        ("Controller", "string", 0, lambda o: _spec(o).get("controllerName", "")),
+        ("Accepted", "string", 0, _condition("Accepted")),
+        AGE,
+    ],
+    GATEWAY_API_GATEWAY: [
+        NAME,
+        ("Class", "string", 0, lambda o: _spec(o).get("gatewayClassName", "")),
+        ("Address", "string", 0, _addresses),
+        ("Programmed", "string", 0, _condition("Programmed")),
+        AGE,
+    ],
+    "HTTPRoute": [NAME, HOSTNAMES, AGE],
+    "GRPCRoute": [NAME, HOSTNAMES, AGE],
 }
 
 

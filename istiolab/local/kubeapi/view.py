@@ -5,6 +5,8 @@
   ``creationTimestamp``; Deployments get their ``status`` from their pods.
 - Namespaces: stored ones, plus those a cluster with Istio always has (the store's
   ``BUILTIN_NAMESPACES``) and any an object lives in, ``Active``.
+  Gateway API objects carry the status Istio writes back (the caller's, see
+  :func:`istiolab.local.api.get_objects`).
 - Pods: the running pods (read-only, derived from Deployments; the ingress gateway's in
   istio-system), see :mod:`istiolab.local.kubeapi.workloads`.
 - The ingress gateway's Service ``istio-system/istio-ingressgateway`` (type LoadBalancer,
@@ -22,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from istiolab.local.kubeapi.workloads import deployment_status, pod_object
-from istiolab.local.store import BUILTIN_NAMESPACES
+from istiolab.local.store import BUILTIN_NAMESPACES, store_kind
 from istiolab.manifests.kinds import BY_KIND
 from istiolab.names import INGRESS_GATEWAY, ISTIO_SYSTEM
 
@@ -30,7 +32,8 @@ Key = tuple[str, str, str]
 
 
 def object_key(obj: Mapping[str, Any]) -> Key:
-    kind = str(obj.get("kind", ""))
+    """(store kind, namespace, name): the Gateway API's Gateway under its qualified kind."""
+    kind = store_kind(obj)
     md = obj.get("metadata") or {}
     info = BY_KIND.get(kind)
     ns = "" if info is not None and not info.namespaced else str(md.get("namespace") or "default")
@@ -87,7 +90,7 @@ def snapshot(
     templates: dict[tuple[str, str], Mapping] = {}
     owners: dict[tuple[str, str], str] = {}
     for raw in stored:
-        if raw.get("kind") not in BY_KIND:
+        if store_kind(raw) not in BY_KIND:
             continue
         obj = copy.deepcopy(dict(raw))
         key = object_key(obj)

@@ -40,13 +40,13 @@ async def watch(
     deadline = time.monotonic() + seconds
 
     def wanted(key: tuple[str, str, str], obj: dict) -> bool:
-        in_scope = key[0] == info.kind and (namespace is None or key[1] == namespace)
+        in_scope = key[0] == info.store_kind and (namespace is None or key[1] == namespace)
         return in_scope and labels(obj) and fields(obj)
 
     async def send(kind: str, obj: dict) -> None:
         obj = served(obj, info, version)
         if as_table:
-            obj = tables.table(info.kind, [obj], obj["metadata"].get("resourceVersion", ""))
+            obj = tables.table(info.store_kind, [obj], obj["metadata"].get("resourceVersion", ""))
         await resp.write(json.dumps({"type": kind, "object": obj}).encode() + b"\n")
 
     watcher = Watcher(asyncio.get_running_loop())

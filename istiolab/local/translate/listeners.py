@@ -190,6 +190,20 @@ def inbound_ports(ctx: Context) -> dict[int, str]:
     return {p: proto for p, proto in ports.items() if not uncaptured(p, ctx.settings)}
 
 
+def inbound_operation(ctx: Context, port: int) -> str:
+    """The inbound route's decorator operation: ``<service FQDN>:<service port>/*`` of the
+    first service whose target port this is (Istio's instance hostname), else
+    ``<app>.<namespace>:<port>/*`` for a port no service names."""
+    pod = ctx.proxy.pod
+    for svc in ctx.registry.services:
+        if svc.namespace != pod.namespace or not pod.matches(svc.selector):
+            continue
+        for sp in svc.ports:
+            if sp.target_port == port:
+                return names.trace_operation(svc.fqdn, sp.port)
+    return names.trace_operation(ctx.proxy.cluster_name, port)
+
+
 def inbound_listener(ctx: Context, port: int, protocol: str) -> dict:
     ip = ctx.proxy.pod.ip
     cluster = names.inbound(port)
@@ -205,7 +219,7 @@ def inbound_listener(ctx: Context, port: int, protocol: str) -> dict:
                             "name": "default",
                             "match": {"prefix": "/"},
                             "route": {"cluster": cluster, "timeout": "0s"},
-                            "decorator": {"operation": f"{ctx.proxy.cluster_name}:{port}/*"},
+                            "decorator": {"operation": inbound_operation(ctx, port)},
                         }
                     ],
                 }

@@ -28,6 +28,13 @@ def inbound(port: int) -> str:
     return f"inbound|{port}||"
 
 
+def trace_operation(host: str, port: int) -> str:
+    """Istio's decorator operation of a service's default outbound and inbound routes
+    (``productpage.default.svc.cluster.local:9080/*``): the span name, and the
+    ``x-envoy-decorator-operation`` header an inbound sidecar returns."""
+    return f"{host}:{port}/*"
+
+
 def parse_cluster(name: str) -> tuple[str, int, str, str] | None:
     """``outbound|9080|v1|reviews...`` -> (direction, port, subset, host); None otherwise."""
     parts = name.split("|")

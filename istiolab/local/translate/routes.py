@@ -234,9 +234,30 @@ def http_routes(ctx: Context, vs: Mapping, *, port: int | None, gateway: str) ->
                 continue
             route = {"name": http.get("name") or f"{name}.{ns}.{i}", "match": route_match(match)}
             route.update(route_action(ctx, http, ns, port))
-            route["decorator"] = {"operation": f"{name}.{ns}:{port or 80}/*"}
+            route["decorator"] = {"operation": route_operation(route, name, port or 80)}
             out.append(route)
     return out
+
+
+def route_operation(route: Mapping, vs_name: str, port: int) -> str:
+    """The route's decorator operation (the trace span name, and the
+    ``x-envoy-decorator-operation`` header), as Istio writes it: ``<host>:<port><path>`` when
+    the route has one destination cluster, else ``<VirtualService name>:<port><path>``; the
+    path is the match's (a prefix gets a trailing ``*``), ``/*`` when it has none."""
+    match = route.get("match") or {}
+    if "prefix" in match:
+        path = f"{match['prefix']}*"
+    elif "path" in match:
+        path = match["path"]
+    elif "safe_regex" in match:
+        path = match["safe_regex"]["regex"]
+    else:
+        path = "/*"
+    parsed = names.parse_cluster(str((route.get("route") or {}).get("cluster", "")))
+    if parsed is not None:
+        _, cluster_port, _, host = parsed
+        return f"{host}:{cluster_port}{path}"
+    return f"{vs_name}:{port}{path}"
 
 
 def default_route(host: ServiceHost, port: int, ctx: Context) -> dict:
@@ -249,7 +270,12 @@ def default_route(host: ServiceHost, port: int, ctx: Context) -> dict:
     hp = hash_policy(policy.get("loadBalancer"))
     if hp:
         action["hash_policy"] = hp
-    return {"name": "default", "match": {"prefix": "/"}, "route": action}
+    return {
+        "name": "default",
+        "match": {"prefix": "/"},
+        "route": action,
+        "decorator": {"operation": names.trace_operation(host.host, port)},
+    }
 
 
 def qualify_match_gateways(vs: Mapping) -> Mapping:
