@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import urllib.request
 
 import pytest
 from local.test_mesh import cli, cli_subprocess
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+
+from istiolab.local.supervisor import wait_until
 
 from .conftest import OCTET, shot
 from .test_console_pages import axe_violations, open_page, wait_text
@@ -63,26 +66,40 @@ def test_graph_shows_bookinfo_with_every_reviews_version(browser, console, trace
     assert axe_violations(browser) == []
 
 
+def api(console, path: str):
+    req = urllib.request.Request(
+        console["base"] + path, headers={"Authorization": f"Bearer {console['token']}"}
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+HOPS = ("istio-ingressgateway", "productpage", "details", "reviews")
+
+
 def test_a_trace_opens_with_a_span_for_every_hop(browser, console, traced):
+    # Envoy reports spans in batches, proxy by proxy: wait (through the console's own API)
+    # for a trace through the gateway whose spans from every hop have all arrived
+    found: list[str] = []
+
+    def complete() -> bool:
+        for t in api(console, "/api/traces?service=istio-ingressgateway&limit=20"):
+            spans = api(console, f"/api/traces/{t['trace_id']}")["spans"]
+            if all(any(s["service"].startswith(h) for s in spans) for h in HOPS):
+                found.append(t["trace_id"])
+                return True
+        return False
+
+    wait_until(complete, 30.0, "a trace with a span from every hop")
     open_page(browser, console, "/traces")
     browser.find_element(By.ID, "f-service").send_keys("istio-ingressgateway")
-
-    def complete_trace():
-        # a request through the gateway to productpage, details and reviews has at least six
-        # spans; Envoy reports spans in batches, so re-filter until one has arrived whole
-        for row in browser.find_elements(By.CSS_SELECTOR, "#traces tbody tr"):
-            cells = row.find_elements(By.TAG_NAME, "td")
-            if len(cells) > 2 and int(cells[2].text) >= 6:
-                return cells[0].find_element(By.TAG_NAME, "a")
-        browser.find_element(By.CSS_SELECTOR, "#filter button").click()
-        return None
-
-    WebDriverWait(browser, 20, poll_frequency=0.5).until(
-        lambda d: complete_trace(), "no complete trace listed"
-    ).click()
+    browser.find_element(By.CSS_SELECTOR, "#filter button").click()
+    link = f"#traces tbody a[href='/traces/{found[0]}']"
+    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, link))
+    browser.find_element(By.CSS_SELECTOR, link).click()
     wait_text(browser, "#spans tbody", "productpage")
     text = browser.find_element(By.CSS_SELECTOR, "#spans tbody").text
-    for service in ("istio-ingressgateway", "details", "reviews"):
+    for service in HOPS:
         assert service in text, text
     WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#timeline svg"))
     shot(browser, "trace")
