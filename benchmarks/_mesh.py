@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from istiolab.backends.local import LocalBackend
+from istiolab.local.control import ControlClient
 
 
 def pick_octet() -> int:
@@ -52,6 +53,11 @@ def running_mesh(
 def backend(root: Path) -> LocalBackend:
     """The running mesh of `root`, driven as every caller drives it (istiolab.backends)."""
     return LocalBackend(root)
+
+
+def client(root: Path) -> ControlClient:
+    """The running mesh's control API client (benchmarks that time the raw round trip)."""
+    return LocalBackend(root).running()
 
 
 def percentile(values: list[float], p: float) -> float:
