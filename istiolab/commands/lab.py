@@ -100,21 +100,7 @@ def lab() -> None:
 def list_labs(context, labs_dir, state_dir, output) -> None:
     """Every lab with its progress."""
     c = _ctx(context, labs_dir, state_dir)
-    labs = labformat.load_library(c.root)
-    done = c.progress.all(c.backend_name)
-    rows = []
-    for item in labs:
-        entry = done.get(item.name, {})
-        rows.append(
-            {
-                "name": item.name,
-                "title": item.title,
-                "minutes": item.minutes,
-                "tasks": len(item.tasks),
-                "passed": len(entry.get("tasks", {})),
-                "completed": entry.get("completed"),
-            }
-        )
+    rows = c.progress.rows(c.backend_name, labformat.load_library(c.root))
     if output == "json":
         click.echo(json.dumps(rows, indent=2))
         return
@@ -137,7 +123,7 @@ def show(name, context, labs_dir, state_dir, output) -> None:
     """A lab's goal, source, environment and task instructions."""
     item = _ctx(context, labs_dir, state_dir).lab(name)
     if output == "json":
-        click.echo(json.dumps(labview.lab_dict(item), indent=2))
+        click.echo(json.dumps(labformat.lab_dict(item), indent=2))
         return
     from rich.markdown import Markdown
 

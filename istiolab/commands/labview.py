@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import click
 
@@ -18,37 +17,6 @@ from istiolab.labs.session import config_fingerprint
 
 PASS, FAIL = "\N{CHECK MARK}", "\N{BALLOT X}"
 Results = dict[int, list[CheckResult]]
-
-
-def lab_dict(item: labformat.Lab) -> dict[str, Any]:
-    return {
-        "name": item.name,
-        "title": item.title,
-        "goal": item.goal,
-        "minutes": item.minutes,
-        "source": item.source,
-        "requires": list(item.requires),
-        "environment": {
-            "samples": list(item.environment.samples),
-            "namespaces": dict(item.environment.namespaces),
-        },
-        "tasks": [
-            {
-                "number": t.number,
-                "title": t.title,
-                "instructions": t.instructions,
-                "checks": [
-                    {"id": c.id, "type": c.type, "description": c.description} for c in t.checks
-                ],
-                "hints": list(t.hints),
-                "solution": {
-                    "apply": list(t.solution.apply),
-                    "commands": list(t.solution.commands),
-                },
-            }
-            for t in item.tasks
-        ],
-    }
 
 
 def results_table(item: labformat.Lab, results: dict[int, list[CheckResult]]):

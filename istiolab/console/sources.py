@@ -121,47 +121,19 @@ class Sources:
     def labs(self) -> list[dict[str, Any]]:
         from istiolab.labs.format import load_library
 
-        progress = self._progress()
-        done = progress.all(self.backend_name)
-        active = progress.active(self.backend_name)
-        rows = []
-        for item in load_library(self._root()):
-            entry = done.get(item.name, {})
-            rows.append(
-                {
-                    "name": item.name,
-                    "title": item.title,
-                    "minutes": item.minutes,
-                    "tasks": len(item.tasks),
-                    "passed": len(entry.get("tasks") or {}),
-                    "completed": bool(entry.get("completed")),
-                    "active": item.name == active,
-                }
-            )
-        return rows
+        return self._progress().rows(self.backend_name, load_library(self._root()))
 
     def lab_detail(self, name: str) -> dict[str, Any]:
+        """The lab as `lab show -o json` gives it, with each task's instructions as HTML."""
         from markdown_it import MarkdownIt
 
+        from istiolab.labs.format import lab_dict
+
         md = MarkdownIt("commonmark", {"html": False})
-        item = self.lab(name)
-        return {
-            "name": item.name,
-            "title": item.title,
-            "goal": item.goal,
-            "minutes": item.minutes,
-            "source": item.source,
-            "tasks": [
-                {
-                    "number": t.number,
-                    "title": t.title,
-                    "html": md.render(t.instructions),
-                    "checks": [{"id": c.id, "description": c.description} for c in t.checks],
-                    "commands": list(t.solution.commands),
-                }
-                for t in item.tasks
-            ],
-        }
+        detail = lab_dict(self.lab(name))
+        for task in detail["tasks"]:
+            task["html"] = md.render(task["instructions"])
+        return detail
 
     def lab_fingerprint(self, name: str) -> str:
         from istiolab.labs.session import config_fingerprint

@@ -329,3 +329,35 @@ def _task(lab: Path, number: int, raw: Any, problems: Problems) -> Task | None:
             commands=tuple(str(c) for c in sol.get("commands") or ()),
         ),
     )
+
+
+def lab_dict(item: Lab) -> dict[str, Any]:
+    """A lab as plain data (`lab show -o json`, the console)."""
+    return {
+        "name": item.name,
+        "title": item.title,
+        "goal": item.goal,
+        "minutes": item.minutes,
+        "source": item.source,
+        "requires": list(item.requires),
+        "environment": {
+            "samples": list(item.environment.samples),
+            "namespaces": dict(item.environment.namespaces),
+        },
+        "tasks": [
+            {
+                "number": t.number,
+                "title": t.title,
+                "instructions": t.instructions,
+                "checks": [
+                    {"id": c.id, "type": c.type, "description": c.description} for c in t.checks
+                ],
+                "hints": list(t.hints),
+                "solution": {
+                    "apply": list(t.solution.apply),
+                    "commands": list(t.solution.commands),
+                },
+            }
+            for t in item.tasks
+        ],
+    }

@@ -10,11 +10,15 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from istiolab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from istiolab.labs.format import Lab
 
 
 def now() -> str:
@@ -66,6 +70,26 @@ class Progress:
 
     def all(self, backend: str) -> dict[str, dict[str, Any]]:
         return self._read().get(backend, {}).get("labs", {})
+
+    def rows(self, backend: str, labs: Iterable[Lab]) -> list[dict[str, Any]]:
+        """One row per lab of the library: tasks passed, completed (when), active."""
+        data = self._read().get(backend, {})
+        done, active = data.get("labs", {}), data.get("active")
+        rows = []
+        for item in labs:
+            entry = done.get(item.name, {})
+            rows.append(
+                {
+                    "name": item.name,
+                    "title": item.title,
+                    "minutes": item.minutes,
+                    "tasks": len(item.tasks),
+                    "passed": len(entry.get("tasks") or {}),
+                    "completed": entry.get("completed"),
+                    "active": item.name == active,
+                }
+            )
+        return rows
 
     # ---------------------------------------------------------------- updates
     def start(self, backend: str, lab: str) -> None:

@@ -12,6 +12,7 @@ import pytest
 from local.test_mesh import cli, cli_subprocess
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+from telemetry.test_mesh_telemetry import TRACING as TRACE_ALL  # 100 % sampling, mesh-wide
 
 from istiolab.local.supervisor import wait_until
 
@@ -19,18 +20,6 @@ from .conftest import OCTET, shot
 from .test_console_pages import axe_violations, open_page, wait_text
 
 pytestmark = pytest.mark.envoy
-
-# every request traced (Istio's default samples 1 %): the Telemetry API, mesh-wide
-TRACE_ALL = """\
-apiVersion: telemetry.istio.io/v1
-kind: Telemetry
-metadata:
-  name: mesh-default
-  namespace: istio-system
-spec:
-  tracing:
-  - randomSamplingPercentage: 100
-"""
 
 
 def productpage(n: int) -> None:
