@@ -83,8 +83,11 @@ def test_a_trace_opens_with_a_span_for_every_hop(browser, console, traced):
     open_page(browser, console, "/traces")
     browser.find_element(By.ID, "f-service").send_keys("istio-ingressgateway")
     browser.find_element(By.CSS_SELECTOR, "#filter button").click()
+    # the page renders only its newest query and says which one it shows: wait for the
+    # filtered list (the unfiltered first load may answer later and must not replace it)
+    shown = "#traces[aria-busy='false'][data-query*='service=istio-ingressgateway']"
+    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, shown))
     link = f"#traces tbody a[href='/traces/{found[0]}']"
-    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, link))
     browser.find_element(By.CSS_SELECTOR, link).click()
     wait_text(browser, "#spans tbody", "productpage")
     text = browser.find_element(By.CSS_SELECTOR, "#spans tbody").text

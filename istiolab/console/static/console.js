@@ -118,11 +118,19 @@ const IstiolabConsole = (() => {
   }
 
   function traces() {
+    // Only the newest query renders: an older answer arriving late must not replace it.
+    let latest = 0;
+    const table = $("#traces");
     const load = async () => {
-      const q = new URLSearchParams(new FormData($("#filter")));
+      const mine = ++latest;
+      const q = new URLSearchParams(new FormData($("#filter"))).toString();
+      table.setAttribute("aria-busy", "true");
       const list = await fetch("/api/traces?" + q).then((r) => r.json());
-      rows($("#traces"), list, (t) => [`<a href="/traces/${esc(t.trace_id)}">${esc(t.trace_id.slice(0, 16))}</a>`, esc(t.root),
+      if (mine !== latest) return;
+      rows(table, list, (t) => [`<a href="/traces/${esc(t.trace_id)}">${esc(t.trace_id.slice(0, 16))}</a>`, esc(t.root),
         t.spans, `${t.duration_ms} ms`, t.error ? '<span class="bad">error</span>' : '<span class="ok">ok</span>', esc(t.started)]);
+      table.dataset.query = q;
+      table.setAttribute("aria-busy", "false");
     };
     $("#filter").addEventListener("submit", (e) => { e.preventDefault(); load(); });
     load();
