@@ -18,3 +18,12 @@ SAMPLES: tuple[str, ...] = ("bookinfo", "httpbin", "sleep", "fortio", "tcp-echo"
 DEFAULT_SAMPLES: tuple[str, ...] = ("bookinfo", "httpbin", "sleep", "fortio")
 ADDONS: tuple[str, ...] = ("prometheus", "grafana", "kiali", "jaeger")
 PROFILES: tuple[str, ...] = ("default", "demo")
+#: the Prometheus addon's Service in istio-system (Istio's tooling and Kiali expect it here)
+PROMETHEUS_SERVICE = "prometheus"
+PROMETHEUS_PORT = 9090
+#: where proxies send Zipkin spans (meshConfig's default tracer address zipkin.istio-system)
+ZIPKIN_SERVICE = "zipkin"
+ZIPKIN_PORT = 9411
+#: the Jaeger addon's query Service (its UI and API, under /jaeger)
+TRACING_SERVICE = "tracing"
+TRACING_PORT = 80

@@ -299,13 +299,13 @@ class Backend(abc.ABC):
         service graph is built from (``istiolab graph``, the console)."""
         from istiolab.errors import MeshError
 
-        raise MeshError(f"{self.name}: the service graph is read from the local mesh only")
+        raise MeshError(f"{self.name}: this backend reads no service graph")
 
     def spans(self) -> list[dict]:
         """The Zipkin spans the mesh collected (``istiolab traces``, the console)."""
         from istiolab.errors import MeshError
 
-        raise MeshError(f"{self.name}: traces are collected by the local mesh only")
+        raise MeshError(f"{self.name}: this backend reads no traces")
 
     # ---------------------------------------------------------------- waiting
     @abc.abstractmethod

@@ -35,7 +35,11 @@ from istiolab.backends.base import (
 )
 from istiolab.errors import ConfigError, MeshError, NotFoundError, ParameterError
 from istiolab.manifests.kinds import KINDS, KindInfo, kind_info, store_kind
-from istiolab.names import INGRESS_GATEWAY, ISTIO_SYSTEM, PROXY_CONTAINER
+from istiolab.names import (
+    INGRESS_GATEWAY,
+    ISTIO_SYSTEM,
+    PROXY_CONTAINER,
+)
 from istiolab.workloads.fortiojson import from_json
 from istiolab.workloads.loadgen import FORTIO_TIMEOUT, LoadResult
 
@@ -393,6 +397,19 @@ class KubeBackend(Backend):
                 "proxy sync state comes from istiod's /debug/syncz"
             )
         return ready[0]
+
+    # ---------------------------------------------------------------- telemetry
+    def telemetry_window(self, seconds: float = 60.0) -> dict[str, Any]:
+        """Istio's metrics from the cluster's Prometheus addon (see :mod:`.kubeaddons`)."""
+        from istiolab.backends.kubeaddons import ClusterAddons
+
+        return ClusterAddons(self.name, self.api, self._call, self.timeout).window(seconds)
+
+    def spans(self) -> list[dict]:
+        """Spans from the cluster's Zipkin or Jaeger addon (see :mod:`.kubeaddons`)."""
+        from istiolab.backends.kubeaddons import ClusterAddons
+
+        return ClusterAddons(self.name, self.api, self._call, self.timeout).spans()
 
     def logs(self, workload: str, container: str | None = None, tail: int | None = None) -> str:
         pod = self.pod(workload)

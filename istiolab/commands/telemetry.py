@@ -2,8 +2,9 @@
 
 Local mesh: the graph comes from the control plane's Istio metrics (rates over
 ``--window``), traces from the spans kept in the state directory (no running mesh needed),
-dashboards from what serves each view locally. ``--context``: a cluster's addons through
-``kubectl port-forward``, as ``istioctl dashboard`` does.
+dashboards from what serves each view locally. ``--context``: the graph from the cluster's
+Prometheus addon and traces from its Zipkin or Jaeger addon (through the API server's service
+proxy), dashboards through ``kubectl port-forward``, as ``istioctl dashboard`` does.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import subprocess
 import click
 
 from istiolab import durations
-from istiolab.commands.common import local_backend, state_dir_option
+from istiolab.commands.common import context_option, local_backend, open_backend, state_dir_option
 from istiolab.errors import ConfigError, MeshError
+from istiolab.names import ISTIO_SYSTEM, PROMETHEUS_PORT, PROMETHEUS_SERVICE
 
 
 def duration_ms(text: str, option: str) -> float:
@@ -32,15 +34,19 @@ def duration_ms(text: str, option: str) -> float:
 
 @click.command()
 @state_dir_option
+@context_option
 @click.option("-n", "--namespace", default=None, help="Only edges touching this namespace.")
 @click.option("-o", "--output", type=click.Choice(["text", "dot", "json"]), default="text")
 @click.option("--window", default="60s", show_default=True, help="Rate window (e.g. 30s, 5m).")
-def graph(state_dir: str | None, namespace: str | None, output: str, window: str) -> None:
-    """The service graph (as Kiali draws it) from the mesh's Istio metrics."""
+def graph(
+    state_dir: str | None, context: str | None, namespace: str | None, output: str, window: str
+) -> None:
+    """The service graph (as Kiali draws it) from the mesh's Istio metrics (with --context:
+    from the cluster's Prometheus addon)."""
     from istiolab.local.telemetry.graph import build_graph, render_dot, render_text
 
     seconds = duration_ms(window, "--window") / 1000
-    data = local_backend(state_dir).telemetry_window(seconds)
+    data = open_backend(context, state_dir).telemetry_window(seconds)
     g = build_graph(
         [tuple(s) for s in data["now"]],
         [tuple(s) for s in data["then"]],
@@ -59,18 +65,25 @@ def graph(state_dir: str | None, namespace: str | None, output: str, window: str
 
 @click.command()
 @state_dir_option
+@context_option
 @click.option("--service", default=None, help="Traces through this service (productpage).")
 @click.option("--min-duration", default=None, help="Traces at least this long (e.g. 100ms).")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text")
 def traces(
-    state_dir: str | None, service: str | None, min_duration: str | None, limit: int, output: str
+    state_dir: str | None,
+    context: str | None,
+    service: str | None,
+    min_duration: str | None,
+    limit: int,
+    output: str,
 ) -> None:
-    """Trace trees (service, operation, duration, status) the mesh's tracers reported."""
+    """Trace trees (service, operation, duration, status) the mesh's tracers reported (with
+    --context: from the cluster's Zipkin or Jaeger addon)."""
     from istiolab.local.telemetry.traces import build_traces, render, select
 
     least = duration_ms(min_duration, "--min-duration") if min_duration else None
-    found = select(build_traces(local_backend(state_dir).spans()), service, least, limit)
+    found = select(build_traces(open_backend(context, state_dir).spans()), service, least, limit)
     if output == "json":
         click.echo(json.dumps([t.to_dict() for t in found], indent=2))
         return
@@ -84,7 +97,7 @@ def traces(
 
 
 ADDONS = {  # name -> (namespace, service, remote port, local port, path)
-    "prometheus": ("istio-system", "prometheus", 9090, 9090, "/"),
+    "prometheus": (ISTIO_SYSTEM, PROMETHEUS_SERVICE, PROMETHEUS_PORT, PROMETHEUS_PORT, "/"),
     "grafana": ("istio-system", "grafana", 3000, 3000, "/"),
     "kiali": ("istio-system", "kiali", 20001, 20001, "/kiali"),
     "jaeger": ("istio-system", "tracing", 80, 16686, "/"),

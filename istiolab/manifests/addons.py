@@ -19,7 +19,15 @@ from istiolab import versions
 from istiolab.errors import ParameterError
 from istiolab.manifests import dashboards
 from istiolab.manifests._base import ISTIO_SYSTEM, check_name, deployment, obj
-from istiolab.names import ADDONS
+from istiolab.names import (
+    ADDONS,
+    PROMETHEUS_PORT,
+    PROMETHEUS_SERVICE,
+    TRACING_PORT,
+    TRACING_SERVICE,
+    ZIPKIN_PORT,
+    ZIPKIN_SERVICE,
+)
 
 # (service, port name) -> nodePort when exposed
 NODE_PORTS: dict[tuple[str, str], int] = {
@@ -107,7 +115,10 @@ def prometheus(namespace: str = ISTIO_SYSTEM, node_port: bool = False) -> list[d
     config = {
         "global": {"scrape_interval": "15s", "evaluation_interval": "15s"},
         "scrape_configs": [
-            {"job_name": "prometheus", "static_configs": [{"targets": ["localhost:9090"]}]},
+            {
+                "job_name": "prometheus",
+                "static_configs": [{"targets": [f"localhost:{PROMETHEUS_PORT}"]}],
+            },
             {
                 # Sidecar-injected pods carry prometheus.io/scrape, port and path annotations.
                 "job_name": "kubernetes-pods",
@@ -160,8 +171,8 @@ def prometheus(namespace: str = ISTIO_SYSTEM, node_port: bool = False) -> list[d
             "--storage.tsdb.retention.time=15d",
             "--web.enable-lifecycle",
         ],
-        "ports": [{"containerPort": 9090, "name": "http"}],
-        "readinessProbe": {"httpGet": {"path": "/-/ready", "port": 9090}},
+        "ports": [{"containerPort": PROMETHEUS_PORT, "name": "http"}],
+        "readinessProbe": {"httpGet": {"path": "/-/ready", "port": PROMETHEUS_PORT}},
         "volumeMounts": [
             {"name": "config-volume", "mountPath": "/etc/config"},
             {"name": "storage-volume", "mountPath": "/data"},
@@ -180,7 +191,12 @@ def prometheus(namespace: str = ISTIO_SYSTEM, node_port: bool = False) -> list[d
         _config_map("prometheus", namespace, labels, {"prometheus.yml": config}),
         *_cluster_rbac("prometheus", namespace, labels, rules),
         _service(
-            "prometheus", namespace, labels, labels, [{"name": "http", "port": 9090}], node_port
+            PROMETHEUS_SERVICE,
+            namespace,
+            labels,
+            labels,
+            [{"name": "http", "port": PROMETHEUS_PORT}],
+            node_port,
         ),
         _deployment("prometheus", namespace, labels, pod, {"sidecar.istio.io/inject": "false"}),
     ]
@@ -206,7 +222,7 @@ def grafana(namespace: str = ISTIO_SYSTEM, node_port: bool = False) -> list[dict
                 "uid": dashboards.PROMETHEUS_UID,
                 "type": "prometheus",
                 "access": "proxy",
-                "url": f"http://prometheus.{namespace}:9090",
+                "url": f"http://{PROMETHEUS_SERVICE}.{namespace}:{PROMETHEUS_PORT}",
                 "isDefault": True,
                 "editable": True,
             }
@@ -285,7 +301,7 @@ def kiali(
             "observability": {"metrics": {"enabled": True, "port": 9090}},
         },
         "external_services": {
-            "prometheus": {"url": f"http://prometheus.{namespace}:9090"},
+            "prometheus": {"url": f"http://{PROMETHEUS_SERVICE}.{namespace}:{PROMETHEUS_PORT}"},
             "grafana": (
                 {"enabled": True, "internal_url": f"http://grafana.{namespace}:3000"}
                 if grafana
@@ -452,22 +468,22 @@ def jaeger(namespace: str = ISTIO_SYSTEM, node_port: bool = False) -> list[dict]
         _config_map("jaeger", namespace, labels, {"config.yaml": _jaeger_config()}),
         _deployment("jaeger", namespace, labels, pod, {"sidecar.istio.io/inject": "false"}),
         _service(
-            "tracing",
+            TRACING_SERVICE,
             namespace,
             labels,
             labels,
             [
-                {"name": "http-query", "port": 80, "targetPort": 16686},
+                {"name": "http-query", "port": TRACING_PORT, "targetPort": 16686},
                 {"name": "grpc-query", "port": 16685},
             ],
             node_port,
         ),
         _service(
-            "zipkin",
+            ZIPKIN_SERVICE,
             namespace,
-            {"name": "zipkin"},
+            {"name": ZIPKIN_SERVICE},
             labels,
-            [{"name": "http-query", "port": 9411}],
+            [{"name": "http-query", "port": ZIPKIN_PORT}],
             False,
         ),
         _service(

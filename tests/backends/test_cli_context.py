@@ -85,3 +85,11 @@ def test_an_unknown_context_names_the_known_ones():
         err.strip()
         == "error: --context='nosuch' is not allowed: a context of the kubeconfig: istiolab"
     ), err
+
+
+@pytest.mark.usefixtures("both")  # KUBECONFIG: the local mesh's (no Prometheus addon)
+def test_graph_without_the_prometheus_addon_says_what_to_install():
+    code, out, err = cli("graph", "--context", CONTEXT)
+    assert code == 1 and out == ""
+    assert 'services "prometheus" not found' in err and "addons: [prometheus]" in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -258,6 +258,23 @@ def test_port_forward_service_and_pod(kube):
         forward.wait(10)
 
 
+def test_service_proxy_reaches_a_pod_as_the_api_server_does(kube):
+    """``kubectl get --raw .../services/NAME:PORT/proxy/PATH``: to a ready pod's IP at the
+    target port (httpbin behind its sidecar, PERMISSIVE), path and query kept, the API
+    server's credentials not passed on."""
+    base = "/api/v1/namespaces/default/services"
+    got = json.loads(kube.kc("get", "--raw", f"{base}/httpbin:8000/proxy/get?lab=a%2Fb"))
+    assert got["args"] == {"lab": ["a/b"]}
+    assert got["url"].endswith("/get?lab=a%2Fb")
+    assert "authorization" not in {k.lower() for k in got["headers"]}
+    by_name = json.loads(kube.kc("get", "--raw", f"{base}/http:httpbin:http/proxy/headers"))
+    assert "headers" in by_name  # the port by name, with the explicit scheme
+    missing = kube.kubectl("get", "--raw", f"{base}/nosuch:80/proxy/")
+    assert missing.returncode == 1 and 'services "nosuch" not found' in missing.stderr
+    https = kube.kubectl("get", "--raw", f"{base}/https:httpbin:8000/proxy/")
+    assert https.returncode == 1 and "plain HTTP" in https.stderr
+
+
 def kube_octet(kube) -> str:
     return str(kube.state.load_settings().octet)
 
@@ -290,7 +307,10 @@ def test_ingress_host_and_port_as_the_docs_read_them(kube):
     )
     with urllib.request.urlopen(f"http://{host}:{port}/productpage", timeout=10) as resp:
         assert resp.status == 200 and b"<title>Simple Bookstore App</title>" in resp.read()
-    row = kube.sh("kubectl get svc -n istio-system --no-headers").split()
-    assert row[:4] == ["istio-ingressgateway", "LoadBalancer", "<none>", host]
+    rows = [r.split() for r in kube.sh("kubectl get svc -n istio-system --no-headers").splitlines()]
+    assert rows[0][:4] == ["istio-ingressgateway", "LoadBalancer", "<none>", host]
+    # the span collector the proxies report to, at istiod's address, as zipkin.istio-system
+    assert rows[1][:5] == ["zipkin", "ClusterIP", host.rsplit(".", 2)[0] + ".0.1", "<none>",
+                           "9411/TCP"]  # fmt: skip
     forbidden = kube.kubectl("delete", "namespace", "default")
     assert forbidden.returncode == 1 and "may not be deleted" in forbidden.stderr

@@ -273,3 +273,63 @@ def test_project_errors_in_the_api_servers_words():
     bad_value = Finding("f", 0, "DestinationRule", "x", "spec.host", "is required")
     err = from_project_error(ValidationError([bad_value]), BY_KIND["DestinationRule"], "x")
     assert err.code == 422 and "spec.host: Invalid value: is required" in err.message
+
+
+# ------------------------------------------------------------------ services/proxy
+def _service(selector: dict | None, ports: list[dict]) -> dict:
+    return {"metadata": {"name": "httpbin", "namespace": "default"},
+            "spec": {"selector": selector, "ports": ports}}  # fmt: skip
+
+
+def _pod(name: str, ready: bool, ip: str, labels: dict, ns: str = "default") -> dict:
+    return {
+        "metadata": {"name": name, "namespace": ns, "labels": labels},
+        "spec": {"containers": [{"name": "httpbin",
+                                 "ports": [{"name": "web", "containerPort": 8080}]}]},
+        "status": {"podIP": ip, "conditions": [{"type": "Ready",
+                                                "status": "True" if ready else "False"}]},
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "target"),
+    [("httpbin", ("httpbin", "")), ("httpbin:8000", ("httpbin", "8000")),
+     ("http:httpbin:http", ("httpbin", "http"))],
+)  # fmt: skip
+def test_service_proxy_names(name, target):
+    from istiolab.local.kubeapi.svcproxy import parse_target
+
+    assert parse_target(name) == target
+
+
+def test_service_proxy_refuses_https_and_bad_names():
+    from istiolab.local.kubeapi.svcproxy import parse_target
+
+    with pytest.raises(ApiError, match="plain HTTP"):
+        parse_target("https:httpbin:8000")
+    with pytest.raises(ApiError, match=r"use \[http:\]NAME\[:PORT\]"):
+        parse_target("a:b:c:d")
+
+
+def test_service_proxy_picks_a_ready_selected_pod_at_the_target_port():
+    from istiolab.local.kubeapi.svcproxy import endpoint, tail_path
+
+    ports = [{"name": "http", "port": 8000, "targetPort": 8080},
+             {"name": "admin", "port": 9000, "targetPort": "web"}]  # fmt: skip
+    svc = _service({"app": "httpbin"}, ports)
+    pods = [
+        _pod("other", True, "127.9.1.1", {"app": "sleep"}),
+        _pod("httpbin-a", False, "127.9.1.2", {"app": "httpbin"}),
+        _pod("httpbin-elsewhere", True, "127.9.1.5", {"app": "httpbin"}, ns="legacy"),
+        _pod("httpbin-b", True, "127.9.1.3", {"app": "httpbin", "version": "v1"}),
+    ]
+    assert endpoint(svc, pods, "8000") == ("127.9.1.3", 8080)
+    assert endpoint(svc, pods, "") == ("127.9.1.3", 8080)  # the first port
+    assert endpoint(svc, pods, "admin") == ("127.9.1.3", 8080)  # named target port
+    with pytest.raises(ApiError, match='no endpoints available for service "httpbin"'):
+        endpoint(svc, pods[:2], "8000")
+    with pytest.raises(ApiError, match="no endpoints available"):
+        endpoint(_service(None, ports), pods, "8000")  # no selector: nothing picked
+    base = "/api/v1/namespaces/default/services/httpbin:8000/proxy"
+    assert tail_path(base + "/status/418", "httpbin:8000") == "/status/418"
+    assert tail_path(base, "httpbin:8000") == "/"

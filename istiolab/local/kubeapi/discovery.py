@@ -105,6 +105,12 @@ def _subresources(info: KindInfo) -> list[dict]:
              "group": "autoscaling", "version": "v1", "kind": "Scale",
              "verbs": ["get", "patch", "update"]},
         ]  # fmt: skip
+    if info.kind == "Service":
+        return [
+            {"name": "services/proxy", "singularName": "", "namespaced": True,
+             "kind": "ServiceProxyOptions",
+             "verbs": ["create", "delete", "get", "patch", "update"]},
+        ]  # fmt: skip
     return []
 
 

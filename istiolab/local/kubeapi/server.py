@@ -35,6 +35,7 @@ from istiolab.local.kubeapi.status import (
     method_not_allowed,
     status_object,
 )
+from istiolab.local.kubeapi.svcproxy import parse_target
 from istiolab.local.kubeapi.watch import watch
 from istiolab.manifests.kinds import KindInfo, by_resource
 
@@ -77,11 +78,13 @@ class KubeApi:
         hub: Hub,
         creds: Credentials,
         pod_handlers: dict[str, Callable[..., Any]],
+        service_proxy: Callable[..., Any] | None = None,
     ) -> None:
         self.resources = resources
         self.hub = hub
         self.creds = creds
         self.pod_handlers = pod_handlers  # subresource -> async handler(request, pod, query)
+        self.service_proxy = service_proxy  # async handler(request, service, pods, name)
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._auth], client_max_size=64 * 1024 * 1024)
@@ -166,6 +169,8 @@ class KubeApi:
             if info.kind == "Pod" and route.sub in self.pod_handlers:
                 pod = await self._blocking(r.get, info, "v1", route.namespace, route.name)
                 return await self.pod_handlers[route.sub](request, pod, request.query)
+            if route.sub == "proxy" and info.kind == "Service" and self.service_proxy:
+                return await self._proxy(request, route)
             if route.sub == "scale" and info.kind == "Deployment":
                 if method == "GET":
                     return _json(await self._blocking(r.scale, info, route.namespace, route.name))
@@ -219,6 +224,16 @@ class KubeApi:
             obj = await self._blocking(r.delete, *args, q)
             return _json(obj)
         raise ApiError(405, "MethodNotAllowed", f"{method} is not supported here")
+
+    async def _proxy(self, request: web.Request, route: Route) -> web.StreamResponse:
+        assert self.service_proxy is not None and route.name is not None
+        name, _ = parse_target(route.name)
+        info = route.info
+        service = await self._blocking(self.resources.get, info, "v1", route.namespace, name)
+        _, objects = await self._blocking(self.hub.objects)
+        ns = route.namespace
+        pods = [o for (kind, in_ns, _), o in objects.items() if kind == "Pod" and in_ns == ns]
+        return await self.service_proxy(request, service, pods, route.name)
 
     def _list(
         self, request: web.Request, info: KindInfo, version: str, rv: int, items: list[dict]

@@ -11,7 +11,9 @@
   istio-system), see :mod:`istiolab.local.kubeapi.workloads`.
 - The ingress gateway's Service ``istio-system/istio-ingressgateway`` (type LoadBalancer,
   ports ``http2`` and ``https`` where the gateway listens, its address as the load
-  balancer's ingress IP), so the docs' ``INGRESS_HOST``/``INGRESS_PORT`` commands work.
+  balancer's ingress IP), so the docs' ``INGRESS_HOST``/``INGRESS_PORT`` commands work;
+  the span collector's ``istio-system/zipkin`` and, with ``--addons prometheus``, the
+  addon's ``istio-system/prometheus`` (their ``services/proxy`` reaches the mesh's own).
 
 Keys are ``(kind, namespace, name)`` with ``""`` as the namespace of cluster-scoped kinds.
 """
@@ -77,14 +79,37 @@ def gateway_service(host: str, http_port: int, https_port: int, created: str) ->
     }
 
 
+def addon_service(name: str, port: int, host: str, created: str) -> dict:
+    """An addon the mesh runs itself (Zipkin's collector, Prometheus) as its Service:
+    no selector (its address is the mesh's own), reachable through ``services/proxy``."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": name,
+            "namespace": ISTIO_SYSTEM,
+            "labels": {"app": name},
+            "uid": _stable_uid(("Service", ISTIO_SYSTEM, name)),
+            "creationTimestamp": created,
+        },
+        "spec": {
+            "type": "ClusterIP",
+            "clusterIP": host,
+            "ports": [{"name": "http", "port": port, "targetPort": port, "protocol": "TCP"}],
+        },
+        "status": {"loadBalancer": {}},
+    }
+
+
 def snapshot(
     stored: Iterable[Mapping[str, Any]],
     pod_rows: Iterable[Mapping[str, Any]],
     started: str,
-    gateway: dict | None = None,
+    extra: Iterable[dict] = (),
 ) -> dict[Key, dict]:
     """The API's objects: stored ones (served kinds), namespaces, Deployment status, pods,
-    and `gateway` (:func:`gateway_service`) unless a Service of that name is stored."""
+    and the mesh's own Services (`extra`: :func:`gateway_service`, :func:`addon_service`)
+    unless a Service of that name is stored."""
     rows = list(pod_rows)
     out: dict[Key, dict] = {}
     templates: dict[tuple[str, str], Mapping] = {}
@@ -111,8 +136,8 @@ def snapshot(
         deployment = (row["namespace"], row.get("deployment", ""))
         pod = pod_object(row, templates.get(deployment), owners.get(deployment, ""))
         out[object_key(pod)] = pod
-    if gateway is not None:
-        out.setdefault(object_key(gateway), gateway)
+    for obj in extra:
+        out.setdefault(object_key(obj), obj)
     used = set(BUILTIN_NAMESPACES) | {ns for _, ns, _ in out if ns}
     for ns in sorted(used):
         if ("Namespace", "", ns) not in out:

@@ -34,9 +34,9 @@ from istiolab.local.telemetry.endpoints import (
 )
 from istiolab.local.telemetry.metrics import MetricStore, expand
 from istiolab.local.telemetry.spans import SpanStore, read_spans, spans_path
+from istiolab.names import ZIPKIN_PORT
 
 log = logging.getLogger(__name__)
-ZIPKIN_PORT = 9411
 SNAPSHOT_EVERY = 10.0  # seconds between the counter snapshots the graph's rates use
 SNAPSHOTS = 60  # kept: 10 minutes
 

@@ -24,9 +24,10 @@ from istiolab.errors import MeshError
 from istiolab.local.model import Proxy
 from istiolab.local.supervisor import ProcessSpec
 from istiolab.local.telemetry.endpoints import METRICS_PATH, METRICS_PORT
+from istiolab.names import PROMETHEUS_PORT, PROMETHEUS_SERVICE
 
-NAME = "prometheus"
-PORT = 9090
+NAME = PROMETHEUS_SERVICE
+PORT = PROMETHEUS_PORT
 SCRAPE_INTERVAL = "5s"
 MISSING = (
     "the prometheus addon needs the `prometheus` binary: install Debian's package "

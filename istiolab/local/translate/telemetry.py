@@ -33,6 +33,7 @@ from istiolab.local.model import ISTIO_SYSTEM
 from istiolab.local.translate.common import labels_match, meta, socket_address
 from istiolab.local.translate.context import Context
 from istiolab.local.translate.listeners import access_log
+from istiolab.names import ZIPKIN_PORT
 
 HCM = "envoy.filters.network.http_connection_manager"
 TCP_PROXY = "envoy.filters.network.tcp_proxy"
@@ -45,7 +46,6 @@ ZIPKIN_TYPE = "type.googleapis.com/envoy.config.trace.v3.ZipkinConfig"
 CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
 ALS_CLUSTER = "xds-grpc"  # the bootstrap's control-plane cluster
 ZIPKIN_CLUSTER = "zipkin"
-ZIPKIN_PORT = 9411
 ZIPKIN_PATH = "/api/v2/spans"
 DEFAULT_SAMPLING = 1.0  # Istio's default (meshConfig.defaultConfig.tracing.sampling)
 FLUSH_INTERVAL = "0.25s"  # how long an entry may wait in Envoy's buffer
