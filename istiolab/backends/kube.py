@@ -567,14 +567,15 @@ def parse_syncz(data: Any) -> list[ProxySync]:
         # node id: <type>~<ip>~<pod>.<namespace>~<namespace>.svc.cluster.local
         parts = node.split("~")
         name = parts[2] if len(parts) > 2 else node
-        detail = {}
+        detail, version = {}, "-"
         for x in cfg.get("genericXdsConfigs") or cfg.get("generic_xds_configs") or []:
             kind = short.get(str(x.get("typeUrl") or x.get("type_url")).rsplit(".", 1)[-1])
             if kind:
                 status = x.get("configStatus") or x.get("config_status") or "SYNCED"
                 detail[kind] = words.get(status, status)
+                version = str(x.get("versionInfo") or x.get("version_info") or version)
         synced = all(v in ("SYNCED", "NOT SENT") for v in detail.values())
         kind = "gateway" if parts[0] == "router" else "sidecar"
         raw = {"synced": synced, "types": {k: {"state": v} for k, v in detail.items()}}
-        out.append(ProxySync(name, kind, synced, detail, node=node, raw=raw))
+        out.append(ProxySync(name, kind, synced, detail, version=version, node=node, raw=raw))
     return out

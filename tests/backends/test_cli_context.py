@@ -93,3 +93,12 @@ def test_graph_without_the_prometheus_addon_says_what_to_install():
     assert code == 1 and out == ""
     assert 'services "prometheus" not found' in err and "addons: [prometheus]" in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_proxy_status(both):
+    """istiod's /debug/syncz (``kubectl exec`` into istiod's pod) gives the same table."""
+    local, kube = both("proxy-status")
+    assert local == kube and local[0] == 0, (local, kube)
+    rows = [line.split() for line in local[1].splitlines()]
+    assert rows[0] == ["NAME", "CDS", "LDS", "EDS", "RDS", "VERSION"]
+    assert all(r[1:5] == ["SYNCED"] * 4 for r in rows[1:]) and len(rows) > 4

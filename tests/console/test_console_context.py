@@ -1,6 +1,7 @@
 """The console against a kubeconfig context (here the console mesh's own Kubernetes API, as
-a cluster would be reached): traces come from the cluster's Zipkin read API, and a page whose
-addon is missing says which addon to install instead of failing."""
+a cluster would be reached): traces come from the cluster's Zipkin read API, the mesh page's
+proxy sync state from istiod, and a page whose addon is missing says which addon to install
+instead of failing."""
 
 from __future__ import annotations
 
@@ -74,6 +75,9 @@ def test_traces_from_the_clusters_zipkin_and_the_graph_names_its_addon(cluster_c
 
     # each proxy reports its spans in its own batches: wait for the gateway's and the app's
     wait_until(traced, 30.0, "the sampled trace, read through the Kubernetes API")
+    code, mesh = get(cluster_console, "/api/mesh")  # proxies' sync state from istiod's syncz
+    assert code == 200, mesh
+    assert mesh["proxies"] and all(p["synced"] for p in mesh["proxies"]), mesh["proxies"]
     code, body = get(cluster_console, "/api/graph")
     assert code == 409
     assert "Prometheus addon" in body["error"] and "addons: [prometheus]" in body["error"]

@@ -63,6 +63,8 @@ def test_get_pods_table_all_namespaces_and_selectors(kube):
     assert names and all(n.startswith("pod/reviews-v") and "-v1-" not in n for n in names)
     by_field = kube.sh("kubectl get pods -A --field-selector metadata.namespace=istio-system")
     assert "productpage" not in by_field and "istio-ingressgateway" in by_field
+    istiod = kube.sh("kubectl get pods -n istio-system -l app=istiod --no-headers").split()
+    assert istiod[0].startswith("istiod-") and istiod[1:4] == ["1/1", "Running", "0"]
     deploy = kube.kc("get", "deploy", "productpage-v1").splitlines()
     assert deploy[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
     assert deploy[1].split()[:4] == ["productpage-v1", "1/1", "1", "1"]
@@ -198,6 +200,25 @@ def test_exec_proxy_admin_and_logs(kube):
     assert kube.kc("logs", "deploy/httpbin-v1").startswith("ready ")
     bad = kube.kubectl("logs", "deploy/sleep", "-c", "nope")
     assert "container nope is not valid" in bad.stderr
+
+
+def test_exec_pilot_discovery_syncz_in_istiod(kube):
+    """What ``istioctl proxy-status`` reads: istiod's /debug/syncz, a CSDS ClientConfig for
+    every proxy, each xDS type SYNCED once the mesh is converged."""
+    pod = kube.sh("kubectl get pods -n istio-system -l app=istiod -o name").strip()
+    out = kube.kc("exec", "-n", "istio-system", pod, "-c", "discovery", "--",
+                  "pilot-discovery", "request", "GET", "/debug/syncz")  # fmt: skip
+    configs = json.loads(out)
+    nodes = {c["node"]["id"].split("~")[2] for c in configs}
+    assert any(n.startswith("productpage-v1-") for n in nodes)
+    assert any(n.startswith("istio-ingressgateway") for n in nodes)
+    types = ("Cluster", "Listener", "ClusterLoadAssignment", "RouteConfiguration")
+    for c in configs:
+        kinds = {x["typeUrl"].rsplit(".", 1)[-1]: x["configStatus"] for x in c["genericXdsConfigs"]}
+        assert kinds == dict.fromkeys(types, "SYNCED"), c
+    wrong = kube.kubectl("exec", "-n", "istio-system", pod, "--", "pilot-discovery", "request",
+                         "GET", "/debug/nosuch")  # fmt: skip
+    assert wrong.returncode == 1 and "404 page not found" in wrong.stderr
 
 
 def test_exec_openssl_shows_the_workload_certificate(kube):

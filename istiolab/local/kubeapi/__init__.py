@@ -7,6 +7,7 @@ store, :mod:`.patch`, :mod:`.selectors`), :mod:`.tables` (``kubectl get`` column
 :mod:`.workloads` (Pods and Deployment status), :mod:`.exec` and :mod:`.commands` (``kubectl
 exec`` and what runs in a pod), :mod:`.logs`, :mod:`.portforward` (over :mod:`.spdy`),
 :mod:`.protobuf` (the bodies of ``kubectl create``), :mod:`.svcproxy` (``services/proxy``),
+:mod:`.istiod` (istiod's pod and its ``pilot-discovery request``),
 :mod:`.server` (HTTPS).
 :func:`start` wires them to a running :class:`istiolab.local.mesh.Mesh`.
 """
@@ -30,6 +31,7 @@ def start(mesh: Mesh, port: int = API_PORT) -> KubeApiServer:
     from istiolab.local.kubeapi import logs, portforward, svcproxy
     from istiolab.local.kubeapi.credentials import ensure_credentials, write_kubeconfig
     from istiolab.local.kubeapi.hub import Hub
+    from istiolab.local.kubeapi.istiod import istiod_pod
     from istiolab.local.kubeapi.resources import Resources
     from istiolab.local.kubeapi.server import KubeApi, KubeApiServer
     from istiolab.local.kubeapi.view import addon_service, gateway_service, snapshot
@@ -61,17 +63,21 @@ def start(mesh: Mesh, port: int = API_PORT) -> KubeApiServer:
             found[(ISTIO_SYSTEM, PROMETHEUS_SERVICE)] = (host, PROMETHEUS_PORT)
         return found
 
-    def services() -> list[dict]:
+    control_plane = istiod_pod(host, mesh.started_at)
+
+    def own() -> list[dict]:
+        """What a cluster with Istio shows that is not in the store: istiod's pod, the
+        gateway's and the addons' Services."""
         addons = [addon_service(name, port, h, started) for (_, name), (h, port) in owned().items()]
-        return [gateway, *addons]
+        return [control_plane, gateway, *addons]
 
     def source() -> dict:
         for _ in range(5):  # the pod table may change while it is read (a rollout)
             try:
-                return snapshot(stored(), mesh.pods(), started, services())
+                return snapshot(stored(), mesh.pods(), started, own())
             except RuntimeError:
                 continue
-        return snapshot(stored(), mesh.pods(), started, services())
+        return snapshot(stored(), mesh.pods(), started, own())
 
     hub = Hub(source)
     mesh.store.subscribe(lambda version: hub.poke())  # the other door: `istiolab apply`

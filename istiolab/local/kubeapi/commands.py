@@ -12,6 +12,8 @@
 - ``pilot-agent request GET|POST <admin path>`` and ``curl localhost:15000/<path>`` in the
   ``istio-proxy`` container: the pod's Envoy admin API, read through the runtime's one
   admin function (:func:`istiolab.local.admin.admin_request`, over its owner-only socket).
+- ``pilot-discovery request GET /debug/syncz`` in istiod's ``discovery`` container: the
+  proxies' xDS state (:mod:`istiolab.local.kubeapi.istiod`).
 
 Anything else exits 127 with one line naming what is supported.
 """
@@ -31,6 +33,7 @@ SUPPORTED = (
     "curl [-s -S -v -I -i -o FILE -w FMT -H -X -d -m] URL, "
     "fortio load|curl [-c -qps -n -t -H -json -] URL, "
     "pilot-agent request GET|POST <admin path>, curl localhost:15000/<admin path>, "
+    "pilot-discovery request GET /debug/syncz (istiod), "
     "openssl s_client -connect HOST:PORT [-showcerts -servername -alpn -brief]"
 )
 OPENSSL_FLAGS = {
@@ -58,6 +61,7 @@ class PodContext:
     container: str
     hosts: Callable[[], dict]  # Service name -> endpoints (pods without a sidecar)
     admin: Callable[[str, str], tuple[int, str]]  # (method, path) -> (status, body)
+    debug: Callable[[str], tuple[int, str]] | None = None  # istiod's debug API: path -> ...
 
 
 @dataclass
@@ -94,6 +98,8 @@ def run(ctx: PodContext, argv: list[str]) -> Result:
             return fortio(ctx, argv[1], argv[2:])
         if prog == "pilot-agent" and argv[1:2] == ["request"]:
             return pilot_agent(ctx, argv[2:])
+        if prog == "pilot-discovery" and argv[1:2] == ["request"] and ctx.debug is not None:
+            return pilot_discovery(ctx.debug, argv[2:])
         if prog == "openssl" and argv[1:2] == ["s_client"]:
             return openssl(ctx, argv[2:])
     except (ValueError, IndexError) as exc:
@@ -114,6 +120,17 @@ def pilot_agent(ctx: PodContext, args: list[str]) -> Result:
             f"pilot-agent: not found in container {ctx.container} (use -c istio-proxy)", 127
         )
     status, body = ctx.admin(args[0].upper(), "/" + args[1].lstrip("/"))
+    res = Result()
+    res.write(body)
+    if status >= 400:
+        res.error(f"Error: {status} {body.strip()[:200]}", 1)
+    return res
+
+
+def pilot_discovery(debug: Callable[[str], tuple[int, str]], args: list[str]) -> Result:
+    if len(args) < 2 or args[0].upper() != "GET":
+        raise ValueError("usage: pilot-discovery request GET <debug path>")
+    status, body = debug("/" + args[1].lstrip("/"))
     res = Result()
     res.write(body)
     if status >= 400:

@@ -42,10 +42,16 @@ def exit_status(code: int, argv: list[str]) -> dict:
 
 def pod_context(mesh: Any, pod: Mapping[str, Any], container: str) -> commands.PodContext:
     from istiolab.local.admin import admin_request
+    from istiolab.local.kubeapi import istiod
     from istiolab.local.model import MeshSettings
 
     ip = pod["status"]["podIP"]
     names = [c["name"] for c in pod["spec"]["containers"]]
+    debug = (
+        (lambda path: istiod.debug(mesh.proxy_status()["proxies"], path))
+        if istiod.is_istiod(pod)
+        else None
+    )
     sidecar = PROXY_CONTAINER in names and len(names) > 1
     return commands.PodContext(
         name=pod["metadata"]["name"],
@@ -56,6 +62,7 @@ def pod_context(mesh: Any, pod: Mapping[str, Any], container: str) -> commands.P
         container=container,
         hosts=mesh.hosts,
         admin=lambda method, path: admin_request(mesh.state, ip, path, method),
+        debug=debug,
     )
 
 
