@@ -94,7 +94,7 @@ def test_list_names_the_scenarios():
     assert code == 0
     assert out.split() == [
         "bookinfo-mix", "circuit-breaker", "fault-injection",
-        "outlier-detection", "retries", "timeouts",
+        "outlier-detection", "rate-limit", "retries", "timeouts",
     ]  # fmt: skip
 
 
