@@ -486,6 +486,22 @@ def test_traces_with_context_read_zipkins_api_through_the_api_server(mesh, monke
         mesh.delete_yaml(TRACING)
 
 
+def test_observability_lab_through_the_kubernetes_api(mesh):
+    """Lab 16 as on a cluster (KubeBackend): its graph, metric and trace checks read the
+    Prometheus addon and the Zipkin API through the API server's service proxy."""
+    from istiolab.backends.kube import KubeBackend
+    from istiolab.labs import format as labformat
+    from istiolab.labs import session
+
+    backend = KubeBackend("istiolab", kubeconfig=str(mesh.state.kubeconfig))
+    try:
+        lab = labformat.find_lab(labformat.labs_root(), "16-observability")
+        report = session.selftest(backend, lab)
+    finally:
+        backend.close()
+    assert report.passed, "\n".join(report.problems)
+
+
 def _run(args: list[str]) -> str:
     import subprocess
 
