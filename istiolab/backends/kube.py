@@ -426,9 +426,9 @@ class KubeBackend(Backend):
 
     # ---------------------------------------------------------------- waiting
     def wait_converged(self, timeout: float = 30.0) -> None:
-        """Every proxy ACKed istiod's current config (its /debug/syncz). Where no istiod pod
-        is visible (the local mesh's API, whose writes return once every proxy ACKed),
-        every proxy must be connected to its control plane with no rejected update."""
+        """Every proxy ACKed istiod's current config (its /debug/syncz; the local mesh's API
+        serves it from its own ACK table). Where no istiod pod is visible, every proxy must
+        be connected to its control plane with no rejected update."""
 
         def lagging() -> list[str]:
             try:
