@@ -5,12 +5,19 @@ the subprotocol ``v5.channel.k8s.io`` (``v4.channel.k8s.io`` as fallback). Every
 message starts with its channel: 1 stdout, 2 stderr, 3 the final ``Status`` (success, or
 ``NonZeroExitCode`` with the exit code as cause, which kubectl turns into its own exit
 code). The command runs on the executor (see :mod:`istiolab.local.kubeapi.commands`).
+
+kubectl (client-go) starts reading the connection before it has registered its stdout and
+stderr streams, and drops what arrives for a stream it does not know yet ("Unknown stream id
+2, discarding message"). A kubelet's output comes after a process has started; ours can be
+ready at once, so nothing is sent until :data:`FIRST_OUTPUT_AFTER` has passed since the
+upgrade.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +31,7 @@ from istiolab.local.kubeapi.workloads import PROXY_CONTAINER
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 STDOUT, STDERR, ERROR = 1, 2, 3
 CHUNK = 32 * 1024
+FIRST_OUTPUT_AFTER = 0.1  # seconds after the upgrade: kubectl's streams exist by then
 
 
 def exit_status(code: int, argv: list[str]) -> dict:
@@ -81,12 +89,14 @@ def handler(mesh: Any) -> PodHandler:
                 "v4.channel.k8s.io); SPDY is not served by the local mesh",
             )
         await ws.prepare(request)
+        upgraded = time.monotonic()
         ctx = pod_context(mesh, pod, container)
         loop = asyncio.get_running_loop()
         try:
             result = await loop.run_in_executor(None, commands.run, ctx, argv)
         except Exception as exc:  # a bug: the command fails, the session ends cleanly
             result = commands.Result().error(f"istiolab: internal error: {exc!r}", 1)
+        await asyncio.sleep(max(0.0, upgraded + FIRST_OUTPUT_AFTER - time.monotonic()))
         for channel, data in ((STDOUT, result.stdout), (STDERR, result.stderr)):
             for i in range(0, len(data), CHUNK):
                 await ws.send_bytes(bytes([channel]) + data[i : i + CHUNK])
