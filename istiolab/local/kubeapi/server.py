@@ -230,7 +230,7 @@ class KubeApi:
         name, _ = parse_target(route.name)
         info = route.info
         service = await self._blocking(self.resources.get, info, "v1", route.namespace, name)
-        _, objects = await self._blocking(self.hub.objects)
+        _, objects = self.hub.objects(refresh=False)  # the snapshot get() just took
         ns = route.namespace
         pods = [o for (kind, in_ns, _), o in objects.items() if kind == "Pod" and in_ns == ns]
         return await self.service_proxy(request, service, pods, route.name)

@@ -23,6 +23,7 @@ from aiohttp import web
 from yarl import URL
 
 from istiolab.local.kubeapi.status import ApiError, bad_request
+from istiolab.local.translate.common import labels_match
 
 Address = tuple[str, int]
 PREFIX = "/proxy"
@@ -95,8 +96,7 @@ def endpoint(service: Mapping[str, Any], pods: Iterable[Mapping[str, Any]], port
         md = pod.get("metadata") or {}
         if md.get("namespace") != namespace or not selector:
             continue
-        labels = md.get("labels") or {}
-        if any(labels.get(k) != v for k, v in selector.items()) or not _ready(pod):
+        if not labels_match(selector, md.get("labels") or {}) or not _ready(pod):
             continue
         number = _target_port(pod, target)
         ip = (pod.get("status") or {}).get("podIP")
