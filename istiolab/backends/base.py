@@ -191,6 +191,10 @@ class Backend(abc.ABC):
         connections at `qps` (None: as fast as possible); never raises for HTTP failures."""
         raise NotImplementedError(f"load generation is not available on the {self.name} backend")
 
+    #: whether the mesh's pods are processes on this machine (so :meth:`egress` works and a
+    #: load generator here can send as a pod); elsewhere load runs from inside the pod
+    pods_are_local: bool = False
+
     def egress(self, source: str) -> tuple[str, str | None, Mapping[str, Any] | None]:
         """How pod `source` sends from this machine: (source address, its sidecar's
         outbound URL or None, the hosts map or None). Only where pods are processes on this
@@ -231,6 +235,10 @@ class Backend(abc.ABC):
         """The ``istiolab`` options that reach this mesh from a child process (a lab's
         ``loadrun`` check runs ``istiolab load`` that way)."""
         raise NotImplementedError(f"the {self.name} backend cannot be named to a child process")
+
+    def cli_env(self) -> dict[str, str]:
+        """Environment variables a child process needs besides :meth:`cli_options`."""
+        return {}
 
     def gateway_https_url(self) -> str:
         """``https://HOST:PORT`` of the ingress gateway's port 443 as seen from this machine

@@ -74,6 +74,7 @@ class KubeBackend(Backend):
                 "--context", context, "a context of the kubeconfig: " + ", ".join(names)
             )
         self.name = context
+        self.kubeconfig = kubeconfig  # the file read (None: the client's default)
         self.timeout = timeout
         self.api = config.new_client_from_config(config_file=kubeconfig, context=context)
         self.core = client.CoreV1Api(self.api)
@@ -332,7 +333,10 @@ class KubeBackend(Backend):
         return from_json(json.loads(out))
 
     def cli_options(self) -> list[str]:
-        return ["--context", self.name]  # the child inherits $KUBECONFIG
+        return ["--context", self.name]
+
+    def cli_env(self) -> dict[str, str]:
+        return {"KUBECONFIG": self.kubeconfig} if self.kubeconfig else {}
 
     def gateway_url(self) -> str:
         return self._gateway("http", ("http2", "http"))

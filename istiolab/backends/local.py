@@ -59,6 +59,7 @@ class LocalBackend(Backend):
     """The local mesh of `state_dir` (``--state-dir``, ``$ISTIOLAB_STATE_DIR``, ``./.istiolab``)."""
 
     name = "local"
+    pods_are_local = True
 
     def __init__(self, state_dir: str | Path | None = None, timeout: float = 120.0) -> None:
         self.state = StateDir(resolve_state_dir(str(state_dir) if state_dir else None))

@@ -73,9 +73,11 @@ def parse_sweep(value: str) -> list[int]:
 @click.option("--seed", type=int, default=None, help="Seed the users' random choices.")
 @click.option(
     "--engine",
-    type=click.Choice(["locust", "fortio"]),
-    default="locust",
-    help="fortio: the load made by the fortio pod itself (needs --from, --requests).",
+    type=click.Choice(["auto", "locust", "fortio"]),
+    default="auto",
+    show_default=True,
+    help="fortio: the load made by the fortio pod itself (needs --from, --requests); auto: "
+    "fortio for --from a pod of a cluster (--context), else Locust.",
 )
 @click.option("--rate", type=click.FloatRange(min=0.1), default=None, help="Fixed arrivals/s.")
 @click.option("--sweep", default=None, help="users=1..8: one run per concurrency, plotted.")
@@ -142,7 +144,12 @@ def run_cmd(
 
     with LiveView(plan, quiet=output != "table") as view:
         attempt, earlier = load_runner.run(
-            sc, plan, backend, view.callbacks(), html=True, engine=engine
+            sc,
+            plan,
+            backend,
+            view.callbacks(),
+            html=True,
+            engine=load_runner.engine_for(engine, plan, backend),
         )
     _finish(attempt.result, report_dir, attempt.html, output, len(earlier), state_dir, True)
 

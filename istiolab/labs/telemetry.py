@@ -137,7 +137,7 @@ class TelemetryProbes:
                 capture_output=True,
                 text=True,
                 timeout=LOADRUN_TIMEOUT,
-                env={**os.environ, "NO_COLOR": "1"},
+                env={**os.environ, "NO_COLOR": "1", **self.backend.cli_env()},
                 check=False,
             )
         except subprocess.TimeoutExpired:

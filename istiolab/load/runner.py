@@ -277,6 +277,16 @@ def retry_left(scenario: Scenario, verdicts: list[expect.Verdict], attempt: int)
     return all(budget.get(text, 0) >= attempt for text in failing)
 
 
+def engine_for(requested: str, plan: Plan, backend: Backend) -> str:
+    """``auto``: Locust, unless the load leaves from a pod (``--from``) that is not a process
+    on this machine (a cluster) and is counted in requests: then the fortio pod's own
+    generator, as the Istio docs run it."""
+    if requested != "auto":
+        return requested
+    remote = plan.source is not None and not backend.pods_are_local
+    return "fortio" if remote and plan.requests is not None else "locust"
+
+
 def run(
     scenario: Scenario,
     plan: Plan,

@@ -31,6 +31,7 @@ def kube(lab_mesh):
         "02-request-routing",  # gateway traffic, a logged-in user, versions by stars
         "06-circuit-breaking",  # fortio in the pod, Envoy stats and access log via pilot-agent
         "12-mtls-migration",  # plaintext from a pod without sidecar refused: exit 56
+        "17-load-testing",  # `istiolab load --from fortio`: the fortio pod's own load
     ],
 )
 def test_selftest_through_the_kubernetes_api(kube, name):

@@ -173,6 +173,23 @@ def test_fortio_engine_is_judged_by_the_same_expectations(mesh, backend):
     )
 
 
+def test_from_a_pod_of_a_cluster_runs_the_fortio_pods_own_load(mesh):
+    """Without --engine, `load --from fortio --context ...` (pods that are not processes on
+    this machine) is the fortio pod's own generator, as the docs and lab 17 run it."""
+    env = {"KUBECONFIG": str(mesh.state.kubeconfig)}
+    apply(mesh, "circuit_breaker")
+    try:
+        proc = cli_subprocess(
+            "load", "circuit-breaker", "--from", "fortio", "--users", "3", "--requests", "30",
+            "--context", "istiolab", "-o", "json", *mesh.sd, env=env, timeout=150,
+        )  # fmt: skip
+    finally:
+        delete(mesh, "circuit_breaker")
+    result = json.loads(proc.stdout)
+    assert proc.returncode == 0, proc.stderr + json.dumps(result["expectations"], indent=1)
+    assert result["engine"] == "fortio" and result["requests"] == 30
+
+
 def test_sweep_plots_the_breakers_knee(mesh, tmp_path):
     apply(mesh, "circuit_breaker")
     try:
